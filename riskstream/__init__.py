@@ -1,0 +1,1 @@
+"""riskstream: real-time safety-health telemetry for recommendation impression streams."""

@@ -1,0 +1,227 @@
+"""Typed configuration, one frozen dataclass per concern, built once from CLI flags with env-var defaults.
+
+Every option is declared once (`Option`): its flag, its env var and its default. `--help` shows
+the env var behind each flag, and `describe()` prints a settings object with secrets masked.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from riskstream import paths
+from riskstream.errors import ConfigError
+
+
+class Secret(str):
+    """A string that never shows its value in repr, logs or printed settings."""
+
+    def __repr__(self) -> str:
+        return "'***'" if self else "''"
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: the flag users type, the env var that sets its default, and the fallback."""
+
+    flag: str
+    env: str
+    default: object
+    help: str
+    type: type = str
+
+    @property
+    def dest(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+    def add_to(self, parser: argparse.ArgumentParser, default: object | None = None) -> None:
+        fallback = self.default if default is None else default
+        raw = os.environ.get(self.env)
+        value = self.type(raw) if raw is not None else fallback
+        shown = "(local stack)" if fallback is None else repr(fallback)
+        parser.add_argument(
+            self.flag, dest=self.dest, type=self.type, default=value,
+            help=f"{self.help} [env {self.env}; default {shown}]",
+        )
+
+
+# --- the local stack -------------------------------------------------------------------------
+
+STATE_DIR = Option("--state-dir", "RISKSTREAM_STATE_DIR", str(paths.DEFAULT_STATE_DIR),
+                   "folder for the local stack's data, logs and pid files")
+KAFKA_PORT = Option("--kafka-port", "RISKSTREAM_KAFKA_PORT", 19092, "Kafka broker port (0 picks a free one)", int)
+KAFKA_CONTROLLER_PORT = Option("--kafka-controller-port", "RISKSTREAM_KAFKA_CONTROLLER_PORT", 19093,
+                               "Kafka KRaft controller port (0 picks a free one)", int)
+TRITON_HTTP_PORT = Option("--triton-http-port", "RISKSTREAM_TRITON_HTTP_PORT", 18000,
+                          "Triton HTTP port (0 picks a free one)", int)
+TRITON_GRPC_PORT = Option("--triton-grpc-port", "RISKSTREAM_TRITON_GRPC_PORT", 18001,
+                          "Triton gRPC port (0 picks a free one)", int)
+TRITON_METRICS_PORT = Option("--triton-metrics-port", "RISKSTREAM_TRITON_METRICS_PORT", 18002,
+                             "Triton Prometheus metrics port (0 picks a free one)", int)
+KAFKA_HEAP = Option("--kafka-heap", "RISKSTREAM_KAFKA_HEAP", "512m", "Kafka broker JVM heap (-Xmx)")
+MODEL_REPOSITORY = Option("--model-repository", "RISKSTREAM_MODEL_REPOSITORY", str(paths.MODEL_REPOSITORY),
+                          "Triton model repository the local server loads")
+
+STACK_OPTIONS = (STATE_DIR, KAFKA_PORT, KAFKA_CONTROLLER_PORT, TRITON_HTTP_PORT, TRITON_GRPC_PORT,
+                 TRITON_METRICS_PORT, KAFKA_HEAP, MODEL_REPOSITORY)
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """Where and how the local stack of real services runs."""
+
+    state_dir: Path = paths.DEFAULT_STATE_DIR
+    kafka_port: int = 19092
+    kafka_controller_port: int = 19093
+    triton_http_port: int = 18000
+    triton_grpc_port: int = 18001
+    triton_metrics_port: int = 18002
+    kafka_heap: str = "512m"
+    model_repository: Path = paths.MODEL_REPOSITORY
+
+    @property
+    def clickhouse_path(self) -> Path:
+        """The embedded ClickHouse (chDB) data folder of the local stack."""
+        return self.state_dir / "clickhouse"
+
+    @property
+    def clickhouse_url(self) -> str:
+        return f"chdb://{self.clickhouse_path}"
+
+
+# --- the services the jobs talk to --------------------------------------------------------------
+
+KAFKA_BOOTSTRAP = Option("--kafka-bootstrap", "RISKSTREAM_KAFKA_BOOTSTRAP", None,
+                         "Kafka bootstrap servers, host:port[,host:port]")
+IMPRESSIONS_TOPIC = Option("--impressions-topic", "RISKSTREAM_IMPRESSIONS_TOPIC", "impressions",
+                           "topic the impression stream is read from")
+DEAD_LETTER_TOPIC = Option("--dead-letter-topic", "RISKSTREAM_DEAD_LETTER_TOPIC", "impressions-dlq",
+                           "topic malformed records are written to, with the reason")
+TOPIC_PARTITIONS = Option("--topic-partitions", "RISKSTREAM_TOPIC_PARTITIONS", 3,
+                          "partitions of topics the project creates", int)
+TRITON_URL = Option("--triton-url", "RISKSTREAM_TRITON_URL", None, "Triton gRPC address, host:port")
+TRITON_MODEL = Option("--triton-model", "RISKSTREAM_TRITON_MODEL", "safety_text", "Triton model that scores captions")
+TRITON_TIMEOUT = Option("--triton-timeout", "RISKSTREAM_TRITON_TIMEOUT_S", 5.0,
+                        "seconds one scoring call may take before its items count as unscored", float)
+TRITON_RETRIES = Option("--triton-retries", "RISKSTREAM_TRITON_RETRIES", 2,
+                        "retries of a scoring call that failed for a transient reason", int)
+CLICKHOUSE_URL = Option("--clickhouse-url", "RISKSTREAM_CLICKHOUSE_URL", None,
+                        "ClickHouse: chdb:///abs/path (embedded) or http(s)://host:8123")
+CLICKHOUSE_DATABASE = Option("--clickhouse-database", "RISKSTREAM_CLICKHOUSE_DATABASE", "riskstream",
+                             "ClickHouse database of the job's tables")
+CLICKHOUSE_USER = Option("--clickhouse-user", "RISKSTREAM_CLICKHOUSE_USER", "default", "ClickHouse user")
+CLICKHOUSE_PASSWORD = Option("--clickhouse-password", "RISKSTREAM_CLICKHOUSE_PASSWORD", "",
+                             "ClickHouse password (never printed)", Secret)
+
+SERVICE_OPTIONS = (KAFKA_BOOTSTRAP, IMPRESSIONS_TOPIC, DEAD_LETTER_TOPIC, TOPIC_PARTITIONS, TRITON_URL,
+                   TRITON_MODEL, TRITON_TIMEOUT, TRITON_RETRIES, CLICKHOUSE_URL, CLICKHOUSE_DATABASE,
+                   CLICKHOUSE_USER, CLICKHOUSE_PASSWORD)
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    bootstrap_servers: str
+    impressions_topic: str = "impressions"
+    dead_letter_topic: str = "impressions-dlq"
+    partitions: int = 3
+
+
+@dataclass(frozen=True)
+class TritonSettings:
+    url: str
+    model_name: str = "safety_text"
+    timeout_s: float = 5.0
+    retries: int = 2
+
+
+@dataclass(frozen=True)
+class ClickHouseSettings:
+    url: str
+    database: str = "riskstream"
+    username: str = "default"
+    password: Secret = field(default=Secret(""))
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.url.startswith("chdb://")
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """Everything a job or command needs to reach Kafka, Triton and ClickHouse."""
+
+    kafka: KafkaSettings
+    triton: TritonSettings
+    clickhouse: ClickHouseSettings
+
+
+def add_options(parser: argparse.ArgumentParser, options: tuple[Option, ...]) -> None:
+    for option in options:
+        option.add_to(parser)
+
+
+def stack_settings(args: argparse.Namespace) -> StackSettings:
+    """Build the local stack's settings from parsed arguments."""
+    return StackSettings(
+        state_dir=Path(args.state_dir).resolve(),
+        kafka_port=args.kafka_port,
+        kafka_controller_port=args.kafka_controller_port,
+        triton_http_port=args.triton_http_port,
+        triton_grpc_port=args.triton_grpc_port,
+        triton_metrics_port=args.triton_metrics_port,
+        kafka_heap=args.kafka_heap,
+        model_repository=Path(args.model_repository).resolve(),
+    )
+
+
+def service_settings(args: argparse.Namespace, local: dict[str, str] | None = None) -> ServiceSettings:
+    """Build service settings; addresses not given fall back to the running local stack's (`local`)."""
+    local = local or {}
+
+    def address(value: str | None, key: str, option: Option) -> str:
+        if value:
+            return value
+        if key in local:
+            return local[key]
+        raise ConfigError(f"no address for {key}: pass {option.flag}, set {option.env}, "
+                          f"or start the local stack with `riskstream stack up`")
+
+    return ServiceSettings(
+        kafka=KafkaSettings(
+            bootstrap_servers=address(args.kafka_bootstrap, "kafka", KAFKA_BOOTSTRAP),
+            impressions_topic=args.impressions_topic,
+            dead_letter_topic=args.dead_letter_topic,
+            partitions=args.topic_partitions,
+        ),
+        triton=TritonSettings(
+            url=address(args.triton_url, "triton", TRITON_URL),
+            model_name=args.triton_model,
+            timeout_s=args.triton_timeout,
+            retries=args.triton_retries,
+        ),
+        clickhouse=ClickHouseSettings(
+            url=address(args.clickhouse_url, "clickhouse", CLICKHOUSE_URL),
+            database=args.clickhouse_database,
+            username=args.clickhouse_user,
+            password=Secret(args.clickhouse_password),
+        ),
+    )
+
+
+def describe(settings: object) -> str:
+    """Render settings as `section.key = value` lines, secrets masked."""
+    lines: list[str] = []
+
+    def walk(prefix: str, obj: object) -> None:
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            name = f"{prefix}{f.name}"
+            if dataclasses.is_dataclass(value):
+                walk(f"{name}.", value)
+            else:
+                lines.append(f"{name} = {value!r}")
+
+    walk("", settings)
+    return "\n".join(lines)

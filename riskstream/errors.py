@@ -1,0 +1,54 @@
+"""One base exception for everything riskstream raises on purpose; context lives in fields."""
+from __future__ import annotations
+
+
+class RiskstreamError(Exception):
+    """Base class: the message says what went wrong and what to do about it."""
+
+
+class ConfigError(RiskstreamError):
+    """A setting is missing or invalid."""
+
+
+class ServiceUnavailable(RiskstreamError):
+    """A service could not be reached; carries the address that was tried."""
+
+    def __init__(self, service: str, address: str, detail: str = ""):
+        self.service = service
+        self.address = address
+        self.detail = detail
+        hint = f": {detail}" if detail else ""
+        super().__init__(f"{service} is not reachable at {address}{hint}")
+
+
+class PortInUse(RiskstreamError):
+    """A port the stack wants is taken by another process."""
+
+    def __init__(self, service: str, port: int, env_var: str):
+        self.service = service
+        self.port = port
+        super().__init__(
+            f"port {port} on 127.0.0.1 (for {service}) is in use by another process: "
+            f"stop that process, or set {env_var} to a free port (0 picks one)"
+        )
+
+
+class ServiceFailedToStart(RiskstreamError):
+    """A service process exited or never became ready; points at its log."""
+
+    def __init__(self, service: str, log_path: str, detail: str):
+        self.service = service
+        self.log_path = log_path
+        super().__init__(f"{service} failed to start ({detail}); see its log: {log_path}")
+
+
+class MissingTool(RiskstreamError):
+    """A program the stack needs (java, mvn) is not installed."""
+
+
+class ChecksumMismatch(RiskstreamError):
+    """A downloaded artifact does not match the checksum pinned in the repository."""
+
+
+class DecodeError(RiskstreamError):
+    """A record could not be decoded against its schema."""

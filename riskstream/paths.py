@@ -1,0 +1,22 @@
+"""Where the project's files live; every other module asks here instead of guessing."""
+from __future__ import annotations
+
+import sysconfig
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SCHEMAS_DIR = REPO_ROOT / "schemas"
+CLICKHOUSE_MIGRATIONS_DIR = SCHEMAS_DIR / "clickhouse"
+JARS_SPEC_DIR = REPO_ROOT / "jars"
+MODEL_REPOSITORY = REPO_ROOT / "model_repository"
+DATASETS_DIR = REPO_ROOT / "datasets"
+LABELLED_CAPTIONS = DATASETS_DIR / "labelled_captions.csv"
+CACHE_DIR = REPO_ROOT / ".cache"
+JAR_CACHE_DIR = CACHE_DIR / "jars"
+DEFAULT_STATE_DIR = REPO_ROOT / ".riskstream"
+TRITON_VENV = REPO_ROOT / ".venv-triton"
+
+
+def python_libdir() -> Path:
+    """The directory holding libpython, which tritonserver's Python backend links against."""
+    return Path(sysconfig.get_config_var("LIBDIR"))
