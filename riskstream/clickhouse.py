@@ -1,0 +1,104 @@
+"""ClickHouse access: one client factory for the embedded engine (chDB) and servers, and schema migrations.
+
+`chdb:///abs/path` opens the embedded ClickHouse engine in this process; `http(s)://host:port` talks to a
+server. Both go through clickhouse-connect, so DDL, inserts and queries are the same code and SQL.
+An embedded path is locked by the one process that opens it: the writer owns it, readers come after.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError
+
+from riskstream import paths
+from riskstream.config import ClickHouseSettings
+from riskstream.errors import RiskstreamError, ServiceUnavailable
+
+_MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+
+
+def connect(settings: ClickHouseSettings, database: str | None = None) -> Client:
+    """A client for the configured ClickHouse; fails fast with the address it tried."""
+    try:
+        if settings.is_embedded:
+            Path(settings.url.removeprefix("chdb://")).mkdir(parents=True, exist_ok=True)
+            client = clickhouse_connect.get_client(dsn=settings.url)
+        else:
+            parsed = urlparse(settings.url)
+            client = clickhouse_connect.get_client(
+                host=parsed.hostname, port=parsed.port or (8443 if parsed.scheme == "https" else 8123),
+                secure=parsed.scheme == "https", username=settings.username, password=str(settings.password),
+                connect_timeout=5, send_receive_timeout=60)
+        if database:
+            client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
+            client.database = database
+        return client
+    except (ClickHouseError, OSError, RuntimeError) as exc:
+        raise ServiceUnavailable("ClickHouse", settings.url, str(exc).splitlines()[0]) from exc
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+    def statements(self) -> list[str]:
+        """The file's statements; each ends with a semicolon at the end of a line."""
+        body = "\n".join(line for line in self.sql.splitlines() if not line.lstrip().startswith("--"))
+        return [s.strip() for s in re.split(r";\s*$", body, flags=re.MULTILINE) if s.strip()]
+
+
+def load_migrations(folder: Path = paths.CLICKHOUSE_MIGRATIONS_DIR) -> list[Migration]:
+    migrations = []
+    for path in sorted(folder.glob("*.sql")):
+        match = _MIGRATION_NAME.match(path.name)
+        if not match:
+            raise RiskstreamError(f"{path}: migration files are named NNN_snake_case.sql")
+        migrations.append(Migration(int(match.group(1)), path.stem, path.read_text()))
+    versions = [m.version for m in migrations]
+    if len(set(versions)) != len(versions):
+        raise RiskstreamError(f"{folder}: two migrations share a version number")
+    return migrations
+
+
+def migrate(client: Client, migrations: list[Migration] | None = None) -> list[str]:
+    """Apply, in order, the migrations not yet recorded; refuse if an applied one was edited.
+
+    Forward-only: a change to the schema is a new file, never an edit of an applied one.
+    """
+    migrations = load_migrations() if migrations is None else migrations
+    client.command(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, checksum String, "
+        "applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = MergeTree ORDER BY version")
+    applied = {row[0]: (row[1], row[2]) for row in
+               client.query("SELECT version, name, checksum FROM schema_migrations").result_rows}
+    done = []
+    for migration in migrations:
+        if migration.version in applied:
+            name, checksum = applied[migration.version]
+            if checksum != migration.checksum:
+                raise RiskstreamError(
+                    f"migration {migration.name} was edited after it was applied; add a new migration instead")
+            continue
+        for statement in migration.statements():
+            client.command(statement)
+        client.insert("schema_migrations", [[migration.version, migration.name, migration.checksum]],
+                      column_names=["version", "name", "checksum"])
+        done.append(migration.name)
+    return done
+
+
+def schema_version(client: Client) -> int:
+    rows = client.query("SELECT max(version) FROM schema_migrations").result_rows
+    return int(rows[0][0] or 0)

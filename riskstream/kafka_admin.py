@@ -1,0 +1,90 @@
+"""Kafka admin tasks the project does itself: readiness probe and explicit topic creation."""
+from __future__ import annotations
+
+import logging
+import socket
+from dataclasses import dataclass, field
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from riskstream.errors import RiskstreamError, ServiceUnavailable
+
+# librdkafka logs every refused connection; the probe reports reachability itself.
+_QUIET = logging.getLogger("riskstream.kafka.quiet")
+_QUIET.addHandler(logging.NullHandler())
+_QUIET.propagate = False
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    configs: dict[str, str] = field(default_factory=dict)
+
+
+def _admin(bootstrap: str) -> AdminClient:
+    return AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 2000}, logger=_QUIET)
+
+
+def _port_open(bootstrap: str) -> bool:
+    host, _, port = bootstrap.split(",")[0].rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def is_ready(bootstrap: str, timeout_s: float = 2.0) -> bool:
+    """True when a broker answers a metadata request."""
+    if not _port_open(bootstrap):
+        return False
+    try:
+        metadata = _admin(bootstrap).list_topics(timeout=timeout_s)
+    except KafkaException:
+        return False
+    return bool(metadata.brokers)
+
+
+def require_ready(bootstrap: str) -> None:
+    """Fail fast, naming the address, when no broker answers."""
+    if not is_ready(bootstrap):
+        raise ServiceUnavailable("Kafka", bootstrap, "no broker answered a metadata request")
+
+
+def ensure_topics(bootstrap: str, topics: list[TopicSpec], timeout_s: float = 30.0) -> None:
+    """Create the topics that do not exist; check the partition count of those that do."""
+    admin = _admin(bootstrap)
+    existing = admin.list_topics(timeout=timeout_s).topics
+    missing = [t for t in topics if t.name not in existing]
+    if missing:
+        futures = admin.create_topics(
+            [NewTopic(t.name, num_partitions=t.partitions, replication_factor=1, config=t.configs) for t in missing],
+            operation_timeout=timeout_s,
+        )
+        for name, future in futures.items():
+            try:
+                future.result()
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise RiskstreamError(f"could not create topic {name} on {bootstrap}: {exc}") from exc
+    existing = admin.list_topics(timeout=timeout_s).topics
+    for topic in topics:
+        actual = len(existing[topic.name].partitions)
+        if actual != topic.partitions:
+            raise RiskstreamError(
+                f"topic {topic.name} on {bootstrap} has {actual} partitions, riskstream expects {topic.partitions}")
+
+
+def end_offsets(bootstrap: str, topic: str, timeout_s: float = 10.0) -> dict[int, int]:
+    """Partition -> next offset to be written: where a reader starts to see only what comes after now."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "riskstream-offsets",
+                         "enable.auto.commit": False}, logger=_QUIET)
+    try:
+        partitions = _admin(bootstrap).list_topics(topic, timeout=timeout_s).topics[topic].partitions
+        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)[1] for p in partitions}
+    finally:
+        consumer.close()

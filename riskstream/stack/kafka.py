@@ -1,0 +1,106 @@
+"""The real Apache Kafka broker, single node in KRaft mode, run from the JARs pinned in jars/."""
+from __future__ import annotations
+
+import base64
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+from riskstream import jars, kafka_admin
+from riskstream.config import KAFKA_CONTROLLER_PORT, KAFKA_PORT, StackSettings
+from riskstream.errors import MissingTool, ServiceFailedToStart
+from riskstream.stack import process
+from riskstream.stack.state import ServiceRecord
+
+NAME = "kafka"
+
+_LOG4J2 = """\
+status = warn
+appender.console.type = Console
+appender.console.name = STDOUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.state.name = state.change.logger
+logger.state.level = WARN
+logger.controller.name = org.apache.kafka.controller
+logger.controller.level = WARN
+"""
+
+
+def _java() -> str:
+    java = shutil.which("java")
+    if java is None:
+        raise MissingTool("java was not found on PATH: the Kafka broker needs Java 17+ "
+                          "(apt-get install openjdk-17-jre-headless)")
+    return java
+
+
+def _server_properties(data_dir: Path, port: int, controller_port: int) -> str:
+    # One node is broker and controller; replication factors of internal topics must be 1.
+    settings = {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "controller.quorum.voters": f"1@127.0.0.1:{controller_port}",
+        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "log.dirs": str(data_dir),
+        "auto.create.topics.enable": "false",
+        "offsets.topic.replication.factor": "1",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "share.coordinator.state.topic.replication.factor": "1",
+        "share.coordinator.state.topic.min.isr": "1",
+        "group.initial.rebalance.delay.ms": "0",
+    }
+    return "".join(f"{key}={value}\n" for key, value in settings.items())
+
+
+def start(settings: StackSettings, previous: ServiceRecord | None) -> ServiceRecord:
+    """Start the broker (formatting its storage on first use) and wait until it answers."""
+    home = settings.state_dir / NAME
+    data_dir = home / "data"
+    log_path = settings.state_dir / "logs" / "kafka.log"
+    java = _java()
+    classpath = ":".join(str(jar) for jar in jars.ensure("kafka-broker"))
+
+    # Keep the ports of an earlier run of this state folder when they were picked automatically.
+    port, controller_port = settings.kafka_port, settings.kafka_controller_port
+    if previous and port == 0:
+        port = int(previous.details.get("port", 0))
+    if previous and controller_port == 0:
+        controller_port = int(previous.details.get("controller_port", 0))
+    port = process.claim_port(port, "Kafka", KAFKA_PORT.env)
+    controller_port = process.claim_port(controller_port, "Kafka controller", KAFKA_CONTROLLER_PORT.env)
+
+    home.mkdir(parents=True, exist_ok=True)
+    properties = home / "server.properties"
+    properties.write_text(_server_properties(data_dir, port, controller_port))
+    log4j = home / "log4j2.properties"
+    log4j.write_text(_LOG4J2)
+    jvm = [java, f"-Xmx{settings.kafka_heap}", "-Djava.awt.headless=true",
+           f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath]
+
+    if not (data_dir / "meta.properties").exists():
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        formatted = subprocess.run(jvm + ["kafka.tools.StorageTool", "format", "-t", cluster_id,
+                                          "-c", str(properties)], capture_output=True, text=True)
+        if formatted.returncode != 0:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            log_path.write_text(formatted.stdout + formatted.stderr)
+            raise ServiceFailedToStart("Kafka", str(log_path), "formatting its storage failed")
+
+    pid = process.spawn(jvm + ["kafka.Kafka", str(properties)], log_path)
+    address = f"127.0.0.1:{port}"
+    process.wait_ready("Kafka", pid, log_path, lambda: kafka_admin.is_ready(address), timeout_s=90)
+    return ServiceRecord(pid=pid, address=address, log_path=str(log_path),
+                         details={"port": str(port), "controller_port": str(controller_port)})
+
+
+def is_healthy(record: ServiceRecord) -> bool:
+    return process.pid_alive(record.pid) and kafka_admin.is_ready(record.address)

@@ -1,0 +1,105 @@
+"""`riskstream stack up|down|status`: the local stack as one unit, each service checked on its own."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from riskstream import clickhouse
+from riskstream.config import ClickHouseSettings, StackSettings
+from riskstream.errors import RiskstreamError
+from riskstream.stack import kafka, process, state, triton
+from riskstream.stack.state import ServiceRecord
+
+PROCESS_SERVICES = {kafka.NAME: kafka, triton.NAME: triton}
+CLICKHOUSE = "clickhouse"
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    healthy: bool
+    line: str
+
+
+def up(settings: StackSettings) -> list[str]:
+    """Start what is not running; a service that is up and healthy is left alone."""
+    records = state.load(settings.state_dir)
+    report = []
+    for name, module in PROCESS_SERVICES.items():
+        previous = records.get(name)
+        if previous and module.is_healthy(previous):
+            report.append(f"{name}: already up at {previous.address}")
+            continue
+        if previous:
+            process.terminate(previous.pid)  # a half-dead earlier run must not hold ports
+        records[name] = module.start(settings, previous)
+        state.save(settings.state_dir, records)
+        report.append(f"{name}: up at {records[name].address} (log {records[name].log_path})")
+    records[CLICKHOUSE] = _clickhouse_up(settings)
+    state.save(settings.state_dir, records)
+    report.append(f"{CLICKHOUSE}: embedded at {records[CLICKHOUSE].address}, "
+                  f"schema version {records[CLICKHOUSE].details['schema_version']}")
+    return report
+
+
+def _clickhouse_up(settings: StackSettings) -> ServiceRecord:
+    ch = ClickHouseSettings(url=settings.clickhouse_url)
+    client = clickhouse.connect(ch, database=ch.database)
+    try:
+        clickhouse.migrate(client)
+        version = clickhouse.schema_version(client)
+    finally:
+        client.close()
+    return ServiceRecord(pid=None, address=settings.clickhouse_url, log_path="",
+                         details={"schema_version": str(version)})
+
+
+def down(settings: StackSettings) -> list[str]:
+    """Stop every service process; data stays in the state folder."""
+    records = state.load(settings.state_dir)
+    report = []
+    for name in PROCESS_SERVICES:
+        record = records.pop(name, None)
+        if record is None:
+            report.append(f"{name}: not started")
+            continue
+        process.terminate(record.pid)
+        report.append(f"{name}: stopped")
+    state.save(settings.state_dir, records)
+    return report
+
+
+def status(settings: StackSettings) -> list[ServiceStatus]:
+    """One line per service saying whether it is up, and if not, where to look."""
+    records = state.load(settings.state_dir)
+    result = []
+    for name, module in PROCESS_SERVICES.items():
+        record = records.get(name)
+        if record is None:
+            result.append(ServiceStatus(name, False, f"{name}: DOWN (not started; run `riskstream stack up`)"))
+        elif not process.pid_alive(record.pid):
+            result.append(ServiceStatus(name, False, f"{name}: DOWN (pid {record.pid} is not running; "
+                                                     f"log {record.log_path})"))
+        elif not module.is_healthy(record):
+            result.append(ServiceStatus(name, False, f"{name}: UNHEALTHY at {record.address} (pid {record.pid} "
+                                                     f"runs but does not answer; log {record.log_path})"))
+        else:
+            result.append(ServiceStatus(name, True, f"{name}: up at {record.address} (pid {record.pid})"))
+    result.append(_clickhouse_status(settings, records.get(CLICKHOUSE)))
+    return result
+
+
+def _clickhouse_status(settings: StackSettings, record: ServiceRecord | None) -> ServiceStatus:
+    if record is None:
+        return ServiceStatus(CLICKHOUSE, False, f"{CLICKHOUSE}: DOWN (schema not applied; run `riskstream stack up`)")
+    path = settings.clickhouse_path
+    if not path.exists():
+        return ServiceStatus(CLICKHOUSE, False, f"{CLICKHOUSE}: DOWN (data folder {path} is missing)")
+    try:
+        client = clickhouse.connect(ClickHouseSettings(url=settings.clickhouse_url), database="riskstream")
+        client.close()
+    except RiskstreamError as exc:
+        if "lock" in str(exc).lower():
+            return ServiceStatus(CLICKHOUSE, True, f"{CLICKHOUSE}: embedded at {record.address}, "
+                                                   f"open by a running writer (a job)")
+        return ServiceStatus(CLICKHOUSE, False, f"{CLICKHOUSE}: DOWN ({exc})")
+    return ServiceStatus(CLICKHOUSE, True, f"{CLICKHOUSE}: embedded at {record.address}")
