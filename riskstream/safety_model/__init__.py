@@ -1,0 +1,1 @@
+"""The default safety model: training and evaluation (runs in the model server's environment)."""
