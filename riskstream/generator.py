@@ -1,0 +1,122 @@
+"""Deterministic synthetic impressions with realistic dimensions and injectable incidents.
+
+>>> from riskstream.generator import GeneratorSettings, Incident, generate
+>>> settings = GeneratorSettings(seed=1, count=3, rate=10.0, start_ms=1_700_000_000_000)
+>>> [g.record["event_time"] for g in generate(settings)]
+[1700000000000, 1700000000100, 1700000000200]
+>>> Incident.parse("surface=shorts,region=br,start=3,multiplier=10").surface
+'shorts'
+"""
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from riskstream import captions as caption_store
+from riskstream.errors import ConfigError
+
+SURFACES = {"home_feed": 0.45, "shorts": 0.25, "search": 0.2, "notifications": 0.1}
+REGIONS = {"us": 0.35, "eu": 0.3, "br": 0.15, "in": 0.15, "jp": 0.05}
+RECOMMENDER_VERSIONS = {"recsys-2026.10": 0.7, "recsys-2026.11": 0.3}
+ITEM_CATEGORIES = ("news", "music", "gaming", "comedy", "beauty", "sports", "education", "food")
+ITEMS_PER_CAPTION = 4  # several items share a caption, as reposts do
+CREATORS = 400
+USERS = 20_000
+
+
+@dataclass(frozen=True)
+class Incident:
+    """From `start` minutes into the stream (until `end`, if given), one surface in one region
+    serves `multiplier` times the base rate of unsafe items."""
+
+    surface: str
+    region: str
+    start: float
+    multiplier: float = 10.0
+    end: float | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> "Incident":
+        """Parse `surface=S,region=R,start=MIN[,multiplier=X][,end=MIN]`."""
+        try:
+            fields = dict(part.split("=", 1) for part in text.split(",") if part)
+            incident = cls(surface=fields.pop("surface"), region=fields.pop("region"),
+                           start=float(fields.pop("start")), multiplier=float(fields.pop("multiplier", 10.0)),
+                           end=float(fields["end"]) if "end" in fields else None)
+            fields.pop("end", None)
+        except (KeyError, ValueError) as exc:
+            raise ConfigError(f"incident {text!r}: expected surface=S,region=R,start=MIN[,multiplier=X][,end=MIN]") from exc
+        if fields:
+            raise ConfigError(f"incident {text!r}: unknown keys {sorted(fields)}")
+        if incident.surface not in SURFACES or incident.region not in REGIONS:
+            raise ConfigError(f"incident {text!r}: surface must be one of {sorted(SURFACES)}, "
+                              f"region one of {sorted(REGIONS)}")
+        return incident
+
+    def active(self, surface: str, region: str, minute: float) -> bool:
+        return (surface == self.surface and region == self.region and minute >= self.start
+                and (self.end is None or minute < self.end))
+
+
+@dataclass(frozen=True)
+class GeneratorSettings:
+    seed: int = 42
+    count: int = 10_000
+    rate: float = 1000.0  # events per second of event time
+    start_ms: int = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+    base_unsafe_rate: float = 0.02
+    incidents: tuple[Incident, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class GeneratedImpression:
+    """A record for the wire and the ground truth behind it (the caption's labels)."""
+
+    record: dict
+    labels: tuple[str, ...]
+
+
+def _pick(rng: random.Random, weights: dict[str, float]) -> str:
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
+def _stable_id(prefix: str, *parts: object) -> str:
+    return prefix + hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=6).hexdigest()
+
+
+def generate(settings: GeneratorSettings, captions: list[caption_store.LabelledCaption] | None = None
+             ) -> Iterator[GeneratedImpression]:
+    """Yield `settings.count` impressions; the same settings always yield the same stream."""
+    captions = caption_store.load() if captions is None else captions
+    safe = [c for c in captions if not c.unsafe]
+    unsafe = [c for c in captions if c.unsafe]
+    rng = random.Random(settings.seed)
+    for i in range(settings.count):
+        event_time = settings.start_ms + int(i * 1000 / settings.rate)
+        minute = (event_time - settings.start_ms) / 60_000
+        surface, region = _pick(rng, SURFACES), _pick(rng, REGIONS)
+        unsafe_rate = settings.base_unsafe_rate
+        for incident in settings.incidents:
+            if incident.active(surface, region, minute):
+                unsafe_rate = min(1.0, unsafe_rate * incident.multiplier)
+        caption = rng.choice(unsafe if rng.random() < unsafe_rate else safe)
+        copy = rng.randrange(ITEMS_PER_CAPTION)
+        item_id = _stable_id("item-", caption.text, copy)
+        creator = int(item_id[5:], 16) % CREATORS
+        record = {
+            "event_id": _stable_id("ev-", settings.seed, i),
+            "event_time": event_time,
+            "request_id": _stable_id("req-", settings.seed, i // 10),
+            "user_id_hash": _stable_id("u-", rng.randrange(USERS)),
+            "item_id": item_id,
+            "creator_id": f"creator-{creator:04d}",
+            "surface": surface,
+            "region": region,
+            "recommender_model_version": _pick(rng, RECOMMENDER_VERSIONS),
+            "position": i % 10,
+            "item_category": ITEM_CATEGORIES[int(item_id[5:], 16) % len(ITEM_CATEGORIES)],
+            "caption": caption.text,
+        }
+        yield GeneratedImpression(record, caption.labels)
