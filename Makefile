@@ -1,0 +1,44 @@
+# The two commands a newcomer needs: `make run` and `make test`. Every target sets up what it needs,
+# idempotently: Python environments, JARs from Maven Central (checksums verified), the safety model.
+PYTHON ?= python3.11
+VENV := .venv
+TRITON_VENV := .venv-triton
+RS := $(VENV)/bin/riskstream
+PYTEST_ARGS ?=
+
+.PHONY: setup run test stack-up stack-down clean-state
+
+setup: $(VENV)/.installed $(TRITON_VENV)/.installed .cache/jars/.verified model_repository/safety_text/1/classifier.joblib
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e ".[test]"
+	touch $@
+
+$(TRITON_VENV)/.installed: model_repository/requirements.txt
+	test -x $(TRITON_VENV)/bin/python || $(PYTHON) -m venv $(TRITON_VENV)
+	$(TRITON_VENV)/bin/pip install --quiet --upgrade pip
+	$(TRITON_VENV)/bin/pip install --quiet -r model_repository/requirements.txt
+	touch $@
+
+.cache/jars/.verified: $(VENV)/.installed jars/jars.lock jars/kafka-broker/pom.xml jars/flink-connectors/pom.xml
+	$(RS) jars fetch
+	mkdir -p $(@D) && touch $@
+
+model_repository/safety_text/1/classifier.joblib: $(TRITON_VENV)/.installed datasets/labelled_captions.csv model_repository/safety_text/1/safety_features.py riskstream/safety_model/train.py
+	$(TRITON_VENV)/bin/python -m riskstream.safety_model.train
+
+# The main job end to end on the local default stack (Kafka, Triton, embedded ClickHouse, Flink MiniCluster).
+run: setup
+	$(RS) demo --incident surface=shorts,region=br,start=2
+
+# The whole test suite: unit, integration and end-to-end tiers, against real services it starts itself.
+test: setup
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+stack-up: setup
+	$(RS) stack up
+
+stack-down:
+	$(RS) stack down

@@ -1,0 +1,1 @@
+"""PyFlink jobs. Each reads as source -> transform -> sink: `build(...)` wires three named steps."""

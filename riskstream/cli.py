@@ -1,0 +1,138 @@
+"""The `riskstream` command: local stack, JARs, topics, the impression generator and the demo run."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from riskstream import config, jars
+from riskstream.errors import RiskstreamError
+
+
+def _stack(args: argparse.Namespace) -> int:
+    from riskstream.stack import manager
+
+    settings = config.stack_settings(args)
+    if args.action == "up":
+        for line in manager.up(settings):
+            print(line)
+        return 0
+    if args.action == "down":
+        for line in manager.down(settings):
+            print(line)
+        return 0
+    statuses = manager.status(settings)
+    for status in statuses:
+        print(status.line)
+    return 0 if all(s.healthy for s in statuses) else 1
+
+
+def _jars(args: argparse.Namespace) -> int:
+    if args.action == "lock":
+        print(f"wrote {jars.write_lock()}")
+        return 0
+    for bundle, files in jars.ensure_all().items():
+        print(f"{bundle}: {len(files)} JARs verified in {jars.bundle_dir(bundle)}")
+    return 0
+
+
+def _services(args: argparse.Namespace) -> config.ServiceSettings:
+    from riskstream.stack import state
+
+    return config.service_settings(args, state.addresses(Path(args.state_dir)))
+
+
+def _topics(args: argparse.Namespace) -> int:
+    from riskstream import kafka_admin, topics
+
+    kafka = _services(args).kafka
+    kafka_admin.require_ready(kafka.bootstrap_servers)
+    for spec in topics.specs(kafka):
+        print(f"topic {spec.name}: {spec.partitions} partitions {spec.configs}")
+    kafka_admin.ensure_topics(kafka.bootstrap_servers, topics.specs(kafka))
+    return 0
+
+
+def _produce(args: argparse.Namespace) -> int:
+    from riskstream import kafka_admin, topics
+    from riskstream.produce import produce
+
+    kafka = _services(args).kafka
+    kafka_admin.require_ready(kafka.bootstrap_servers)
+    kafka_admin.ensure_topics(kafka.bootstrap_servers, topics.specs(kafka))
+    report = produce(kafka, generator_settings(args), realtime=args.realtime)
+    print(f"produced {report.count} impressions ({report.unsafe} with unsafe captions) to "
+          f"{kafka.impressions_topic} in {report.seconds:.1f}s; event time {report.first_event_ms}..{report.last_event_ms}")
+    return 0
+
+
+def generator_settings(args: argparse.Namespace):
+    from riskstream.generator import GeneratorSettings, Incident
+
+    # By default the stream ends about now, starting on a whole minute.
+    duration_ms = args.count / args.rate * 1000
+    start_ms = args.start_ms if args.start_ms is not None else int((time.time() * 1000 - duration_ms) // 60_000 * 60_000)
+    return GeneratorSettings(seed=args.seed, count=args.count, rate=args.rate, start_ms=start_ms,
+                             base_unsafe_rate=args.base_unsafe_rate,
+                             incidents=tuple(Incident.parse(text) for text in args.incident))
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from riskstream import demo
+
+    return demo.run(config.stack_settings(args), args)
+
+
+def _add_generator_options(parser: argparse.ArgumentParser, count: int, rate: float) -> None:
+    parser.add_argument("--seed", type=int, default=42, help="generator seed: same seed, same stream")
+    parser.add_argument("--count", type=int, default=count, help="impressions to produce")
+    parser.add_argument("--start-ms", type=int, default=None,
+                        help="event time of the first impression, epoch ms (default: so the stream ends about now)")
+    parser.add_argument("--rate", type=float, default=rate, help="impressions per second of event time")
+    parser.add_argument("--base-unsafe-rate", type=float, default=0.02, help="share of unsafe captions outside incidents")
+    parser.add_argument("--incident", action="append", default=[], metavar="SPEC",
+                        help="surface=S,region=R,start=MIN[,multiplier=X][,end=MIN]; repeatable")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="riskstream", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    stack = commands.add_parser("stack", help="start, stop or check the local stack of real services")
+    stack.add_argument("action", choices=["up", "down", "status"])
+    config.add_options(stack, config.STACK_OPTIONS)
+    stack.set_defaults(handler=_stack)
+
+    jar = commands.add_parser("jars", help="fetch and verify the pinned JARs, or re-lock them")
+    jar.add_argument("action", choices=["fetch", "lock"])
+    jar.set_defaults(handler=_jars)
+
+    topic = commands.add_parser("topics", help="create the project's Kafka topics")
+    config.add_options(topic, config.SERVICE_OPTIONS + (config.STATE_DIR,))
+    topic.set_defaults(handler=_topics)
+
+    produce = commands.add_parser("produce", help="write synthetic Avro impressions to Kafka")
+    config.add_options(produce, config.SERVICE_OPTIONS + (config.STATE_DIR,))
+    _add_generator_options(produce, count=10_000, rate=1000.0)
+    produce.add_argument("--realtime", action="store_true", help="pace sends to the event-time rate")
+    produce.set_defaults(handler=_produce)
+
+    demo = commands.add_parser("demo", help="stack up, produce, run the main job end to end, print what it wrote")
+    config.add_options(demo, config.STACK_OPTIONS)
+    _add_generator_options(demo, count=30_000, rate=100.0)
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except RiskstreamError as exc:
+        print(f"riskstream: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
