@@ -1,0 +1,31 @@
+"""Session fixtures: the real local stack, started once through the same code users run, then stopped."""
+from __future__ import annotations
+
+import pytest
+
+from riskstream.config import ServiceSettings, StackSettings
+from riskstream.demo import local_services
+from riskstream.stack import manager
+
+
+def pytest_collection_modifyitems(items):
+    # The tier is the folder: tests/unit -> unit, tests/integration -> integration, tests/e2e -> e2e.
+    for item in items:
+        for tier in ("unit", "integration", "e2e"):
+            if f"/tests/{tier}/" in str(item.path):
+                item.add_marker(getattr(pytest.mark, tier))
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory) -> StackSettings:
+    """A private stack on free ports with its own state folder (so it never meets a developer's stack)."""
+    settings = StackSettings(state_dir=tmp_path_factory.mktemp("stack"), kafka_port=0, kafka_controller_port=0,
+                             triton_http_port=0, triton_grpc_port=0, triton_metrics_port=0)
+    manager.up(settings)
+    yield settings
+    manager.down(settings)
+
+
+@pytest.fixture(scope="session")
+def services(stack: StackSettings) -> ServiceSettings:
+    return local_services(stack)

@@ -1,0 +1,76 @@
+"""Each real service doing its job for riskstream: topics, scoring, schema migrations."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from riskstream import captions, clickhouse, kafka_admin, topics
+from riskstream.errors import RiskstreamError, ServiceUnavailable
+from riskstream.config import TritonSettings
+from udfs.scoring import SafetyScorer
+
+
+def test_topics_are_created_with_explicit_partitions_and_configs(services):
+    specs = topics.specs(services.kafka)
+    kafka_admin.ensure_topics(services.kafka.bootstrap_servers, specs)
+    kafka_admin.ensure_topics(services.kafka.bootstrap_servers, specs)  # idempotent
+    offsets = kafka_admin.end_offsets(services.kafka.bootstrap_servers, services.kafka.impressions_topic)
+    assert sorted(offsets) == list(range(services.kafka.partitions))
+
+
+def test_triton_scores_labelled_captions_in_one_batch_per_call(services):
+    scorer = SafetyScorer(services.triton)
+    scorer.open()
+    try:
+        model = scorer.model
+        rows = captions.load()
+        scores = scorer.score([c.text for c in rows])
+    finally:
+        scorer.close()
+    assert model.name == "safety_text" and model.version == "1"
+    assert model.categories == ("toxicity", "hate", "sexual", "violence", "self_harm", "spam")
+    assert scores.shape == (len(rows), 6) and scores.dtype == np.float32
+    assert np.all((scores >= 0) & (scores <= 1))
+    assert scorer.stats.calls == 1
+    # The training captions themselves are separated well; the README gives held-out figures.
+    unsafe = np.array([c.unsafe for c in rows])
+    assert scores[unsafe].max(axis=1).mean() > scores[~unsafe].max(axis=1).mean() + 0.3
+
+
+def test_an_unreachable_triton_gives_unscored_batches_not_safe_ones():
+    scorer = SafetyScorer(TritonSettings(url="127.0.0.1:1", timeout_s=0.5, retries=1))
+    scorer.open()
+    try:
+        assert scorer.score(["hello"]) is None
+    finally:
+        scorer.close()
+    assert scorer.stats.unscored_items == 1 and scorer.stats.retries == 1
+
+
+def test_migrations_are_applied_once_and_recorded(services):
+    client = clickhouse.connect(services.clickhouse, database=services.clickhouse.database)
+    try:
+        assert clickhouse.migrate(client) == []  # the stack applied them already
+        assert clickhouse.schema_version(client) == clickhouse.load_migrations()[-1].version
+        tables = {row[0] for row in client.query("SHOW TABLES").result_rows}
+    finally:
+        client.close()
+    assert {"schema_migrations", "smoke_minute_counts"} <= tables
+
+
+def test_an_edited_applied_migration_is_refused(services):
+    client = clickhouse.connect(services.clickhouse, database=services.clickhouse.database)
+    try:
+        first = clickhouse.load_migrations()[0]
+        edited = clickhouse.Migration(first.version, first.name, first.sql + "\n-- edited\n")
+        with pytest.raises(RiskstreamError, match="edited after it was applied"):
+            clickhouse.migrate(client, [edited])
+    finally:
+        client.close()
+
+
+def test_an_unreachable_clickhouse_server_fails_fast_with_its_address():
+    from riskstream.config import ClickHouseSettings
+
+    with pytest.raises(ServiceUnavailable, match="127.0.0.1:1"):
+        clickhouse.connect(ClickHouseSettings(url="http://127.0.0.1:1"))

@@ -1,0 +1,51 @@
+import argparse
+
+import pytest
+
+from riskstream import config
+from riskstream.config import Secret
+from riskstream.errors import ConfigError
+
+
+def _parse(options, argv, monkeypatch=None, env=None):
+    for key, value in (env or {}).items():
+        monkeypatch.setenv(key, value)
+    parser = argparse.ArgumentParser()
+    config.add_options(parser, options)
+    return parser, parser.parse_args(argv)
+
+
+def test_env_var_sets_the_default_and_a_flag_overrides_it(monkeypatch):
+    _, args = _parse(config.STACK_OPTIONS, [], monkeypatch, {"RISKSTREAM_KAFKA_PORT": "29092"})
+    assert args.kafka_port == 29092
+    _, args = _parse(config.STACK_OPTIONS, ["--kafka-port", "39092"], monkeypatch, {"RISKSTREAM_KAFKA_PORT": "29092"})
+    assert args.kafka_port == 39092
+
+
+def test_help_names_the_env_var_behind_each_flag():
+    parser, _ = _parse(config.SERVICE_OPTIONS, [])
+    text = parser.format_help()
+    for option in config.SERVICE_OPTIONS:
+        assert option.env in text
+
+
+def test_describe_masks_secrets():
+    _, args = _parse(config.SERVICE_OPTIONS, ["--kafka-bootstrap", "k:9092", "--triton-url", "t:8001",
+                                              "--clickhouse-url", "http://ch:8123",
+                                              "--clickhouse-password", "hunter2"])
+    settings = config.service_settings(args)
+    text = config.describe(settings)
+    assert "hunter2" not in text
+    assert "clickhouse.password = '***'" in text
+    assert settings.clickhouse.password == "hunter2"
+    assert repr(Secret("")) == "''"
+
+
+def test_addresses_fall_back_to_the_local_stack_and_fail_clearly_without_it():
+    _, args = _parse(config.SERVICE_OPTIONS, [])
+    local = {"kafka": "127.0.0.1:1", "triton": "127.0.0.1:2", "clickhouse": "chdb:///x"}
+    settings = config.service_settings(args, local)
+    assert settings.kafka.bootstrap_servers == "127.0.0.1:1"
+    assert settings.clickhouse.is_embedded
+    with pytest.raises(ConfigError, match="--kafka-bootstrap.*RISKSTREAM_KAFKA_BOOTSTRAP"):
+        config.service_settings(args, {})
