@@ -1,11 +1,15 @@
 """Write a job's result rows to ClickHouse from a Flink operator (PyFlink has no Python sink API).
 
-Rows are inserted as they arrive; tables are ReplacingMergeTree keyed by window and dimensions,
-so a replay after a restart overwrites what it wrote before instead of adding to it.
-With the embedded engine the operator must run with parallelism 1: one process owns a chDB path.
+Every ClickHouse-bound stream of a job is unioned into one stream of (table, values) pairs and written
+by one operator: with the embedded engine only one process may open the chDB path, so that operator
+runs with parallelism 1. Tables are ReplacingMergeTree keyed by what identifies a row, so a replay
+after a restart overwrites what it wrote before instead of adding to it.
 """
 from __future__ import annotations
 
+import pickle
+
+from pyflink.common import Row, Types
 from pyflink.datastream import DataStream
 from pyflink.datastream.connectors.base import Sink
 from pyflink.datastream.functions import FlatMapFunction, RuntimeContext
@@ -14,23 +18,28 @@ from riskstream import clickhouse
 from riskstream.config import ClickHouseSettings
 
 _DISCARD = "org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink"
+TAGGED_ROW = Types.ROW_NAMED(["table", "values"], [Types.STRING(), Types.PRIMITIVE_ARRAY(Types.BYTE())])
+
+
+def tagged(table: str, values: list) -> Row:
+    """A row bound for `table`; values are pickled so one stream type carries every table."""
+    return Row(table, pickle.dumps(values, protocol=pickle.HIGHEST_PROTOCOL))
 
 
 class ClickHouseInsert(FlatMapFunction):
-    """Insert each incoming row (a pyflink Row or tuple) into `table` with `extra` constant columns."""
+    """Insert each incoming (table, values) row into its table."""
 
-    def __init__(self, settings: ClickHouseSettings, table: str, columns: list[str], extra: dict[str, object]):
+    def __init__(self, settings: ClickHouseSettings, tables: dict[str, tuple[str, ...]]):
         self.settings = settings
-        self.table = table
-        self.columns = list(columns) + list(extra)
-        self.extra = list(extra.values())
+        self.tables = {name: list(columns) for name, columns in tables.items()}
         self._client = None
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self._client = clickhouse.connect(self.settings, database=self.settings.database)
 
     def flat_map(self, value):
-        self._client.insert(self.table, [list(value) + self.extra], column_names=self.columns)
+        table = value[0]
+        self._client.insert(table, [pickle.loads(bytes(value[1]))], column_names=self.tables[table])
         return iter(())
 
     def close(self) -> None:

@@ -15,9 +15,28 @@ def connector_jars() -> list[Path]:
     return jars.ensure("flink-connectors")
 
 
-def create(parallelism: int = 1, bundle_size: int = 10_000) -> tuple[StreamExecutionEnvironment, StreamTableEnvironment]:
-    """A streaming environment with the pinned connectors; local runs start a MiniCluster."""
+def create(parallelism: int = 1, bundle_size: int = 10_000, checkpoint_dir: Path | None = None,
+           checkpoint_interval_ms: int = 10_000, restore_from: str | None = None,
+           restart_attempts: int = 3
+           ) -> tuple[StreamExecutionEnvironment, StreamTableEnvironment]:
+    """A streaming environment with the pinned connectors; local runs start a MiniCluster.
+
+    With `checkpoint_dir`, exactly-once checkpoints are taken every interval and retained when the
+    job is cancelled or dies, so `restore_from` (a chk-N or savepoint folder) can resume it.
+    """
     config = Configuration()
+    if checkpoint_dir is not None:
+        config.set_string("execution.checkpointing.interval", f"{checkpoint_interval_ms} ms")
+        config.set_string("execution.checkpointing.mode", "EXACTLY_ONCE")
+        config.set_string("execution.checkpointing.dir", Path(checkpoint_dir).resolve().as_uri())
+        config.set_string("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION")
+        config.set_string("execution.checkpointing.num-retained", "3")
+    # A bug or a dead dependency must end the job after a few tries, not restart it forever.
+    config.set_string("restart-strategy.type", "fixed-delay")
+    config.set_string("restart-strategy.fixed-delay.attempts", str(restart_attempts))
+    config.set_string("restart-strategy.fixed-delay.delay", "2 s")
+    if restore_from:
+        config.set_string("execution.state-recovery.path", restore_from)
     config.set_string("pipeline.jars", ";".join(p.resolve().as_uri() for p in connector_jars()))
     # Python workers run the interpreter of this process, so they see the same packages.
     config.set_string("python.executable", sys.executable)

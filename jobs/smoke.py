@@ -28,7 +28,8 @@ from udfs.avro_codec import AvroCodec
 from udfs.scoring import SafetyScorer
 
 UNSAFE_THRESHOLD = 0.5
-RESULT_COLUMNS = ["window_start", "surface", "impressions", "scored", "unsafe"]
+TABLE = "smoke_minute_counts"
+RESULT_COLUMNS = ("window_start", "surface", "impressions", "scored", "unsafe")
 
 
 @dataclass(frozen=True)
@@ -122,11 +123,12 @@ def score(t_env: StreamTableEnvironment, raw: Table, triton: TritonSettings) -> 
 
 
 def sink(t_env: StreamTableEnvironment, counts: Table, clickhouse: ClickHouseSettings, lineage: Lineage) -> None:
-    stream = t_env.to_data_stream(counts)
-    insert = clickhouse_sink.ClickHouseInsert(
-        clickhouse, "smoke_minute_counts", RESULT_COLUMNS,
-        {"model_name": lineage.model_name, "model_version": lineage.model_version, "job_id": lineage.job_id})
-    clickhouse_sink.write(stream, insert, uid="smoke-minute-counts")
+    extra = [lineage.model_name, lineage.model_version, lineage.job_id]
+    rows = t_env.to_data_stream(counts).map(
+        lambda row: clickhouse_sink.tagged(TABLE, list(row) + extra), output_type=clickhouse_sink.TAGGED_ROW
+    ).name("smoke-minute-counts-rows").uid("smoke-minute-counts-rows")
+    insert = clickhouse_sink.ClickHouseInsert(clickhouse, {TABLE: RESULT_COLUMNS + ("model_name", "model_version", "job_id")})
+    clickhouse_sink.write(rows, insert, uid="smoke-minute-counts")
 
 
 def build(t_env: StreamTableEnvironment, settings: ServiceSettings, lineage: Lineage,

@@ -225,3 +225,72 @@ def describe(settings: object) -> str:
 
     walk("", settings)
     return "\n".join(lines)
+
+
+# --- the safety-health job ----------------------------------------------------------------------
+
+WINDOW_SIZE = Option("--window-size-s", "RISKSTREAM_WINDOW_SIZE_S", 60, "tumbling window size, seconds", int)
+SLIDE_VIEW = Option("--slide-view-s", "RISKSTREAM_SLIDE_VIEW_S", 300,
+                    "sliding view size, seconds (a multiple of the window size; it advances every window)", int)
+ALLOWED_LATENESS = Option("--allowed-lateness-s", "RISKSTREAM_ALLOWED_LATENESS_S", 60,
+                          "how long after its end a window still takes late records (a multiple of the window size)", int)
+OUT_OF_ORDERNESS = Option("--out-of-orderness-s", "RISKSTREAM_OUT_OF_ORDERNESS_S", 10,
+                          "bound on event-time disorder the watermark waits for, seconds", int)
+IDLE_TIMEOUT = Option("--idle-timeout-s", "RISKSTREAM_IDLE_TIMEOUT_S", 30,
+                      "a source silent this long stops holding the watermark back, seconds", int)
+POLICY = Option("--policy", "RISKSTREAM_POLICY", str(paths.REPO_ROOT / "policies" / "default.toml"),
+                "safety policy file (TOML: version, per-category thresholds)")
+CHECKPOINT_DIR = Option("--checkpoint-dir", "RISKSTREAM_CHECKPOINT_DIR", None,
+                        "where checkpoints are kept (default: <state dir>/checkpoints)")
+CHECKPOINT_INTERVAL = Option("--checkpoint-interval-s", "RISKSTREAM_CHECKPOINT_INTERVAL_S", 10,
+                             "seconds between checkpoints", int)
+PARALLELISM = Option("--parallelism", "RISKSTREAM_PARALLELISM", 1, "job parallelism", int)
+
+HEALTH_JOB_OPTIONS = (WINDOW_SIZE, SLIDE_VIEW, ALLOWED_LATENESS, OUT_OF_ORDERNESS, IDLE_TIMEOUT, POLICY,
+                      CHECKPOINT_DIR, CHECKPOINT_INTERVAL, PARALLELISM)
+
+
+@dataclass(frozen=True)
+class HealthJobSettings:
+    """Everything the safety-health job needs besides service addresses."""
+
+    window_size_ms: int = 60_000
+    slide_view_ms: int = 300_000
+    allowed_lateness_ms: int = 60_000
+    out_of_orderness_ms: int = 10_000
+    idle_timeout_ms: int = 30_000
+    policy_path: Path = paths.REPO_ROOT / "policies" / "default.toml"
+    checkpoint_dir: Path = paths.DEFAULT_STATE_DIR / "checkpoints"
+    checkpoint_interval_ms: int = 10_000
+    parallelism: int = 1
+    bounded: bool = False
+    start_offsets: dict[int, int] | None = None
+    from_checkpoint: str | None = None
+    job_id: str = ""
+
+    def __post_init__(self) -> None:
+        size = self.window_size_ms
+        if size <= 0 or self.slide_view_ms % size or self.allowed_lateness_ms % size or self.slide_view_ms < size:
+            raise ConfigError("the sliding view and the allowed lateness must be multiples of the window size")
+
+
+def health_job_settings(args: argparse.Namespace, state_dir: Path) -> HealthJobSettings:
+    return HealthJobSettings(
+        window_size_ms=args.window_size_s * 1000, slide_view_ms=args.slide_view_s * 1000,
+        allowed_lateness_ms=args.allowed_lateness_s * 1000, out_of_orderness_ms=args.out_of_orderness_s * 1000,
+        idle_timeout_ms=args.idle_timeout_s * 1000, policy_path=Path(args.policy).resolve(),
+        checkpoint_dir=Path(args.checkpoint_dir or state_dir / "checkpoints").resolve(),
+        checkpoint_interval_ms=args.checkpoint_interval_s * 1000, parallelism=args.parallelism,
+        bounded=args.bounded, start_offsets=parse_offsets(args.start_offsets), from_checkpoint=args.from_checkpoint,
+        job_id=args.job_id,
+    )
+
+
+def parse_offsets(text: str | None) -> dict[int, int] | None:
+    """`0:120,1:98` -> {0: 120, 1: 98}."""
+    if not text:
+        return None
+    try:
+        return {int(p): int(o) for p, o in (part.split(":") for part in text.split(","))}
+    except ValueError as exc:
+        raise ConfigError(f"offsets {text!r}: expected partition:offset[,partition:offset]") from exc

@@ -52,3 +52,12 @@ class ChecksumMismatch(RiskstreamError):
 
 class DecodeError(RiskstreamError):
     """A record could not be decoded against its schema."""
+
+
+class PolicyError(RiskstreamError):
+    """A policy file is invalid; carries the file and the line at fault."""
+
+    def __init__(self, source: str, line: int, detail: str):
+        self.source = source
+        self.line = line
+        super().__init__(f"{source}:{line}: {detail}")

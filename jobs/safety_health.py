@@ -1,0 +1,157 @@
+"""The safety-health job: impressions -> Triton scores -> event-time windows -> ClickHouse.
+
+source (Kafka, raw Avro bytes with topic/partition/offset) -> decode (dead letters to their topic)
+-> score (one Triton call per Arrow batch) -> windows (per surface x region x model version x
+category, tumbling plus a sliding view, allowed lateness, late events counted) -> sink (ClickHouse).
+
+    python -m jobs.safety_health --help
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+from pyflink.common import Duration, Types, WatermarkStrategy
+from pyflink.datastream import DataStream, StreamExecutionEnvironment
+from pyflink.table import DataTypes, StreamTableEnvironment
+from pyflink.table.udf import udf
+
+from jobs import clickhouse_sink, health_operators as ops, runtime
+from riskstream import config
+from riskstream.config import HealthJobSettings, KafkaSettings, ServiceSettings
+from riskstream.stack import state
+from riskstream.triton_client import ModelInfo, model_info
+from udfs import policy as policy_file
+from udfs.health import HEALTH_COLUMNS, Lineage, WindowSpec
+
+SCORED_FIELDS = ops.IMPRESSION_FIELDS + ["scores"]
+
+
+def _kafka_options(kafka: KafkaSettings, job: HealthJobSettings) -> str:
+    options = {"connector": "kafka", "topic": kafka.impressions_topic,
+               "properties.bootstrap.servers": kafka.bootstrap_servers,
+               "properties.group.id": f"riskstream-safety-health", "format": "raw"}
+    if job.start_offsets:
+        options["scan.startup.mode"] = "specific-offsets"
+        options["scan.startup.specific-offsets"] = ";".join(
+            f"partition:{p},offset:{o}" for p, o in sorted(job.start_offsets.items()))
+    else:
+        options["scan.startup.mode"] = "earliest-offset"
+    if job.bounded:
+        options["scan.bounded.mode"] = "latest-offset"
+    return ",\n".join(f"'{k}' = '{v}'" for k, v in options.items())
+
+
+def source(t_env: StreamTableEnvironment, kafka: KafkaSettings, job: HealthJobSettings) -> DataStream:
+    """Raw impression records with where they came from."""
+    t_env.execute_sql(f"""
+        CREATE TEMPORARY TABLE impressions_raw (
+            payload BYTES,
+            source_topic STRING METADATA FROM 'topic' VIRTUAL,
+            source_partition INT METADATA FROM 'partition' VIRTUAL,
+            source_offset BIGINT METADATA FROM 'offset' VIRTUAL,
+            source_timestamp TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL
+        ) WITH ({_kafka_options(kafka, job)})""")
+    return t_env.to_data_stream(t_env.from_path("impressions_raw"))
+
+
+def decode(t_env: StreamTableEnvironment, raw: DataStream, kafka: KafkaSettings, job_id: str):
+    """Valid impressions, plus dead letters written to the dead-letter topic; returns (impressions, index rows)."""
+    decoded = raw.process(ops.DecodeImpressions(job_id), output_type=ops.IMPRESSION_ROW) \
+        .name("decode-impressions").uid("decode-impressions")
+    t_env.execute_sql(f"""
+        CREATE TEMPORARY TABLE dead_letter_topic (`value` BYTES) WITH (
+            'connector' = 'kafka', 'topic' = '{kafka.dead_letter_topic}',
+            'properties.bootstrap.servers' = '{kafka.bootstrap_servers}', 'format' = 'raw')""")
+    statements = t_env.create_statement_set()
+    statements.add_insert("dead_letter_topic", t_env.from_data_stream(decoded.get_side_output(ops.DEAD_LETTER_KAFKA)))
+    statements.attach_as_datastream()
+    return decoded, decoded.get_side_output(ops.DEAD_LETTER_INDEX)
+
+
+def score(t_env: StreamTableEnvironment, impressions: DataStream, services: ServiceSettings) -> DataStream:
+    """Per-category scores from Triton (NULL when the item could not be scored)."""
+    score_udf = udf(ops.ScoreCaptions(services.triton), result_type=DataTypes.ARRAY(DataTypes.FLOAT()),
+                    func_type="pandas")
+    t_env.create_temporary_function("score_captions", score_udf)
+    t_env.create_temporary_view("impressions", t_env.from_data_stream(impressions))
+    scored = t_env.sql_query(f"SELECT {', '.join(ops.IMPRESSION_FIELDS)}, score_captions(caption) AS scores "
+                             f"FROM impressions")
+    return t_env.to_data_stream(scored)
+
+
+def window(scored: DataStream, job: HealthJobSettings, model: ModelInfo, lineage: Lineage):
+    """Event-time windows per slice; returns (health rows, late-event rows)."""
+    watermarks = WatermarkStrategy.for_bounded_out_of_orderness(Duration.of_millis(job.out_of_orderness_ms)) \
+        .with_timestamp_assigner(ops.EventTime()).with_idleness(Duration.of_millis(job.idle_timeout_ms))
+    spec = WindowSpec(job.window_size_ms, job.slide_view_ms, job.allowed_lateness_ms)
+    policy = policy_file.load(job.policy_path, model.categories)
+    windows = scored.assign_timestamps_and_watermarks(watermarks).name("event-time").uid("event-time") \
+        .key_by(ops.slice_key, key_type=Types.STRING()) \
+        .process(ops.HealthWindows(spec, model.categories, policy, lineage), output_type=clickhouse_sink.TAGGED_ROW) \
+        .name("health-windows").uid("health-windows")
+    return windows, windows.get_side_output(ops.LATE_EVENTS)
+
+
+def sink(rows: DataStream, services: ServiceSettings) -> None:
+    insert = clickhouse_sink.ClickHouseInsert(services.clickhouse, {
+        "safety_health": HEALTH_COLUMNS, "late_events": ops.LATE_COLUMNS, "dead_letters": ops.DEAD_LETTER_COLUMNS})
+    clickhouse_sink.write(rows, insert, uid="clickhouse")
+
+
+def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, services: ServiceSettings,
+          job: HealthJobSettings, model: ModelInfo) -> Lineage:
+    policy = policy_file.load(job.policy_path, model.categories)
+    lineage = Lineage(job.job_id, model.name, model.version, policy.version)
+    raw = source(t_env, services.kafka, job)
+    impressions, dead_letter_index = decode(t_env, raw, services.kafka, job.job_id)
+    scored = score(t_env, impressions, services)
+    health, late = window(scored, job, model, lineage)
+    sink(health.union(late, dead_letter_index), services)
+    return lineage
+
+
+def prepare(services: ServiceSettings, job: HealthJobSettings):
+    """Fail fast on what can be checked before Flink starts: Triton's model and the policy file."""
+    job = replace(job, job_id=job.job_id or f"safety-health-{uuid.uuid4().hex[:12]}")
+    model = model_info(services.triton.url, services.triton.model_name)
+    policy_file.load(job.policy_path, model.categories)
+    return job, model
+
+
+def run(services: ServiceSettings, job: HealthJobSettings) -> Lineage:
+    """Run to completion (bounded) or until cancelled."""
+    job, model = prepare(services, job)
+    env, t_env = runtime.create(parallelism=job.parallelism, checkpoint_dir=job.checkpoint_dir,
+                                checkpoint_interval_ms=job.checkpoint_interval_ms, restore_from=job.from_checkpoint)
+    lineage = build(env, t_env, services, job, model)
+    env.execute(job.job_id)
+    return lineage
+
+
+def parse_args(argv: list[str] | None) -> tuple[ServiceSettings, HealthJobSettings]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    config.add_options(parser, config.SERVICE_OPTIONS + config.HEALTH_JOB_OPTIONS + (config.STATE_DIR,))
+    parser.add_argument("--bounded", action="store_true", help="stop at the offsets present when the job starts")
+    parser.add_argument("--start-offsets", help="partition:offset[,...] to start from (default: earliest)")
+    parser.add_argument("--from-checkpoint", help="restore from this checkpoint or savepoint folder")
+    parser.add_argument("--job-id", default="", help="lineage id written on every row (default: generated)")
+    args = parser.parse_args(argv)
+    state_dir = Path(args.state_dir)
+    return config.service_settings(args, state.addresses(state_dir)), config.health_job_settings(args, state_dir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    services, job = parse_args(argv)
+    print(config.describe(services))
+    print(config.describe(job))
+    lineage = run(services, job)
+    print(f"job {lineage.job_id} finished")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""The safety-health job through real Kafka, Flink, Triton and ClickHouse, against a plain-Python reference."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from jobs import safety_health
+from riskstream import clickhouse, kafka_admin, paths, topics
+from riskstream.config import HealthJobSettings
+from riskstream.generator import GeneratorSettings, Incident, generate
+from tests.e2e import kafka_io, reference
+from udfs import policy as policy_file
+from udfs.avro_codec import AvroCodec, load_schema
+from udfs.scoring import SafetyScorer
+
+START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+CODEC = AvroCodec.from_files(paths.SCHEMAS_DIR / "impression.avsc")
+
+
+def _impressions():
+    """Four minutes of impressions with an incident, some moved up to 3 s out of order (within the bound)."""
+    settings = GeneratorSettings(seed=5, count=2400, rate=10.0, start_ms=START_MS,
+                                 incidents=(Incident.parse("surface=shorts,region=br,start=1,multiplier=20"),))
+    records = [g.record for g in generate(settings)]
+    for i in range(0, len(records) - 30, 7):
+        records.insert(i + 30, records.pop(i))
+    return records
+
+
+def _bad_messages(good: dict) -> dict[str, tuple[bytes | None, int]]:
+    other = {"type": "record", "name": "Other", "namespace": "elsewhere", "fields": [{"name": "x", "type": "long"}]}
+    encoded = CODEC.encode(good)
+    return {
+        "empty_payload": (b"", START_MS + 1_000),
+        "tombstone": (None, START_MS + 2_000),
+        "schema_mismatch": (encoded[:-7], START_MS + 3_000),
+        "unknown_schema": (AvroCodec(json.loads(json.dumps(other))).encode({"x": 1}), START_MS + 4_000),
+        "not_avro": (b'{"event_id": "json-is-not-avro"}', START_MS + 5_000),
+        "absurd_past": (CODEC.encode({**good, "event_time": 0}), START_MS + 6_000),
+        "absurd_future": (CODEC.encode({**good, "event_time": START_MS + 100 * 365 * 86_400_000}), START_MS + 7_000),
+    }
+
+
+@pytest.fixture(scope="module")
+def health_run(services, tmp_path_factory):
+    kafka = services.kafka
+    kafka_admin.ensure_topics(kafka.bootstrap_servers, topics.specs(kafka))
+    start = kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.impressions_topic)
+    records = _impressions()
+    bad = _bad_messages(records[0])
+    messages = [(r["user_id_hash"].encode(), CODEC.encode(r), r["event_time"]) for r in records]
+    bad_at = {}
+    for n, (name, (payload, timestamp)) in enumerate(bad.items()):
+        bad_at[name] = 100 + 300 * n
+        messages.insert(bad_at[name], (b"bad", payload, timestamp))
+    positions = kafka_io.send(kafka.bootstrap_servers, kafka.impressions_topic, messages)
+    bad_positions = {name: positions[index] for name, index in bad_at.items()}
+    good_positions = [p for i, p in enumerate(positions) if i not in set(bad_at.values())]
+
+    job = HealthJobSettings(bounded=True, start_offsets=start, job_id="e2e-correctness",
+                            checkpoint_dir=tmp_path_factory.mktemp("checkpoints"), checkpoint_interval_ms=2_000)
+    safety_health.run(services, job)
+    return records, good_positions, bad_positions
+
+
+def _read(services, sql: str) -> list[dict]:
+    client = clickhouse.connect(services.clickhouse, database=services.clickhouse.database)
+    try:
+        result = client.query(sql)
+        return [dict(zip(result.column_names, row)) for row in result.result_rows]
+    finally:
+        client.close()
+
+
+def test_every_aggregate_equals_the_plain_python_reference(services, health_run):
+    records, positions, _ = health_run
+    scorer = SafetyScorer(services.triton)
+    scorer.open()
+    try:
+        scores = scorer.score([r["caption"] for r in records]).tolist()
+        categories = scorer.model.categories
+    finally:
+        scorer.close()
+    policy = policy_file.load(paths.REPO_ROOT / "policies" / "default.toml")
+    expected = reference.expected_rows(records, scores, positions, policy.thresholds, categories)
+
+    rows = _read(services, "SELECT *, toUnixTimestamp64Milli(window_start) AS start_ms FROM safety_health FINAL "
+                           "WHERE job_id = 'e2e-correctness'")
+    actual = {(r["window_seconds"], r["start_ms"], r["surface"], r["region"], r["recommender_model_version"],
+               r["item_category"]): r for r in rows}
+    assert actual.keys() == expected.keys()
+    for key, want in expected.items():
+        got = actual[key]
+        for column in ("impressions", "scored", "unscored", "unsafe", "distinct_items", "distinct_creators"):
+            assert got[column] == want[column], (key, column)
+        assert {k: v for k, v in got["unsafe_by_category"].items() if v} == want["unsafe_by_category"], key
+        assert got["harm"] == pytest.approx(want["harm"], rel=1e-9), key
+        for q in ("score_p50", "score_p95", "score_p99"):
+            assert got[q] == pytest.approx(want[q], abs=1e-7), (key, q)
+        assert [(t["item_id"], t["unsafe_impressions"], pytest.approx(t["max_score"], abs=1e-7))
+                for t in got["top_unsafe_items"]] == want["top_unsafe_items"], key
+        assert [(o["partition"], o["first_offset"], o["last_offset"]) for o in got["offset_ranges"]] == \
+               want["offset_ranges"], key
+        assert (got["model_name"], got["model_version"], got["policy_version"]) == \
+               ("safety_text", "1", policy.version)
+    tumbling = sum(r["impressions"] for r in rows if r["window_seconds"] == 60)
+    assert tumbling == len(records)
+
+
+def test_the_incident_slice_is_the_top_unsafe_slice_in_its_window(services, health_run):
+    rows = _read(services, """
+        SELECT window_start, surface, region, sum(unsafe) / sum(scored) AS unsafe_rate, sum(scored) AS n
+        FROM safety_health FINAL WHERE job_id = 'e2e-correctness' AND window_seconds = 300
+        GROUP BY window_start, surface, region HAVING n >= 20 ORDER BY unsafe_rate DESC LIMIT 1""")
+    assert (rows[0]["surface"], rows[0]["region"]) == ("shorts", "br")
+
+
+def test_bad_input_reaches_the_dead_letter_topic_and_index_with_offsets(services, health_run):
+    records, _, bad_positions = health_run
+    expected_class = {"empty_payload": "empty_payload", "tombstone": "empty_payload",
+                      "schema_mismatch": "schema_mismatch", "unknown_schema": "unknown_schema",
+                      "not_avro": "not_avro", "absurd_past": "absurd_event_time", "absurd_future": "absurd_event_time"}
+    index = {(r["source_partition"], r["source_offset"]): r for r in
+             _read(services, "SELECT * FROM dead_letters FINAL WHERE job_id = 'e2e-correctness'")}
+    assert set(index) == set(bad_positions.values())
+    for name, position in bad_positions.items():
+        assert index[position]["error_class"] == expected_class[name], name
+
+    dead_letter_codec = AvroCodec(load_schema(paths.SCHEMAS_DIR / "dead_letter.avsc"))
+    letters = [dead_letter_codec.decode(m.value()) for m in
+               kafka_io.read_all(services.kafka.bootstrap_servers, services.kafka.dead_letter_topic)]
+    mine = {(d["source_partition"], d["source_offset"]): d for d in letters if d["job_id"] == "e2e-correctness"}
+    assert set(mine) == set(bad_positions.values())
+    original = _bad_messages(records[0])
+    for name, position in bad_positions.items():
+        assert mine[position]["payload"] == (original[name][0] or b""), name
+        assert mine[position]["error_message"]

@@ -1,0 +1,161 @@
+"""Safety-health aggregates of one window and one slice (surface x region x model version x category).
+
+Pure logic: the Flink job feeds it, tests check it without a JVM. Quantiles come from an Apache
+DataSketches KLL sketch (mergeable, bounded error; exact while a window holds fewer than k=200 scores),
+so tumbling windows merge into sliding ones and the serialized sketch is kept with each row.
+"""
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+
+from datasketches import kll_floats_sketch
+
+from udfs.policy import Policy
+
+DIMENSIONS = ("surface", "region", "recommender_model_version", "item_category")
+QUANTILES = (0.5, 0.95, 0.99)
+SKETCH_K = 200
+TOP_UNSAFE_ITEMS = 10
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    """Tumbling windows of `size_ms`, a sliding view of `slide_view_ms` every `size_ms`, and allowed lateness."""
+
+    size_ms: int = 60_000
+    slide_view_ms: int = 300_000
+    allowed_lateness_ms: int = 60_000
+
+    def start_of(self, event_ms: int) -> int:
+        return event_ms - event_ms % self.size_ms
+
+    @property
+    def views(self) -> int:
+        """How many tumbling windows one sliding window spans."""
+        return self.slide_view_ms // self.size_ms
+
+
+class WindowAccumulator:
+    """Everything one window of one slice needs; `add` one impression, `merge` another accumulator."""
+
+    def __init__(self) -> None:
+        self.impressions = 0
+        self.scored = 0
+        self.unsafe = 0
+        self.unsafe_by_category: dict[str, int] = {}
+        self.harm = 0.0
+        self.harm_by_category: dict[str, float] = {}
+        self.sketch = kll_floats_sketch(SKETCH_K)
+        self.items: set[str] = set()
+        self.creators: set[str] = set()
+        self.unsafe_items: dict[str, list] = {}  # item_id -> [unsafe impressions, max score]
+        self.offsets: dict[int, list[int]] = {}   # partition -> [first, last]
+
+    def add(self, item_id: str, creator_id: str, partition: int, offset: int,
+            scores: list[float] | None, categories: tuple[str, ...], policy: Policy) -> None:
+        self.impressions += 1
+        self.items.add(item_id)
+        self.creators.add(creator_id)
+        span = self.offsets.setdefault(partition, [offset, offset])
+        span[0], span[1] = min(span[0], offset), max(span[1], offset)
+        if scores is None:
+            return
+        self.scored += 1
+        top = max(scores)
+        self.sketch.update(top)
+        self.harm += top
+        for category, score in zip(categories, scores):
+            self.harm_by_category[category] = self.harm_by_category.get(category, 0.0) + score
+        unsafe = policy.unsafe_categories(categories, scores)
+        if unsafe:
+            self.unsafe += 1
+            for category in unsafe:
+                self.unsafe_by_category[category] = self.unsafe_by_category.get(category, 0) + 1
+            entry = self.unsafe_items.setdefault(item_id, [0, 0.0])
+            entry[0] += 1
+            entry[1] = max(entry[1], top)
+
+    def merge(self, other: "WindowAccumulator") -> None:
+        self.impressions += other.impressions
+        self.scored += other.scored
+        self.unsafe += other.unsafe
+        for category, count in other.unsafe_by_category.items():
+            self.unsafe_by_category[category] = self.unsafe_by_category.get(category, 0) + count
+        self.harm += other.harm
+        for category, harm in other.harm_by_category.items():
+            self.harm_by_category[category] = self.harm_by_category.get(category, 0.0) + harm
+        self.sketch.merge(other.sketch)
+        self.items |= other.items
+        self.creators |= other.creators
+        for item, (count, score) in other.unsafe_items.items():
+            entry = self.unsafe_items.setdefault(item, [0, 0.0])
+            entry[0] += count
+            entry[1] = max(entry[1], score)
+        for partition, (first, last) in other.offsets.items():
+            span = self.offsets.setdefault(partition, [first, last])
+            span[0], span[1] = min(span[0], first), max(span[1], last)
+
+    def metrics(self) -> dict:
+        """The row's metric columns, in ClickHouse-ready Python types."""
+        # inclusive ranks: the nearest-rank definition (numpy method="inverted_cdf")
+        quantiles = self.sketch.get_quantiles(list(QUANTILES), True) if self.scored else [None] * len(QUANTILES)
+        top = heapq.nsmallest(TOP_UNSAFE_ITEMS, self.unsafe_items.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))
+        return {
+            "impressions": self.impressions,
+            "scored": self.scored,
+            "unscored": self.impressions - self.scored,
+            "unsafe": self.unsafe,
+            "unsafe_by_category": dict(self.unsafe_by_category),
+            "harm": self.harm,
+            "harm_by_category": dict(self.harm_by_category),
+            "score_p50": None if quantiles[0] is None else float(quantiles[0]),
+            "score_p95": None if quantiles[1] is None else float(quantiles[1]),
+            "score_p99": None if quantiles[2] is None else float(quantiles[2]),
+            "score_sketch": bytes(self.sketch.serialize()),
+            "distinct_items": len(self.items),
+            "distinct_creators": len(self.creators),
+            "top_unsafe_items": [(item, count, float(score)) for item, (count, score) in top],
+            "offset_ranges": [(p, first, last) for p, (first, last) in sorted(self.offsets.items())],
+        }
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["sketch"] = bytes(self.sketch.serialize())
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        state = dict(state)
+        state["sketch"] = kll_floats_sketch.deserialize(state["sketch"])
+        self.__dict__.update(state)
+
+
+HEALTH_COLUMNS = (
+    "window_start", "window_end", "window_seconds", *DIMENSIONS,
+    "impressions", "scored", "unscored", "unsafe", "unsafe_by_category", "harm", "harm_by_category",
+    "score_p50", "score_p95", "score_p99", "score_sketch", "distinct_items", "distinct_creators",
+    "top_unsafe_items", "offset_ranges", "job_id", "model_name", "model_version", "policy_version", "revision",
+)
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """What every row is traceable to."""
+
+    job_id: str
+    model_name: str
+    model_version: str
+    policy_version: str
+
+
+def health_row(window_start: int, window_ms: int, dims: tuple[str, ...], accumulator: WindowAccumulator,
+               lineage: Lineage) -> list:
+    """One safety_health row; `revision` (the impression count) lets a fuller re-emission win."""
+    metrics = accumulator.metrics()
+    values = {
+        "window_start": window_start, "window_end": window_start + window_ms, "window_seconds": window_ms // 1000,
+        **dict(zip(DIMENSIONS, dims)), **metrics,
+        "job_id": lineage.job_id, "model_name": lineage.model_name, "model_version": lineage.model_version,
+        "policy_version": lineage.policy_version, "revision": accumulator.impressions,
+    }
+    return [values[column] for column in HEALTH_COLUMNS]
