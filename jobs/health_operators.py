@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pandas as pd
 from pyflink.common import Row, Types
-from pyflink.common.watermark_strategy import TimestampAssigner
 from pyflink.datastream import OutputTag
 from pyflink.datastream.functions import KeyedProcessFunction, ProcessFunction, RuntimeContext
 from pyflink.datastream.state import MapStateDescriptor
@@ -86,11 +85,6 @@ class ScoreCaptions(ScalarFunction):
 
     def close(self) -> None:
         self.scorer.close()
-
-
-class EventTime(TimestampAssigner):
-    def extract_timestamp(self, value, record_timestamp) -> int:
-        return value.event_time
 
 
 def slice_key(row) -> str:

@@ -48,3 +48,12 @@ def create(parallelism: int = 1, bundle_size: int = 10_000, checkpoint_dir: Path
     env.set_parallelism(parallelism)
     t_env = StreamTableEnvironment.create(env, environment_settings=EnvironmentSettings.in_streaming_mode())
     return env, t_env
+
+
+def drain(job_client, savepoint_dir: Path) -> str:
+    """Stop a running job with a final savepoint, first advancing event time to the end so every
+    window fires; returns the savepoint path. (PyFlink's own wrapper misses Flink 2's format argument.)"""
+    from pyflink.java_gateway import get_gateway
+
+    canonical = get_gateway().jvm.org.apache.flink.core.execution.SavepointFormatType.CANONICAL
+    return job_client._j_job_client.stopWithSavepoint(True, Path(savepoint_dir).resolve().as_uri(), canonical).get()

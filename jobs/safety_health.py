@@ -14,13 +14,13 @@ import uuid
 from dataclasses import replace
 from pathlib import Path
 
-from pyflink.common import Duration, Types, WatermarkStrategy
+from pyflink.common import Types
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
-from pyflink.table import DataTypes, StreamTableEnvironment
+from pyflink.table import DataTypes, Schema, StreamTableEnvironment
 from pyflink.table.udf import udf
 
 from jobs import clickhouse_sink, health_operators as ops, runtime
-from riskstream import config
+from riskstream import checkpoints, config
 from riskstream.config import HealthJobSettings, KafkaSettings, ServiceSettings
 from riskstream.stack import state
 from riskstream.triton_client import ModelInfo, model_info
@@ -30,17 +30,26 @@ from udfs.health import HEALTH_COLUMNS, Lineage, WindowSpec
 SCORED_FIELDS = ops.IMPRESSION_FIELDS + ["scores"]
 
 
+def consumer_group(job_id: str) -> str:
+    """The group the job commits its offsets to on each checkpoint (progress, not a resume point)."""
+    return f"riskstream-{job_id}"
+
+
 def _kafka_options(kafka: KafkaSettings, job: HealthJobSettings) -> str:
     options = {"connector": "kafka", "topic": kafka.impressions_topic,
                "properties.bootstrap.servers": kafka.bootstrap_servers,
-               "properties.group.id": f"riskstream-safety-health", "format": "raw"}
+               "properties.group.id": consumer_group(job.job_id), "format": "raw"}
     if job.start_offsets:
         options["scan.startup.mode"] = "specific-offsets"
         options["scan.startup.specific-offsets"] = ";".join(
             f"partition:{p},offset:{o}" for p, o in sorted(job.start_offsets.items()))
     else:
         options["scan.startup.mode"] = "earliest-offset"
-    if job.bounded:
+    if job.end_offsets:
+        options["scan.bounded.mode"] = "specific-offsets"
+        options["scan.bounded.specific-offsets"] = ";".join(
+            f"partition:{p},offset:{o}" for p, o in sorted(job.end_offsets.items()))
+    elif job.bounded:
         options["scan.bounded.mode"] = "latest-offset"
     return ",\n".join(f"'{k}' = '{v}'" for k, v in options.items())
 
@@ -72,25 +81,33 @@ def decode(t_env: StreamTableEnvironment, raw: DataStream, kafka: KafkaSettings,
     return decoded, decoded.get_side_output(ops.DEAD_LETTER_INDEX)
 
 
-def score(t_env: StreamTableEnvironment, impressions: DataStream, services: ServiceSettings) -> DataStream:
-    """Per-category scores from Triton (NULL when the item could not be scored)."""
+def score(t_env: StreamTableEnvironment, impressions: DataStream, services: ServiceSettings,
+          job: HealthJobSettings) -> DataStream:
+    """Per-category scores from Triton (NULL when the item could not be scored), with event time.
+
+    The watermark is assigned here, in the Table runtime, from the impression's own event time
+    (bounded out-of-orderness; idle inputs stop holding it back); the DataStream that comes back
+    carries it, record timestamps included, into the windows.
+    """
     score_udf = udf(ops.ScoreCaptions(services.triton), result_type=DataTypes.ARRAY(DataTypes.FLOAT()),
                     func_type="pandas")
     t_env.create_temporary_function("score_captions", score_udf)
-    t_env.create_temporary_view("impressions", t_env.from_data_stream(impressions))
-    scored = t_env.sql_query(f"SELECT {', '.join(ops.IMPRESSION_FIELDS)}, score_captions(caption) AS scores "
-                             f"FROM impressions")
+    t_env.get_config().set("table.exec.source.idle-timeout", f"{job.idle_timeout_ms} ms")
+    schema = Schema.new_builder() \
+        .column_by_expression("rowtime", "TO_TIMESTAMP_LTZ(event_time, 3)") \
+        .watermark("rowtime", f"rowtime - INTERVAL '{job.out_of_orderness_ms // 1000}' SECOND") \
+        .build()
+    t_env.create_temporary_view("impressions", t_env.from_data_stream(impressions, schema))
+    scored = t_env.sql_query(f"SELECT {', '.join(ops.IMPRESSION_FIELDS)}, score_captions(caption) AS scores, "
+                             f"rowtime FROM impressions")
     return t_env.to_data_stream(scored)
 
 
 def window(scored: DataStream, job: HealthJobSettings, model: ModelInfo, lineage: Lineage):
     """Event-time windows per slice; returns (health rows, late-event rows)."""
-    watermarks = WatermarkStrategy.for_bounded_out_of_orderness(Duration.of_millis(job.out_of_orderness_ms)) \
-        .with_timestamp_assigner(ops.EventTime()).with_idleness(Duration.of_millis(job.idle_timeout_ms))
     spec = WindowSpec(job.window_size_ms, job.slide_view_ms, job.allowed_lateness_ms)
     policy = policy_file.load(job.policy_path, model.categories)
-    windows = scored.assign_timestamps_and_watermarks(watermarks).name("event-time").uid("event-time") \
-        .key_by(ops.slice_key, key_type=Types.STRING()) \
+    windows = scored.key_by(ops.slice_key, key_type=Types.STRING()) \
         .process(ops.HealthWindows(spec, model.categories, policy, lineage), output_type=clickhouse_sink.TAGGED_ROW) \
         .name("health-windows").uid("health-windows")
     return windows, windows.get_side_output(ops.LATE_EVENTS)
@@ -108,7 +125,7 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, servic
     lineage = Lineage(job.job_id, model.name, model.version, policy.version)
     raw = source(t_env, services.kafka, job)
     impressions, dead_letter_index = decode(t_env, raw, services.kafka, job.job_id)
-    scored = score(t_env, impressions, services)
+    scored = score(t_env, impressions, services, job)
     health, late = window(scored, job, model, lineage)
     sink(health.union(late, dead_letter_index), services)
     return lineage
@@ -122,14 +139,25 @@ def prepare(services: ServiceSettings, job: HealthJobSettings):
     return job, model
 
 
+def _environment(services: ServiceSettings, job: HealthJobSettings):
+    job, model = prepare(services, job)
+    restore = checkpoints.latest(job.checkpoint_dir) if job.from_checkpoint == "latest" else job.from_checkpoint
+    env, t_env = runtime.create(parallelism=job.parallelism, checkpoint_dir=job.checkpoint_dir,
+                                checkpoint_interval_ms=job.checkpoint_interval_ms, restore_from=restore)
+    return env, build(env, t_env, services, job, model)
+
+
 def run(services: ServiceSettings, job: HealthJobSettings) -> Lineage:
     """Run to completion (bounded) or until cancelled."""
-    job, model = prepare(services, job)
-    env, t_env = runtime.create(parallelism=job.parallelism, checkpoint_dir=job.checkpoint_dir,
-                                checkpoint_interval_ms=job.checkpoint_interval_ms, restore_from=job.from_checkpoint)
-    lineage = build(env, t_env, services, job, model)
-    env.execute(job.job_id)
+    env, lineage = _environment(services, job)
+    env.execute(lineage.job_id)
     return lineage
+
+
+def start(services: ServiceSettings, job: HealthJobSettings):
+    """Submit without waiting; returns (JobClient, lineage). `stop_with_savepoint(True)` drains all windows."""
+    env, lineage = _environment(services, job)
+    return env.execute_async(lineage.job_id), lineage
 
 
 def parse_args(argv: list[str] | None) -> tuple[ServiceSettings, HealthJobSettings]:
@@ -137,7 +165,9 @@ def parse_args(argv: list[str] | None) -> tuple[ServiceSettings, HealthJobSettin
     config.add_options(parser, config.SERVICE_OPTIONS + config.HEALTH_JOB_OPTIONS + (config.STATE_DIR,))
     parser.add_argument("--bounded", action="store_true", help="stop at the offsets present when the job starts")
     parser.add_argument("--start-offsets", help="partition:offset[,...] to start from (default: earliest)")
-    parser.add_argument("--from-checkpoint", help="restore from this checkpoint or savepoint folder")
+    parser.add_argument("--end-offsets", help="partition:offset[,...] to stop at (a bounded run)")
+    parser.add_argument("--from-checkpoint",
+                        help="restore from this checkpoint or savepoint folder, or 'latest' in --checkpoint-dir")
     parser.add_argument("--job-id", default="", help="lineage id written on every row (default: generated)")
     args = parser.parse_args(argv)
     state_dir = Path(args.state_dir)

@@ -265,6 +265,7 @@ class HealthJobSettings:
     parallelism: int = 1
     bounded: bool = False
     start_offsets: dict[int, int] | None = None
+    end_offsets: dict[int, int] | None = None
     from_checkpoint: str | None = None
     job_id: str = ""
 
@@ -281,7 +282,8 @@ def health_job_settings(args: argparse.Namespace, state_dir: Path) -> HealthJobS
         idle_timeout_ms=args.idle_timeout_s * 1000, policy_path=Path(args.policy).resolve(),
         checkpoint_dir=Path(args.checkpoint_dir or state_dir / "checkpoints").resolve(),
         checkpoint_interval_ms=args.checkpoint_interval_s * 1000, parallelism=args.parallelism,
-        bounded=args.bounded, start_offsets=parse_offsets(args.start_offsets), from_checkpoint=args.from_checkpoint,
+        bounded=args.bounded, start_offsets=parse_offsets(args.start_offsets),
+        end_offsets=parse_offsets(args.end_offsets), from_checkpoint=args.from_checkpoint,
         job_id=args.job_id,
     )
 

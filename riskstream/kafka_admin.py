@@ -88,3 +88,30 @@ def end_offsets(bootstrap: str, topic: str, timeout_s: float = 10.0) -> dict[int
         return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)[1] for p in partitions}
     finally:
         consumer.close()
+
+
+def wait_committed(bootstrap: str, group: str, topic: str, targets: dict[int, int], timeout_s: float = 180.0) -> None:
+    """Wait until `group` has committed at least `targets` (partition -> offset) on `topic`.
+
+    A Flink job commits its source offsets when a checkpoint completes, and a checkpoint completes only
+    after every record before its barrier passed every operator: a committed offset means processed.
+    """
+    import time
+
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False},
+                        logger=_QUIET)
+    try:
+        deadline = time.monotonic() + timeout_s
+        wanted = [TopicPartition(topic, p) for p, o in targets.items() if o > 0]
+        while True:
+            committed = {tp.partition: tp.offset for tp in consumer.committed(wanted, timeout=10)}
+            if all(committed.get(p, -1) >= o for p, o in targets.items() if o > 0):
+                return
+            if time.monotonic() > deadline:
+                raise RiskstreamError(f"consumer group {group} on {bootstrap} committed {committed} of {topic}, "
+                                      f"still short of {targets} after {timeout_s:.0f}s")
+            time.sleep(0.5)
+    finally:
+        consumer.close()

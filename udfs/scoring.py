@@ -84,6 +84,9 @@ class SafetyScorer:
             except InferenceServerException as exc:
                 self.stats.failed_calls += 1
                 transient = any(code in str(exc.status()) for code in TRANSIENT)
+                # A fresh channel skips gRPC's reconnect back-off, so scoring resumes as soon as Triton is back.
+                self.close()
+                self.open()
                 if not transient or attempt == attempts - 1:
                     log.warning("scoring %d items failed (%s); counted as unscored", len(texts), exc.status())
                     return None

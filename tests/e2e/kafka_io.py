@@ -47,3 +47,4 @@ def read_all(bootstrap: str, topic: str, timeout_s: float = 20.0) -> list:
         return messages
     finally:
         consumer.close()
+

@@ -1,0 +1,165 @@
+"""The safety-health job under faults: SIGKILL and restart, a Triton outage, late data."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from jobs import runtime, safety_health
+from riskstream import clickhouse, kafka_admin, paths, topics
+from riskstream.config import HealthJobSettings
+from riskstream.generator import GeneratorSettings, generate
+from riskstream.stack import manager, process, state
+from tests.e2e import kafka_io
+from udfs.avro_codec import AvroCodec
+
+CODEC = AvroCodec.from_files(paths.SCHEMAS_DIR / "impression.avsc")
+MINUTE = 60_000
+
+
+def _records(seed: int, count: int, start_ms: int, rate: float = 5.0) -> list[dict]:
+    return [g.record for g in generate(GeneratorSettings(seed=seed, count=count, rate=rate, start_ms=start_ms))]
+
+
+def _send(services, records: list[dict]) -> list[tuple[int, int]]:
+    return kafka_io.send(services.kafka.bootstrap_servers, services.kafka.impressions_topic,
+                         [(r["user_id_hash"].encode(), CODEC.encode(r), r["event_time"]) for r in records])
+
+
+def _offsets(services) -> dict[int, int]:
+    kafka_admin.ensure_topics(services.kafka.bootstrap_servers, topics.specs(services.kafka))
+    return kafka_admin.end_offsets(services.kafka.bootstrap_servers, services.kafka.impressions_topic)
+
+
+def _query(services, sql: str, **parameters) -> list[dict]:
+    client = clickhouse.connect(services.clickhouse, database=services.clickhouse.database)
+    try:
+        result = client.query(sql, parameters=parameters)
+        return [dict(zip(result.column_names, row)) for row in result.result_rows]
+    finally:
+        client.close()
+
+
+def _tumbling_counts(services, job_id: str) -> Counter:
+    rows = _query(services, "SELECT toUnixTimestamp64Milli(window_start) AS start, surface, region, "
+                            "recommender_model_version AS version, item_category AS category, impressions "
+                            "FROM safety_health FINAL WHERE job_id = {job:String} AND window_seconds = 60", job=job_id)
+    return Counter({(r["start"], r["surface"], r["region"], r["version"], r["category"]): r["impressions"] for r in rows})
+
+
+def _expected_counts(records: list[dict]) -> Counter:
+    return Counter((r["event_time"] - r["event_time"] % MINUTE, r["surface"], r["region"],
+                    r["recommender_model_version"], r["item_category"]) for r in records)
+
+
+def _wait_processed(services, job_id: str) -> None:
+    kafka_admin.wait_committed(services.kafka.bootstrap_servers, safety_health.consumer_group(job_id),
+                               services.kafka.impressions_topic, _offsets(services))
+
+
+def _offsets_arg(offsets: dict[int, int]) -> str:
+    return ",".join(f"{p}:{o}" for p, o in sorted(offsets.items()))
+
+
+def test_sigkill_then_restart_from_checkpoint_loses_nothing_and_counts_nothing_twice(services, tmp_path):
+    start_ms = 1_767_312_000_000  # 2026-01-02T00:00:00Z
+    start = _offsets(services)
+    first = _records(21, 1500, start_ms)
+    _send(services, first)
+    checkpoint_dir = tmp_path / "checkpoints"
+    command = [sys.executable, "-m", "jobs.safety_health", "--kafka-bootstrap", services.kafka.bootstrap_servers,
+               "--triton-url", services.triton.url, "--clickhouse-url", services.clickhouse.url,
+               "--start-offsets", _offsets_arg(start), "--checkpoint-dir", str(checkpoint_dir),
+               "--checkpoint-interval-s", "1", "--job-id", "e2e-crash", "--state-dir", str(tmp_path)]
+    with (tmp_path / "first-run.log").open("w") as log:
+        job = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                               cwd=paths.REPO_ROOT)
+    try:
+        deadline = time.monotonic() + 180
+        while not list(checkpoint_dir.glob("*/chk-*/_metadata")):
+            assert job.poll() is None, (tmp_path / "first-run.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "no checkpoint completed"
+            time.sleep(0.5)
+        second = _records(22, 1500, start_ms + 5 * MINUTE)
+        _send(services, second)
+        time.sleep(2)  # mid-stream: part of the second batch is processed and written
+        assert job.poll() is None
+    finally:
+        os.killpg(job.pid, signal.SIGKILL)
+        job.wait()
+
+    # Resume from the last checkpoint, let it catch up, then drain every window with a final savepoint.
+    resumed = HealthJobSettings(start_offsets=start, job_id="e2e-crash", checkpoint_dir=checkpoint_dir,
+                                checkpoint_interval_ms=1_000, from_checkpoint="latest")
+    client, _ = safety_health.start(services, resumed)
+    try:
+        _wait_processed(services, "e2e-crash")
+    finally:
+        runtime.drain(client, tmp_path / "savepoints")
+
+    actual = _tumbling_counts(services, "e2e-crash")
+    assert actual == _expected_counts(first + second)
+    assert sum(actual.values()) == 3000
+
+
+def test_a_triton_outage_counts_unscored_items_and_scoring_resumes(services, stack, tmp_path):
+    start_ms = 1_767_398_400_000  # 2026-01-03T00:00:00Z
+    job = HealthJobSettings(start_offsets=_offsets(services), job_id="e2e-outage", checkpoint_dir=tmp_path,
+                            checkpoint_interval_ms=2_000)
+    client, _ = safety_health.start(services, job)
+    try:
+        _send(services, _records(31, 600, start_ms))                       # minutes 0-1: Triton up
+        _wait_processed(services, "e2e-outage")
+        process.terminate(state.load(stack.state_dir)["triton"].pid)
+        _send(services, _records(32, 600, start_ms + 2 * MINUTE))          # minutes 2-3: Triton down
+        _wait_processed(services, "e2e-outage")
+        assert "RUNNING" in str(client.get_job_status().result())
+        manager.up(stack)                                                  # Triton back on its port
+        _send(services, _records(33, 600, start_ms + 4 * MINUTE))          # minutes 4-5: Triton up again
+        _wait_processed(services, "e2e-outage")
+    finally:
+        runtime.drain(client, tmp_path / "savepoints")
+        manager.up(stack)
+
+    rows = _query(services, "SELECT intDiv(toUnixTimestamp64Milli(window_start) - {start:Int64}, 60000) AS minute, "
+                            "sum(impressions) AS n, sum(scored) AS scored, sum(unscored) AS unscored "
+                            "FROM safety_health FINAL WHERE job_id = 'e2e-outage' AND window_seconds = 60 "
+                            "GROUP BY minute ORDER BY minute", start=start_ms)
+    by_minute = {r["minute"]: r for r in rows}
+    assert sum(r["n"] for r in rows) == 1800
+    for minute in (0, 1, 4, 5):
+        assert by_minute[minute]["unscored"] == 0, by_minute[minute]
+    for minute in (2, 3):
+        assert by_minute[minute]["unscored"] == by_minute[minute]["n"] > 0, by_minute[minute]
+
+
+def test_late_records_are_counted_apart_and_allowed_lateness_updates_a_fired_window(services, tmp_path):
+    start_ms = 1_767_484_800_000  # 2026-01-04T00:00:00Z
+    job = HealthJobSettings(start_offsets=_offsets(services), job_id="e2e-late", checkpoint_dir=tmp_path,
+                            checkpoint_interval_ms=2_000)
+    on_time = _records(41, 1650, start_ms)                                 # 5.5 minutes
+    template = _records(42, 10, start_ms)
+    too_late = [{**r, "event_id": f"late-{i}", "event_time": start_ms + 1 * MINUTE + 5_000 + i}
+                for i, r in enumerate(template[:5])]                       # window 1 closed at minute 3
+    allowed = [{**r, "event_id": f"allowed-{i}", "event_time": start_ms + 4 * MINUTE + 10_000 + i}
+               for i, r in enumerate(template[5:])]                        # window 4 fired, still open
+    client, _ = safety_health.start(services, job)
+    try:
+        _send(services, on_time)
+        _wait_processed(services, "e2e-late")  # so the watermark has passed minute 5 of event time
+        late_positions = _send(services, too_late)
+        _send(services, allowed)
+        _wait_processed(services, "e2e-late")
+    finally:
+        runtime.drain(client, tmp_path / "savepoints")
+
+    late = _query(services, "SELECT source_partition, source_offset, event_id FROM late_events FINAL "
+                            "WHERE job_id = 'e2e-late'")
+    assert sorted((r["source_partition"], r["source_offset"]) for r in late) == sorted(late_positions)
+    assert _tumbling_counts(services, "e2e-late") == _expected_counts(on_time + allowed)
