@@ -9,14 +9,12 @@ from pyflink.common import Row, Types
 from pyflink.datastream import OutputTag
 from pyflink.datastream.functions import KeyedProcessFunction, ProcessFunction, RuntimeContext
 from pyflink.datastream.state import MapStateDescriptor
-from pyflink.table.udf import FunctionContext, ScalarFunction
 
 from jobs.clickhouse_sink import TAGGED_ROW, tagged
-from riskstream.config import TritonSettings
+from jobs.scoring_udf import TritonScoringFunction
 from udfs.health import DIMENSIONS, Lineage, WindowAccumulator, WindowSpec, health_row
 from udfs.impressions import DeadLetterEncoder, ImpressionDecoder, Rejection
 from udfs.policy import Policy
-from udfs.scoring import SafetyScorer
 
 IMPRESSION_FIELDS = ["event_time", "event_id", "item_id", "creator_id", *DIMENSIONS, "caption",
                      "source_partition", "source_offset"]
@@ -63,28 +61,16 @@ class DecodeImpressions(ProcessFunction):
                   *(result[d] for d in DIMENSIONS), result["caption"], partition, offset)
 
 
-class ScoreCaptions(ScalarFunction):
-    """Vectorized: one Triton call per Arrow batch; per-category scores, NULL when unscored."""
-
-    def __init__(self, triton: TritonSettings):
-        self.triton = triton
-
-    def open(self, function_context: FunctionContext) -> None:
-        self.scorer = SafetyScorer(self.triton)
-        self.scorer.open()
+class ScoreCaptions(TritonScoringFunction):
+    """Per-category scores per caption; NULL when unscored (Triton unreachable, or no caption)."""
 
     def eval(self, captions: pd.Series) -> pd.Series:
-        present = captions.notna().to_numpy()
+        present, scores = self.score_present(captions)
         result: list = [None] * len(captions)
-        if present.any():
-            scores = self.scorer.score(captions[present].astype(str).tolist())
-            if scores is not None:
-                for index, row in zip(present.nonzero()[0], scores.tolist()):
-                    result[index] = row
+        if scores is not None:
+            for index, row in zip(present.nonzero()[0], scores.tolist()):
+                result[index] = row
         return pd.Series(result, dtype="object")
-
-    def close(self) -> None:
-        self.scorer.close()
 
 
 def slice_key(row) -> str:
@@ -119,15 +105,18 @@ class HealthWindows(KeyedProcessFunction):
                 value.source_partition, value.source_offset, value.event_id, value.event_time, start, watermark,
                 *(value[d] for d in DIMENSIONS), self.lineage.job_id])
             return
-        accumulator = self.windows.get(start) or WindowAccumulator()
+        accumulator = self.windows.get(start)
+        if accumulator is None:
+            # Timers cross to the JVM: register them once per window, not once per record.
+            accumulator = WindowAccumulator()
+            timers = ctx.timer_service()
+            for k in range(spec.views):
+                timers.register_event_time_timer(end + k * spec.size_ms - 1)
+            timers.register_event_time_timer(start + spec.slide_view_ms + spec.allowed_lateness_ms)
         scores = list(value.scores) if value.scores is not None else None
         accumulator.add(value.item_id, value.creator_id, value.source_partition, value.source_offset,
                         scores, self.categories, self.policy)
         self.windows.put(start, accumulator)
-        timers = ctx.timer_service()
-        for k in range(spec.views):
-            timers.register_event_time_timer(end + k * spec.size_ms - 1)
-        timers.register_event_time_timer(start + spec.slide_view_ms + spec.allowed_lateness_ms)
         if end - 1 <= watermark:  # the window already fired: re-emit what this record changed
             dims = tuple(ctx.get_current_key().split("\x1f"))
             yield from self._emit(end, dims, tumbling=True)

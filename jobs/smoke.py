@@ -14,18 +14,19 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from pyflink.common import Row
 from pyflink.table import DataTypes, StreamTableEnvironment, Table
 from pyflink.table.udf import FunctionContext, ScalarFunction, udf
 
 from jobs import clickhouse_sink, runtime
+from jobs.scoring_udf import TritonScoringFunction
 from riskstream import config, paths
 from riskstream.config import ClickHouseSettings, KafkaSettings, ServiceSettings, TritonSettings
 from riskstream.stack import state
 from riskstream.triton_client import model_info
 from udfs.avro_codec import AvroCodec
-from udfs.scoring import SafetyScorer
 
 UNSAFE_THRESHOLD = 0.5
 TABLE = "smoke_minute_counts"
@@ -53,27 +54,15 @@ class DecodeSurface(ScalarFunction):
         return Row(record["surface"], record["caption"])
 
 
-class MaxSafetyScore(ScalarFunction):
-    """Vectorized: one Triton call per Arrow batch; the highest category score, NULL when unscored
-    (Triton unreachable, or no caption to score)."""
-
-    def __init__(self, triton: TritonSettings):
-        self.triton = triton
-
-    def open(self, function_context: FunctionContext) -> None:
-        self.scorer = SafetyScorer(self.triton)
-        self.scorer.open()
+class MaxSafetyScore(TritonScoringFunction):
+    """The highest category score per caption; NULL when unscored (Triton unreachable, or no caption)."""
 
     def eval(self, captions: pd.Series) -> pd.Series:
-        result = pd.Series(float("nan"), index=captions.index, dtype="float64")
-        present = captions.notna()
-        scores = self.scorer.score(captions[present].astype(str).tolist())
-        if scores is not None and len(scores):
+        present, scores = self.score_present(captions)
+        result = np.full(len(captions), np.nan)
+        if scores is not None:
             result[present] = scores.max(axis=1)
-        return result.reset_index(drop=True)
-
-    def close(self) -> None:
-        self.scorer.close()
+        return pd.Series(result, dtype="float64")
 
 
 def _startup(offsets: dict[int, int] | None) -> str:

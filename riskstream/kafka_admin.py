@@ -53,6 +53,21 @@ def require_ready(bootstrap: str) -> None:
         raise ServiceUnavailable("Kafka", bootstrap, "no broker answered a metadata request")
 
 
+def _wait_for_leaders(admin: AdminClient, names: list[str], timeout_s: float) -> dict:
+    """Topic metadata once every partition of the named topics has a leader."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        existing = admin.list_topics(timeout=timeout_s).topics
+        if all(name in existing and existing[name].partitions and
+               all(p.leader >= 0 for p in existing[name].partitions.values()) for name in names):
+            return existing
+        if time.monotonic() > deadline:
+            raise RiskstreamError(f"topics {names} have partitions without a leader after {timeout_s:.0f}s")
+        time.sleep(0.2)
+
+
 def ensure_topics(bootstrap: str, topics: list[TopicSpec], timeout_s: float = 30.0) -> None:
     """Create the topics that do not exist; check the partition count of those that do."""
     admin = _admin(bootstrap)
@@ -69,7 +84,7 @@ def ensure_topics(bootstrap: str, topics: list[TopicSpec], timeout_s: float = 30
             except KafkaException as exc:
                 if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                     raise RiskstreamError(f"could not create topic {name} on {bootstrap}: {exc}") from exc
-    existing = admin.list_topics(timeout=timeout_s).topics
+    existing = _wait_for_leaders(admin, [t.name for t in topics], timeout_s)
     for topic in topics:
         actual = len(existing[topic.name].partitions)
         if actual != topic.partitions:
@@ -81,11 +96,23 @@ def end_offsets(bootstrap: str, topic: str, timeout_s: float = 10.0) -> dict[int
     """Partition -> next offset to be written: where a reader starts to see only what comes after now."""
     from confluent_kafka import Consumer, TopicPartition
 
+    import time
+
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "riskstream-offsets",
                          "enable.auto.commit": False}, logger=_QUIET)
+    deadline = time.monotonic() + timeout_s
     try:
         partitions = _admin(bootstrap).list_topics(topic, timeout=timeout_s).topics[topic].partitions
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)[1] for p in partitions}
+        while True:
+            try:
+                return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)[1]
+                        for p in partitions}
+            except KafkaException as exc:
+                # A topic created a moment ago may still be electing its partition leaders.
+                if not exc.args[0].retriable() and exc.args[0].code() != KafkaError.NOT_LEADER_FOR_PARTITION \
+                        or time.monotonic() > deadline:
+                    raise RiskstreamError(f"could not read the end offsets of {topic} on {bootstrap}: {exc}") from exc
+                time.sleep(0.2)
     finally:
         consumer.close()
 
