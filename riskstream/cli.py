@@ -118,9 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     produce.add_argument("--realtime", action="store_true", help="pace sends to the event-time rate")
     produce.set_defaults(handler=_produce)
 
-    demo = commands.add_parser("demo", help="stack up, produce, run the main job end to end, print what it wrote")
+    demo = commands.add_parser("demo", help="stack up, run the safety-health job on a generated stream, print what it wrote")
     config.add_options(demo, config.STACK_OPTIONS)
-    _add_generator_options(demo, count=30_000, rate=100.0)
+    _add_generator_options(demo, count=60_000, rate=100.0)
+    demo.add_argument("--speedup", type=float, default=5.0, help="event time runs this many times faster than real time")
     demo.set_defaults(handler=_demo)
     return parser
 

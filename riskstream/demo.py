@@ -1,12 +1,14 @@
-"""`riskstream demo` (the README's `make run`): the main pipeline end to end on the local default stack."""
+"""`riskstream demo` (the README's `make run`): the safety-health job end to end on the local default stack."""
 from __future__ import annotations
 
 import argparse
 import time
+import uuid
 
 from riskstream import clickhouse, kafka_admin, topics
-from riskstream.config import ClickHouseSettings, KafkaSettings, ServiceSettings, StackSettings, TritonSettings
-from riskstream.produce import produce
+from riskstream.config import (ClickHouseSettings, HealthJobSettings, KafkaSettings, ServiceSettings, StackSettings,
+                               TritonSettings)
+from riskstream.produce import produce, produce_faults
 from riskstream.stack import manager, state
 
 
@@ -24,39 +26,64 @@ def format_table(header: list[str], rows: list[tuple]) -> str:
     return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells)
 
 
+SUMMARY = {
+    "rows written": """
+        SELECT if(window_seconds = 60, 'tumbling 1 min', 'sliding 5 min') AS windows, count() AS rows,
+               sum(impressions) AS impressions_counted, round(sum(scored) / sum(impressions), 4) AS coverage,
+               round(sum(unsafe) / sum(scored), 4) AS unsafe_rate
+        FROM safety_health FINAL WHERE job_id = {job:String} GROUP BY windows ORDER BY windows DESC""",
+    "slices that stood out (5-min windows, surface x region, at least 100 scored)": """
+        SELECT window_start, surface, region, sum(scored) AS scored_items, sum(unsafe) AS unsafe_items,
+               round(sum(unsafe) / sum(scored), 4) AS unsafe_rate, round(sum(harm), 1) AS exposure_harm
+        FROM safety_health FINAL WHERE job_id = {job:String} AND window_seconds = 300
+        GROUP BY window_start, surface, region HAVING scored_items >= 100 ORDER BY unsafe_rate DESC LIMIT 5""",
+    "late events (after their window closed, not in any aggregate)": """
+        SELECT count() AS late_events FROM late_events FINAL WHERE job_id = {job:String}""",
+    "dead letters (also on the dead-letter topic, raw bytes kept)": """
+        SELECT error_class, count() AS records FROM dead_letters FINAL WHERE job_id = {job:String}
+        GROUP BY error_class ORDER BY records DESC""",
+}
+
+
 def run(stack: StackSettings, args: argparse.Namespace) -> int:
-    from jobs import smoke  # imports pyflink: only when a job actually runs
+    from jobs import runtime, safety_health  # imports pyflink: only when a job actually runs
     from riskstream.cli import generator_settings
 
     print("== local stack")
     for line in manager.up(stack):
         print("  " + line)
     services = local_services(stack)
-    kafka_admin.ensure_topics(services.kafka.bootstrap_servers, topics.specs(services.kafka))
+    kafka = services.kafka
+    kafka_admin.ensure_topics(kafka.bootstrap_servers, topics.specs(kafka))
 
-    start_offsets = kafka_admin.end_offsets(services.kafka.bootstrap_servers, services.kafka.impressions_topic)
+    job = HealthJobSettings(start_offsets=kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.impressions_topic),
+                            job_id=f"demo-{uuid.uuid4().hex[:8]}", checkpoint_dir=stack.state_dir / "checkpoints",
+                            checkpoint_interval_ms=5_000)
+    print(f"== starting the safety-health job {job.job_id} on a Flink MiniCluster")
+    client, lineage = safety_health.start(services, job)
+
     generator = generator_settings(args)
-    print(f"== producing {generator.count} impressions (seed {generator.seed}, incidents: "
-          f"{', '.join(map(str, generator.incidents)) or 'none'})")
-    report = produce(services.kafka, generator)
-    print(f"  {report.count} impressions, {report.unsafe} with unsafe captions, in {report.seconds:.1f}s")
-
-    print("== running the smoke job on a Flink MiniCluster (Kafka -> Triton -> ClickHouse)")
+    incidents = ", ".join(f"{i.surface}/{i.region} x{i.multiplier:g} from minute {i.start:g}"
+                          + (f" to {i.end:g}" if i.end is not None else "") for i in generator.incidents)
+    print(f"== producing {generator.count} impressions over {generator.count / generator.rate / 60:.0f} minutes of "
+          f"event time, {args.speedup:g}x faster than real time (incident: {incidents or 'none'})")
     started = time.monotonic()
-    lineage = smoke.run(services, start_offsets)
-    print(f"  job {lineage.job_id} finished in {time.monotonic() - started:.1f}s, "
-          f"model {lineage.model_name} version {lineage.model_version}")
+    report = produce(kafka, generator, realtime=True, speedup=args.speedup)
+    produce_faults(kafka, generator, late=10, malformed=5)
+    print(f"  {report.count} impressions + 10 late + 5 malformed sent in {time.monotonic() - started:.0f}s")
+    kafka_admin.wait_committed(kafka.bootstrap_servers, safety_health.consumer_group(job.job_id),
+                               kafka.impressions_topic,
+                               kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.impressions_topic))
+    savepoint = runtime.drain(client, stack.state_dir / "savepoints")
+    print(f"== job drained and stopped (final savepoint {savepoint}); model {lineage.model_name} "
+          f"v{lineage.model_version}, policy {lineage.policy_version}")
 
-    client = clickhouse.connect(services.clickhouse, database=services.clickhouse.database)
+    client_ch = clickhouse.connect(services.clickhouse, database=services.clickhouse.database)
     try:
-        result = client.query(
-            "SELECT window_start, surface, impressions, scored, unsafe, round(unsafe / scored, 4) AS unsafe_rate "
-            "FROM smoke_minute_counts FINAL WHERE job_id = {job:String} ORDER BY window_start, surface",
-            parameters={"job": lineage.job_id})
+        for title, sql in SUMMARY.items():
+            result = client_ch.query(sql, parameters={"job": job.job_id})
+            print(f"== {title}")
+            print(format_table(result.column_names, result.result_rows))
     finally:
-        client.close()
-    print(f"== rows in ClickHouse table smoke_minute_counts ({services.clickhouse.url})")
-    print(format_table(result.column_names, result.result_rows))
-    total = sum(row[2] for row in result.result_rows)
-    print(f"== {len(result.result_rows)} rows, {total} impressions counted of {report.count} produced")
-    return 0 if total == report.count else 1
+        client_ch.close()
+    return 0

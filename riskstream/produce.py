@@ -24,8 +24,9 @@ class ProduceReport:
     seconds: float
 
 
-def produce(kafka: KafkaSettings, generator: GeneratorSettings, realtime: bool = False) -> ProduceReport:
-    """Send the generated stream; with `realtime`, pace sends to the event-time rate."""
+def produce(kafka: KafkaSettings, generator: GeneratorSettings, realtime: bool = False,
+            speedup: float = 1.0) -> ProduceReport:
+    """Send the generated stream; with `realtime`, pace sends to event time (`speedup` times faster)."""
     kafka_admin.require_ready(kafka.bootstrap_servers)
     codec = AvroCodec.from_files(IMPRESSION_SCHEMA)
     producer = Producer({"bootstrap.servers": kafka.bootstrap_servers, "linger.ms": 20,
@@ -42,7 +43,7 @@ def produce(kafka: KafkaSettings, generator: GeneratorSettings, realtime: bool =
     for generated in generate(generator):
         record = generated.record
         if realtime:
-            due = started + (record["event_time"] - generator.start_ms) / 1000
+            due = started + (record["event_time"] - generator.start_ms) / 1000 / speedup
             delay = due - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
@@ -63,3 +64,17 @@ def produce(kafka: KafkaSettings, generator: GeneratorSettings, realtime: bool =
         raise RiskstreamError(f"{len(failures)} of {count} impressions were not delivered to "
                               f"{kafka.bootstrap_servers}: {failures[0]}")
     return ProduceReport(count, unsafe, first, last, time.monotonic() - started)
+
+
+def produce_faults(kafka: KafkaSettings, generator: GeneratorSettings, late: int, malformed: int) -> None:
+    """Append what a real stream also carries: records for a long-closed minute, and undecodable bytes."""
+    codec = AvroCodec.from_files(IMPRESSION_SCHEMA)
+    producer = Producer({"bootstrap.servers": kafka.bootstrap_servers})
+    now_ms = generator.start_ms + int(generator.count / generator.rate * 1000)
+    for i, generated in enumerate(generate(GeneratorSettings(seed=generator.seed + 1, count=late,
+                                                             start_ms=generator.start_ms))):
+        record = {**generated.record, "event_id": f"late-{i}"}
+        producer.produce(kafka.impressions_topic, value=codec.encode(record), timestamp=now_ms)
+    for i in range(malformed):
+        producer.produce(kafka.impressions_topic, value=b"not an impression %d" % i, timestamp=now_ms)
+    producer.flush(30)
