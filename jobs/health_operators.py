@@ -105,24 +105,23 @@ class HealthWindows(KeyedProcessFunction):
                 value.source_partition, value.source_offset, value.event_id, value.event_time, start, watermark,
                 *(value[d] for d in DIMENSIONS), self.lineage.job_id])
             return
-        accumulator = self.windows.get(start)
-        if accumulator is None:
-            # Timers cross to the JVM: register them once per window, not once per record.
-            accumulator = WindowAccumulator()
-            timers = ctx.timer_service()
-            for k in range(spec.views):
-                timers.register_event_time_timer(end + k * spec.size_ms - 1)
-            timers.register_event_time_timer(start + spec.slide_view_ms + spec.allowed_lateness_ms)
+        accumulator = self.windows.get(start) or WindowAccumulator()
+        # Flink keeps one timer per key and timestamp, so registering them for every record is harmless.
+        timers = ctx.timer_service()
+        for k in range(spec.views):
+            timers.register_event_time_timer(end + k * spec.size_ms - 1)
+        timers.register_event_time_timer(start + spec.slide_view_ms + spec.allowed_lateness_ms)
         scores = list(value.scores) if value.scores is not None else None
         accumulator.add(value.item_id, value.creator_id, value.source_partition, value.source_offset,
                         scores, self.categories, self.policy)
         self.windows.put(start, accumulator)
-        if end - 1 <= watermark:  # the window already fired: re-emit what this record changed
+        # The window already fired: re-emit every row this record changed. Decided from state, not from
+        # the watermark seen here, which PyFlink may report as of the start of the bundle.
+        if accumulator.emitted_through >= end:
             dims = tuple(ctx.get_current_key().split("\x1f"))
             yield from self._emit(end, dims, tumbling=True)
-            for k in range(spec.views):
-                if end + k * spec.size_ms - 1 <= watermark:
-                    yield from self._emit(end + k * spec.size_ms, dims, tumbling=False)
+            for boundary in range(end, accumulator.emitted_through + 1, spec.size_ms):
+                yield from self._emit(boundary, dims, tumbling=False)
 
     def on_timer(self, timestamp: int, ctx):
         spec = self.spec
@@ -145,5 +144,8 @@ class HealthWindows(KeyedProcessFunction):
             if merged is None:
                 merged = WindowAccumulator()
             merged.merge(accumulator)
+            if accumulator.emitted_through < window_end:
+                accumulator.emitted_through = window_end
+                self.windows.put(start, accumulator)
         if merged is not None:
             yield tagged("safety_health", health_row(window_end - size, size, dims, merged, self.lineage))

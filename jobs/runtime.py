@@ -44,10 +44,6 @@ def create(parallelism: int = 1, bundle_size: int = 10_000, checkpoint_dir: Path
     # Bigger bundles amortise the JVM<->Python hop; measured as the setting that matters for UDF throughput.
     config.set_string("python.fn-execution.bundle.size", str(bundle_size))
     config.set_string("python.fn-execution.arrow.batch.size", str(min(bundle_size, 4096)))
-    # Keyed state read and written from Python crosses to the JVM unless cached in the worker; window
-    # state has an entry per slice and window, far more than the default 1,000.
-    for option in ("python.state.cache-size", "python.map-state.read-cache-size", "python.map-state.write-cache-size"):
-        config.set_string(option, "100000")
     env = StreamExecutionEnvironment.get_execution_environment(config)
     env.set_parallelism(parallelism)
     t_env = StreamTableEnvironment.create(env, environment_settings=EnvironmentSettings.in_streaming_mode())
