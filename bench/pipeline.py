@@ -88,8 +88,8 @@ def latency(services, stack, seconds: int, rate: float) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=20_000)
-    parser.add_argument("--latency-seconds", type=int, default=60)
+    parser.add_argument("--events", type=int, default=10_000)
+    parser.add_argument("--latency-seconds", type=int, default=30)
     parser.add_argument("--latency-rate", type=float, default=200.0)
     parser.add_argument("--skip-latency", action="store_true", help="measure throughput and batch size only")
     args = parser.parse_args(argv)

@@ -78,6 +78,14 @@ def generator_settings(args: argparse.Namespace):
                              incidents=tuple(Incident.parse(text) for text in args.incident))
 
 
+def _grafana(args: argparse.Namespace) -> int:
+    from dashboards import render
+
+    for path in render.render():
+        print(f"wrote {path}")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from riskstream import demo
 
@@ -118,10 +126,16 @@ def build_parser() -> argparse.ArgumentParser:
     produce.add_argument("--realtime", action="store_true", help="pace sends to the event-time rate")
     produce.set_defaults(handler=_produce)
 
+    grafana = commands.add_parser("grafana", help="render Grafana provisioning files from dashboards/")
+    grafana.add_argument("action", choices=["render"])
+    grafana.set_defaults(handler=_grafana)
+
     demo = commands.add_parser("demo", help="stack up, run the safety-health job on a generated stream, print what it wrote")
     config.add_options(demo, config.STACK_OPTIONS)
-    _add_generator_options(demo, count=60_000, rate=100.0)
-    demo.add_argument("--speedup", type=float, default=5.0, help="event time runs this many times faster than real time")
+    _add_generator_options(demo, count=12_000, rate=20.0)
+    demo.add_argument("--streaming", action="store_true",
+                      help="run the job while the stream is produced, paced to event time (default: a bounded run after)")
+    demo.add_argument("--speedup", type=float, default=5.0, help="with --streaming: event time runs this much faster")
     demo.set_defaults(handler=_demo)
     return parser
 

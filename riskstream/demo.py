@@ -56,27 +56,33 @@ def run(stack: StackSettings, args: argparse.Namespace) -> int:
     kafka = services.kafka
     kafka_admin.ensure_topics(kafka.bootstrap_servers, topics.specs(kafka))
 
-    job = HealthJobSettings(start_offsets=kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.impressions_topic),
-                            job_id=f"demo-{uuid.uuid4().hex[:8]}", checkpoint_dir=stack.state_dir / "checkpoints",
-                            checkpoint_interval_ms=5_000)
-    print(f"== starting the safety-health job {job.job_id} on a Flink MiniCluster")
-    client, lineage = safety_health.start(services, job)
-
+    start = kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.impressions_topic)
     generator = generator_settings(args)
     incidents = ", ".join(f"{i.surface}/{i.region} x{i.multiplier:g} from minute {i.start:g}"
                           + (f" to {i.end:g}" if i.end is not None else "") for i in generator.incidents)
+    job = HealthJobSettings(start_offsets=start, job_id=f"demo-{uuid.uuid4().hex[:8]}",
+                            checkpoint_dir=stack.state_dir / "checkpoints", checkpoint_interval_ms=5_000,
+                            bounded=not args.streaming)
     print(f"== producing {generator.count} impressions over {generator.count / generator.rate / 60:.0f} minutes of "
-          f"event time, {args.speedup:g}x faster than real time (incident: {incidents or 'none'})")
-    started = time.monotonic()
-    report = produce(kafka, generator, realtime=True, speedup=args.speedup)
-    produce_faults(kafka, generator, late=10, malformed=5)
-    print(f"  {report.count} impressions + 10 late + 5 malformed sent in {time.monotonic() - started:.0f}s")
-    kafka_admin.wait_committed(kafka.bootstrap_servers, safety_health.consumer_group(job.job_id),
-                               kafka.impressions_topic,
-                               kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.impressions_topic))
-    savepoint = runtime.drain(client, stack.state_dir / "savepoints")
-    print(f"== job drained and stopped (final savepoint {savepoint}); model {lineage.model_name} "
-          f"v{lineage.model_version}, policy {lineage.policy_version}")
+          f"event time (incident: {incidents or 'none'}), then 10 late and 5 malformed records")
+    if args.streaming:
+        print(f"== streaming: the job runs while the stream is produced {args.speedup:g}x faster than real time")
+        client, lineage = safety_health.start(services, job)
+        report = produce(kafka, generator, realtime=True, speedup=args.speedup)
+        produce_faults(kafka, generator, late=10, malformed=5)
+        kafka_admin.wait_committed(kafka.bootstrap_servers, safety_health.consumer_group(job.job_id),
+                                   kafka.impressions_topic,
+                                   kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.impressions_topic))
+        savepoint = runtime.drain(client, stack.state_dir / "savepoints")
+        print(f"  drained and stopped with a final savepoint ({savepoint})")
+    else:
+        report = produce(kafka, generator)
+        produce_faults(kafka, generator, late=10, malformed=5)
+        print(f"== running the safety-health job {job.job_id} over them (bounded) on a Flink MiniCluster")
+        started = time.monotonic()
+        lineage = safety_health.run(services, job)
+        print(f"  finished in {time.monotonic() - started:.0f}s")
+    print(f"  model {lineage.model_name} v{lineage.model_version}, policy {lineage.policy_version}")
 
     client_ch = clickhouse.connect(services.clickhouse, database=services.clickhouse.database)
     try:
@@ -84,6 +90,18 @@ def run(stack: StackSettings, args: argparse.Namespace) -> int:
             result = client_ch.query(sql, parameters={"job": job.job_id})
             print(f"== {title}")
             print(format_table(result.column_names, result.result_rows))
+        parameters = {"job": job.job_id}
+        counted = client_ch.query("SELECT sum(impressions) FROM safety_health FINAL WHERE job_id = {job:String} "
+                                  "AND window_seconds = 60", parameters=parameters).result_rows[0][0] or 0
+        late = client_ch.query("SELECT count() FROM late_events FINAL WHERE job_id = {job:String}",
+                               parameters=parameters).result_rows[0][0]
     finally:
         client_ch.close()
+    # Every valid impression is in exactly one tumbling window or in late_events.
+    expected = report.count + 10
+    if counted + late != expected:
+        print(f"riskstream: error: {counted} impressions in windows + {late} late = {counted + late}, "
+              f"{expected} were produced")
+        return 1
+    print(f"== every impression accounted for once: {counted} in windows + {late} late = {expected} produced")
     return 0
