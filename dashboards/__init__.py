@@ -1,0 +1,1 @@
+"""Grafana as code: data source, dashboards and provisioning files rendered from Python."""

@@ -1,0 +1,59 @@
+"""Grafana file provisioning (apiVersion 1): the ClickHouse data source and the dashboard provider."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dashboards.clickhouse_query import PLUGIN_ID
+
+DATASOURCE_UID = "riskstream-clickhouse"
+
+
+@dataclass(frozen=True)
+class Environment:
+    """One deployment of the dashboards: its Grafana folder and the ClickHouse it reads."""
+
+    name: str = "local"
+    clickhouse_host: str = "${RISKSTREAM_CLICKHOUSE_HOST}"
+    clickhouse_port: int = 8123
+    clickhouse_protocol: str = "http"
+    database: str = "riskstream"
+    username: str = "${RISKSTREAM_CLICKHOUSE_USER}"
+
+
+def datasource(env: Environment) -> dict:
+    """grafana-clickhouse-datasource v4 settings; the password comes from the environment, never the file."""
+    return {
+        "apiVersion": 1,
+        "datasources": [{
+            "name": "riskstream ClickHouse",
+            "uid": DATASOURCE_UID,
+            "type": PLUGIN_ID,
+            "access": "proxy",
+            "editable": False,
+            "jsonData": {
+                "host": env.clickhouse_host,
+                "port": env.clickhouse_port,
+                "protocol": env.clickhouse_protocol,
+                "secure": env.clickhouse_protocol == "https",
+                "defaultDatabase": env.database,
+                "username": env.username,
+            },
+            "secureJsonData": {"password": "${RISKSTREAM_CLICKHOUSE_PASSWORD}"},
+        }],
+    }
+
+
+def dashboard_provider(env: Environment, path: str) -> dict:
+    """A file provider that loads the rendered dashboard JSON into a folder per environment."""
+    return {
+        "apiVersion": 1,
+        "providers": [{
+            "name": f"riskstream-{env.name}",
+            "folder": f"riskstream ({env.name})",
+            "type": "file",
+            "disableDeletion": True,
+            "allowUiUpdates": False,
+            "updateIntervalSeconds": 60,
+            "options": {"path": path, "foldersFromFilesStructure": False},
+        }],
+    }

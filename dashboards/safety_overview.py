@@ -1,0 +1,78 @@
+"""The safety-health overview: what analysts open first."""
+from __future__ import annotations
+
+from grafana_foundation_sdk.builders import dashboard
+
+from dashboards import panels
+
+UID = "riskstream-safety-overview"
+
+
+def _table(database: str) -> str:
+    # Latest revision of each row (FINAL).
+    return f"{database}.safety_health FINAL"
+
+
+# Tumbling 1-minute rows inside the dashboard's time range.
+FILTER = "$__timeFilter(window_start) AND window_seconds = 60"
+
+
+def queries(database: str) -> dict[str, str]:
+    """Panel title -> SQL with the ClickHouse plugin's macros."""
+    source = f"{_table(database)} WHERE {FILTER}"
+    table = _table(database)
+    return {
+        "Unsafe rate by surface": f"""
+SELECT $__timeInterval(window_start) AS time, surface, sum(unsafe) / greatest(sum(scored), 1) AS unsafe_rate
+FROM {source}
+GROUP BY time, surface ORDER BY time""",
+        "Exposure-weighted harm by surface": f"""
+SELECT $__timeInterval(window_start) AS time, surface, sum(harm) AS harm
+FROM {source}
+GROUP BY time, surface ORDER BY time""",
+        "Coverage (scored / impressions)": f"""
+SELECT $__timeInterval(window_start) AS time, sum(scored) / greatest(sum(impressions), 1) AS coverage
+FROM {source}
+GROUP BY time ORDER BY time""",
+        "Safety score quantiles": f"""
+SELECT $__timeInterval(window_start) AS time,
+       sum(score_p50 * scored) / greatest(sum(scored), 1) AS p50_weighted_mean,
+       max(score_p95) AS p95_worst_slice,
+       max(score_p99) AS p99_worst_slice
+FROM {source} AND scored > 0
+GROUP BY time ORDER BY time""",
+        "Top unsafe categories": f"""
+SELECT category, sum(count) AS unsafe_impressions
+FROM {table}
+ARRAY JOIN mapKeys(unsafe_by_category) AS category, mapValues(unsafe_by_category) AS count
+WHERE {FILTER}
+GROUP BY category ORDER BY unsafe_impressions DESC""",
+        "Top unsafe items": f"""
+SELECT item.item_id AS item_id, sum(item.unsafe_impressions) AS unsafe_impressions,
+       max(item.max_score) AS max_score, groupUniqArray(surface) AS surfaces
+FROM {table}
+ARRAY JOIN top_unsafe_items AS item
+WHERE {FILTER}
+GROUP BY item_id ORDER BY unsafe_impressions DESC, max_score DESC LIMIT 20""",
+    }
+
+
+def build(datasource_uid: str, database: str = "riskstream") -> dashboard.Dashboard:
+    """The overview dashboard for one ClickHouse data source and database."""
+    sql = queries(database)
+    return (
+        dashboard.Dashboard("Safety health overview").uid(UID).tags(["riskstream", "safety"])
+        .refresh("1m").time("now-6h", "now").timezone("utc")
+        .with_panel(panels.time_series("Unsafe rate by surface", sql["Unsafe rate by surface"], datasource_uid,
+                                       "percentunit", "Share of scored impressions unsafe in any category, per policy."))
+        .with_panel(panels.time_series("Exposure-weighted harm by surface", sql["Exposure-weighted harm by surface"],
+                                       datasource_uid, "short", "Sum over impressions of the item's highest safety score."))
+        .with_panel(panels.time_series("Coverage (scored / impressions)", sql["Coverage (scored / impressions)"],
+                                       datasource_uid, "percentunit", "Below 100% means Triton could not score some items."))
+        .with_panel(panels.time_series("Safety score quantiles", sql["Safety score quantiles"], datasource_uid,
+                                       "short", "p50: scored-weighted mean of slice medians; p95/p99: worst slice."))
+        .with_panel(panels.ranked_bars("Top unsafe categories", sql["Top unsafe categories"], datasource_uid, "short",
+                                       "Unsafe impressions per safety category in the time range."))
+        .with_panel(panels.ranked_table("Top unsafe items", sql["Top unsafe items"], datasource_uid,
+                                        "Items with the most unsafe impressions, from each window's top-10 list."))
+    )
