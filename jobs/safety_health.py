@@ -81,6 +81,12 @@ def decode(t_env: StreamTableEnvironment, raw: DataStream, kafka: KafkaSettings,
     return decoded, decoded.get_side_output(ops.DEAD_LETTER_INDEX)
 
 
+def _lag(ms: int) -> str:
+    """Watermark expression: rowtime minus the bound (SECOND's default precision stops at 99)."""
+    seconds = ms // 1000
+    return f"rowtime - INTERVAL '{seconds}' SECOND({max(2, len(str(seconds)))})"
+
+
 def score(t_env: StreamTableEnvironment, impressions: DataStream, services: ServiceSettings,
           job: HealthJobSettings) -> DataStream:
     """Per-category scores from Triton (NULL when the item could not be scored), with event time.
@@ -95,7 +101,7 @@ def score(t_env: StreamTableEnvironment, impressions: DataStream, services: Serv
     t_env.get_config().set("table.exec.source.idle-timeout", f"{job.idle_timeout_ms} ms")
     schema = Schema.new_builder() \
         .column_by_expression("rowtime", "TO_TIMESTAMP_LTZ(event_time, 3)") \
-        .watermark("rowtime", f"rowtime - INTERVAL '{job.out_of_orderness_ms // 1000}' SECOND") \
+        .watermark("rowtime", _lag(job.out_of_orderness_ms)) \
         .build()
     t_env.create_temporary_view("impressions", t_env.from_data_stream(impressions, schema))
     scored = t_env.sql_query(f"SELECT {', '.join(ops.IMPRESSION_FIELDS)}, score_captions(caption) AS scores, "
