@@ -25,6 +25,7 @@ from riskstream.config import HealthJobSettings, KafkaSettings, ServiceSettings
 from riskstream.stack import state
 from riskstream.triton_client import ModelInfo, model_info
 from udfs import policy as policy_file
+from udfs.policy import Policy
 from udfs.health import HEALTH_COLUMNS, Lineage, WindowSpec
 
 SCORED_FIELDS = ops.IMPRESSION_FIELDS + ["scores"]
@@ -109,10 +110,9 @@ def score(t_env: StreamTableEnvironment, impressions: DataStream, services: Serv
     return t_env.to_data_stream(scored)
 
 
-def window(scored: DataStream, job: HealthJobSettings, model: ModelInfo, lineage: Lineage):
+def window(scored: DataStream, job: HealthJobSettings, model: ModelInfo, policy: Policy, lineage: Lineage):
     """Event-time windows per slice; returns (health rows, late-event rows)."""
     spec = WindowSpec(job.window_size_ms, job.slide_view_ms, job.allowed_lateness_ms)
-    policy = policy_file.load(job.policy_path, model.categories)
     windows = scored.key_by(ops.slice_key, key_type=Types.STRING()) \
         .process(ops.HealthWindows(spec, model.categories, policy, lineage), output_type=clickhouse_sink.TAGGED_ROW) \
         .name("health-windows").uid("health-windows")
@@ -126,13 +126,12 @@ def sink(rows: DataStream, services: ServiceSettings) -> None:
 
 
 def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, services: ServiceSettings,
-          job: HealthJobSettings, model: ModelInfo) -> Lineage:
-    policy = policy_file.load(job.policy_path, model.categories)
+          job: HealthJobSettings, model: ModelInfo, policy: Policy) -> Lineage:
     lineage = Lineage(job.job_id, model.name, model.version, policy.version)
     raw = source(t_env, services.kafka, job)
     impressions, dead_letter_index = decode(t_env, raw, services.kafka, job.job_id)
     scored = score(t_env, impressions, services, job)
-    health, late = window(scored, job, model, lineage)
+    health, late = window(scored, job, model, policy, lineage)
     sink(health.union(late, dead_letter_index), services)
     return lineage
 
@@ -141,16 +140,15 @@ def prepare(services: ServiceSettings, job: HealthJobSettings):
     """Fail fast on what can be checked before Flink starts: Triton's model and the policy file."""
     job = replace(job, job_id=job.job_id or f"safety-health-{uuid.uuid4().hex[:12]}")
     model = model_info(services.triton.url, services.triton.model_name)
-    policy_file.load(job.policy_path, model.categories)
-    return job, model
+    return job, model, policy_file.load(job.policy_path, model.categories)
 
 
 def _environment(services: ServiceSettings, job: HealthJobSettings):
-    job, model = prepare(services, job)
+    job, model, policy = prepare(services, job)
     restore = checkpoints.latest(job.checkpoint_dir) if job.from_checkpoint == "latest" else job.from_checkpoint
     env, t_env = runtime.create(parallelism=job.parallelism, checkpoint_dir=job.checkpoint_dir,
                                 checkpoint_interval_ms=job.checkpoint_interval_ms, restore_from=restore)
-    return env, build(env, t_env, services, job, model)
+    return env, build(env, t_env, services, job, model, policy)
 
 
 def run(services: ServiceSettings, job: HealthJobSettings) -> Lineage:
