@@ -61,6 +61,11 @@ def _server_properties(data_dir: Path, port: int, controller_port: int) -> str:
     return "".join(f"{key}={value}\n" for key, value in settings.items())
 
 
+def new_cluster_id() -> str:
+    """A KRaft cluster id: a random UUID, URL-safe base64 without padding."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
 def start(settings: StackSettings, previous: ServiceRecord | None) -> ServiceRecord:
     """Start the broker (formatting its storage on first use) and wait until it answers."""
     home = settings.state_dir / NAME
@@ -87,8 +92,8 @@ def start(settings: StackSettings, previous: ServiceRecord | None) -> ServiceRec
            f"-Dlog4j2.configurationFile={log4j}", "-cp", classpath]
 
     if not (data_dir / "meta.properties").exists():
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        formatted = subprocess.run(jvm + ["kafka.tools.StorageTool", "format", "-t", cluster_id,
+        # `--cluster-id=ID` in one argument: a random id may start with "-", which would read as a flag.
+        formatted = subprocess.run(jvm + ["kafka.tools.StorageTool", "format", f"--cluster-id={new_cluster_id()}",
                                           "-c", str(properties)], capture_output=True, text=True)
         if formatted.returncode != 0:
             log_path.parent.mkdir(parents=True, exist_ok=True)

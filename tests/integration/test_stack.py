@@ -84,3 +84,18 @@ def test_status_of_a_stack_never_started_says_how_to_start_it(tmp_path, stack):
     lines = [s.line for s in manager.status(fresh)]
     assert all("DOWN" in line for line in lines)
     assert "run `riskstream stack up`" in lines[0]
+
+
+def test_kafka_formats_its_storage_with_a_cluster_id_that_starts_with_a_dash(tmp_path, monkeypatch):
+    """One random cluster id in 64 starts with "-"; the storage tool once read it as a flag."""
+    from riskstream.config import StackSettings
+    from riskstream.stack import kafka
+
+    monkeypatch.setattr(kafka, "new_cluster_id", lambda: "-" + "A" * 21)
+    settings = StackSettings(state_dir=tmp_path, kafka_port=0, kafka_controller_port=0)
+    record = kafka.start(settings, None)
+    try:
+        assert kafka_admin.is_ready(record.address)
+        assert "cluster.id=-AAAA" in (tmp_path / "kafka" / "data" / "meta.properties").read_text()
+    finally:
+        process.terminate(record.pid, grace_s=10)
