@@ -26,7 +26,8 @@ from riskstream.produce import produce
 from riskstream.stack import manager
 
 
-def _triton_counts(url: str, model: str) -> tuple[int, int]:
+def triton_counts(url: str, model: str) -> tuple[int, int]:
+    """(items inferred, executions) since Triton started, from its statistics."""
     client = grpcclient.InferenceServerClient(url)
     try:
         stats = client.get_inference_statistics(model, as_json=True)["model_stats"][0]
@@ -49,9 +50,9 @@ def throughput(services, stack, events: int) -> dict:
     empty = _bounded_run(services, stack, start, start)
     produce(kafka, GeneratorSettings(seed=99, count=events, rate=200.0, start_ms=int(time.time() * 1000) - events * 5))
     end = kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.impressions_topic)
-    before = _triton_counts(services.triton.url, services.triton.model_name)
+    before = triton_counts(services.triton.url, services.triton.model_name)
     full = _bounded_run(services, stack, end, start)
-    after = _triton_counts(services.triton.url, services.triton.model_name)
+    after = triton_counts(services.triton.url, services.triton.model_name)
     inferences, executions = after[0] - before[0], after[1] - before[1]
     return {"events": events, "empty_run_s": empty, "full_run_s": full,
             "events_per_s": events / max(full - empty, 1e-9),

@@ -105,12 +105,14 @@ class HealthWindows(KeyedProcessFunction):
                 value.source_partition, value.source_offset, value.event_id, value.event_time, start, watermark,
                 *(value[d] for d in DIMENSIONS), self.lineage.job_id])
             return
-        accumulator = self.windows.get(start) or WindowAccumulator()
-        # Flink keeps one timer per key and timestamp, so registering them for every record is harmless.
-        timers = ctx.timer_service()
-        for k in range(spec.views):
-            timers.register_event_time_timer(end + k * spec.size_ms - 1)
-        timers.register_event_time_timer(start + spec.slide_view_ms + spec.allowed_lateness_ms)
+        accumulator = self.windows.get(start)
+        if accumulator is None:
+            # Timers cross to the JVM: register them once per window, not once per record.
+            accumulator = WindowAccumulator()
+            timers = ctx.timer_service()
+            for k in range(spec.views):
+                timers.register_event_time_timer(end + k * spec.size_ms - 1)
+            timers.register_event_time_timer(start + spec.slide_view_ms + spec.allowed_lateness_ms)
         scores = list(value.scores) if value.scores is not None else None
         accumulator.add(value.item_id, value.creator_id, value.source_partition, value.source_offset,
                         scores, self.categories, self.policy)

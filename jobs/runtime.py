@@ -15,9 +15,9 @@ def connector_jars() -> list[Path]:
     return jars.ensure("flink-connectors")
 
 
-def create(parallelism: int = 1, bundle_size: int = 10_000, checkpoint_dir: Path | None = None,
-           checkpoint_interval_ms: int = 10_000, restore_from: str | None = None,
-           restart_attempts: int = 3
+def create(parallelism: int = 1, bundle_size: int = 10_000, bundle_time_ms: int = 100,
+           checkpoint_dir: Path | None = None, checkpoint_interval_ms: int = 10_000,
+           restore_from: str | None = None, restart_attempts: int = 3
            ) -> tuple[StreamExecutionEnvironment, StreamTableEnvironment]:
     """A streaming environment with the pinned connectors; local runs start a MiniCluster.
 
@@ -44,16 +44,26 @@ def create(parallelism: int = 1, bundle_size: int = 10_000, checkpoint_dir: Path
     # Bigger bundles amortise the JVM<->Python hop; measured as the setting that matters for UDF throughput.
     config.set_string("python.fn-execution.bundle.size", str(bundle_size))
     config.set_string("python.fn-execution.arrow.batch.size", str(min(bundle_size, 4096)))
+    # A bundle also ends after this long, and every Python operator in the chain holds records and
+    # watermarks until its bundle ends: 1 s (Flink's default) per operator measured 7.0 s from window
+    # end to row in ClickHouse, 100 ms measured 3.0 s, for 3% less throughput under load.
+    config.set_string("python.fn-execution.bundle.time", str(bundle_time_ms))
     env = StreamExecutionEnvironment.get_execution_environment(config)
     env.set_parallelism(parallelism)
     t_env = StreamTableEnvironment.create(env, environment_settings=EnvironmentSettings.in_streaming_mode())
     return env, t_env
 
 
-def drain(job_client, savepoint_dir: Path) -> str:
-    """Stop a running job with a final savepoint, first advancing event time to the end so every
-    window fires; returns the savepoint path. (PyFlink's own wrapper misses Flink 2's format argument.)"""
+def stop(job_client, savepoint_dir: Path, drain: bool) -> str:
+    """Stop a running job with a final savepoint and return its path. With `drain`, event time is first
+    advanced to the end so every window fires; without, the job stops where its watermark is and the
+    savepoint keeps the open windows. (PyFlink's own wrapper misses Flink 2's format argument.)"""
     from pyflink.java_gateway import get_gateway
 
     canonical = get_gateway().jvm.org.apache.flink.core.execution.SavepointFormatType.CANONICAL
-    return job_client._j_job_client.stopWithSavepoint(True, Path(savepoint_dir).resolve().as_uri(), canonical).get()
+    return job_client._j_job_client.stopWithSavepoint(drain, Path(savepoint_dir).resolve().as_uri(), canonical).get()
+
+
+def drain(job_client, savepoint_dir: Path) -> str:
+    """Stop a running job after every window has fired; returns the savepoint path."""
+    return stop(job_client, savepoint_dir, drain=True)

@@ -55,15 +55,29 @@ def _kafka_options(kafka: KafkaSettings, job: HealthJobSettings) -> str:
     return ",\n".join(f"'{k}' = '{v}'" for k, v in options.items())
 
 
+def _lag(column: str, ms: int) -> str:
+    """Watermark expression: the column minus the bound (SECOND's default precision stops at 99)."""
+    seconds = ms // 1000
+    return f"{column} - INTERVAL '{seconds}' SECOND({max(2, len(str(seconds)))})"
+
+
 def source(t_env: StreamTableEnvironment, kafka: KafkaSettings, job: HealthJobSettings) -> DataStream:
-    """Raw impression records with where they came from."""
+    """Raw impression records with where they came from, and event-time watermarks.
+
+    Watermarks are made inside the Kafka source, one per partition, from the record timestamp, which
+    producers set to the impression's event time. The job's watermark is the slowest partition's, so a
+    partition read behind the others (a backlog after a restart) does not make its records late, and a
+    partition with no records for the idle timeout stops holding it back.
+    """
+    t_env.get_config().set("table.exec.source.idle-timeout", f"{job.idle_timeout_ms} ms")
     t_env.execute_sql(f"""
         CREATE TEMPORARY TABLE impressions_raw (
             payload BYTES,
             source_topic STRING METADATA FROM 'topic' VIRTUAL,
             source_partition INT METADATA FROM 'partition' VIRTUAL,
             source_offset BIGINT METADATA FROM 'offset' VIRTUAL,
-            source_timestamp TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL
+            source_timestamp TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
+            WATERMARK FOR source_timestamp AS {_lag("source_timestamp", job.out_of_orderness_ms)}
         ) WITH ({_kafka_options(kafka, job)})""")
     return t_env.to_data_stream(t_env.from_path("impressions_raw"))
 
@@ -82,27 +96,18 @@ def decode(t_env: StreamTableEnvironment, raw: DataStream, kafka: KafkaSettings,
     return decoded, decoded.get_side_output(ops.DEAD_LETTER_INDEX)
 
 
-def _lag(ms: int) -> str:
-    """Watermark expression: rowtime minus the bound (SECOND's default precision stops at 99)."""
-    seconds = ms // 1000
-    return f"rowtime - INTERVAL '{seconds}' SECOND({max(2, len(str(seconds)))})"
-
-
-def score(t_env: StreamTableEnvironment, impressions: DataStream, services: ServiceSettings,
-          job: HealthJobSettings) -> DataStream:
+def score(t_env: StreamTableEnvironment, impressions: DataStream, services: ServiceSettings) -> DataStream:
     """Per-category scores from Triton (NULL when the item could not be scored), with event time.
 
-    The watermark is assigned here, in the Table runtime, from the impression's own event time
-    (bounded out-of-orderness; idle inputs stop holding it back); the DataStream that comes back
-    carries it, record timestamps included, into the windows.
+    The source's per-partition watermarks pass through unchanged (SOURCE_WATERMARK); the rowtime is
+    the impression's own event time.
     """
     score_udf = udf(ops.ScoreCaptions(services.triton), result_type=DataTypes.ARRAY(DataTypes.FLOAT()),
                     func_type="pandas")
     t_env.create_temporary_function("score_captions", score_udf)
-    t_env.get_config().set("table.exec.source.idle-timeout", f"{job.idle_timeout_ms} ms")
     schema = Schema.new_builder() \
         .column_by_expression("rowtime", "TO_TIMESTAMP_LTZ(event_time, 3)") \
-        .watermark("rowtime", _lag(job.out_of_orderness_ms)) \
+        .watermark("rowtime", "SOURCE_WATERMARK()") \
         .build()
     t_env.create_temporary_view("impressions", t_env.from_data_stream(impressions, schema))
     scored = t_env.sql_query(f"SELECT {', '.join(ops.IMPRESSION_FIELDS)}, score_captions(caption) AS scores, "
@@ -130,7 +135,7 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, servic
     lineage = Lineage(job.job_id, model.name, model.version, policy.version)
     raw = source(t_env, services.kafka, job)
     impressions, dead_letter_index = decode(t_env, raw, services.kafka, job.job_id)
-    scored = score(t_env, impressions, services, job)
+    scored = score(t_env, impressions, services)
     health, late = window(scored, job, model, policy, lineage)
     sink(health.union(late, dead_letter_index), services)
     return lineage

@@ -133,9 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="stack up, run the safety-health job on a generated stream, print what it wrote")
     config.add_options(demo, config.STACK_OPTIONS)
     _add_generator_options(demo, count=12_000, rate=20.0)
-    demo.add_argument("--streaming", action="store_true",
-                      help="run the job while the stream is produced, paced to event time (default: a bounded run after)")
-    demo.add_argument("--speedup", type=float, default=5.0, help="with --streaming: event time runs this much faster")
+    demo.add_argument("--bounded", action="store_true",
+                      help="produce first, then run the job over the backlog and stop (default: run the job "
+                           "while the stream is produced, paced to event time)")
+    demo.add_argument("--speedup", type=float, default=5.0,
+                      help="streaming: event time runs this much faster than real time (10 minutes in 2)")
     demo.set_defaults(handler=_demo)
     return parser
 

@@ -101,6 +101,9 @@ DEAD_LETTER_TOPIC = Option("--dead-letter-topic", "RISKSTREAM_DEAD_LETTER_TOPIC"
                            "topic malformed records are written to, with the reason")
 TOPIC_PARTITIONS = Option("--topic-partitions", "RISKSTREAM_TOPIC_PARTITIONS", 3,
                           "partitions of topics the project creates", int)
+IMPRESSIONS_RETENTION = Option("--impressions-retention-hours", "RISKSTREAM_IMPRESSIONS_RETENTION_HOURS", 168,
+                               "how long Kafka keeps impressions, by record (event) time; -1 keeps them forever",
+                               int)
 TRITON_URL = Option("--triton-url", "RISKSTREAM_TRITON_URL", None, "Triton gRPC address, host:port")
 TRITON_MODEL = Option("--triton-model", "RISKSTREAM_TRITON_MODEL", "safety_text", "Triton model that scores captions")
 TRITON_TIMEOUT = Option("--triton-timeout", "RISKSTREAM_TRITON_TIMEOUT_S", 5.0,
@@ -115,8 +118,8 @@ CLICKHOUSE_USER = Option("--clickhouse-user", "RISKSTREAM_CLICKHOUSE_USER", "def
 CLICKHOUSE_PASSWORD = Option("--clickhouse-password", "RISKSTREAM_CLICKHOUSE_PASSWORD", "",
                              "ClickHouse password (never printed)", Secret)
 
-SERVICE_OPTIONS = (KAFKA_BOOTSTRAP, IMPRESSIONS_TOPIC, DEAD_LETTER_TOPIC, TOPIC_PARTITIONS, TRITON_URL,
-                   TRITON_MODEL, TRITON_TIMEOUT, TRITON_RETRIES, CLICKHOUSE_URL, CLICKHOUSE_DATABASE,
+SERVICE_OPTIONS = (KAFKA_BOOTSTRAP, IMPRESSIONS_TOPIC, DEAD_LETTER_TOPIC, TOPIC_PARTITIONS, IMPRESSIONS_RETENTION,
+                   TRITON_URL, TRITON_MODEL, TRITON_TIMEOUT, TRITON_RETRIES, CLICKHOUSE_URL, CLICKHOUSE_DATABASE,
                    CLICKHOUSE_USER, CLICKHOUSE_PASSWORD)
 
 
@@ -126,6 +129,8 @@ class KafkaSettings:
     impressions_topic: str = "impressions"
     dead_letter_topic: str = "impressions-dlq"
     partitions: int = 3
+    # Kafka deletes impressions whose record timestamp (the event time) is older than this.
+    impressions_retention_hours: int = 168
 
 
 @dataclass(frozen=True)
@@ -194,6 +199,7 @@ def service_settings(args: argparse.Namespace, local: dict[str, str] | None = No
             impressions_topic=args.impressions_topic,
             dead_letter_topic=args.dead_letter_topic,
             partitions=args.topic_partitions,
+            impressions_retention_hours=args.impressions_retention_hours,
         ),
         triton=TritonSettings(
             url=address(args.triton_url, "triton", TRITON_URL),

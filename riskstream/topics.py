@@ -4,13 +4,17 @@ from __future__ import annotations
 from riskstream.config import KafkaSettings
 from riskstream.kafka_admin import TopicSpec
 
-WEEK_MS = str(7 * 24 * 3600 * 1000)
+HOUR_MS = 3600 * 1000
 
 
 def specs(kafka: KafkaSettings) -> list[TopicSpec]:
+    hours = kafka.impressions_retention_hours
     return [
+        # CreateTime: the record timestamp is the producer's, the impression's event time, which the
+        # job's watermarks follow; retention counts from it too.
         TopicSpec(kafka.impressions_topic, kafka.partitions,
-                  {"retention.ms": WEEK_MS, "cleanup.policy": "delete", "message.timestamp.type": "CreateTime"}),
+                  {"retention.ms": str(hours * HOUR_MS if hours >= 0 else -1), "cleanup.policy": "delete",
+                   "message.timestamp.type": "CreateTime"}),
         # Dead letters are evidence: kept four weeks, one partition keeps them in arrival order per job.
-        TopicSpec(kafka.dead_letter_topic, 1, {"retention.ms": str(4 * 7 * 24 * 3600 * 1000), "cleanup.policy": "delete"}),
+        TopicSpec(kafka.dead_letter_topic, 1, {"retention.ms": str(4 * 7 * 24 * HOUR_MS), "cleanup.policy": "delete"}),
     ]

@@ -1,6 +1,8 @@
 """Session fixtures: the real local stack, started once through the same code users run, then stopped."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from riskstream.config import ServiceSettings, StackSettings
@@ -28,4 +30,8 @@ def stack(tmp_path_factory) -> StackSettings:
 
 @pytest.fixture(scope="session")
 def services(stack: StackSettings) -> ServiceSettings:
-    return local_services(stack)
+    """The stack's services; impressions are kept forever. Tests replay fixed days of 2026, and Kafka's
+    retention (by record time, the event time) would delete them mid-test: the job would then find its
+    checkpointed offsets out of range and skip to what is left."""
+    settings = local_services(stack)
+    return dataclasses.replace(settings, kafka=dataclasses.replace(settings.kafka, impressions_retention_hours=-1))

@@ -4,8 +4,10 @@ from __future__ import annotations
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 
-def send(bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes | None, int]]) -> list[tuple[int, int]]:
-    """Produce (key, value, timestamp_ms) messages in order; return each one's (partition, offset)."""
+def send(bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes | None, int]],
+         partition: int | None = None) -> list[tuple[int, int]]:
+    """Produce (key, value, timestamp_ms) messages in order, to `partition` or by key; return each
+    one's (partition, offset)."""
     producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5})
     positions: list[tuple[int, int] | None] = [None] * len(messages)
     errors: list[str] = []
@@ -19,7 +21,8 @@ def send(bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes | 
         return callback
 
     for index, (key, value, timestamp) in enumerate(messages):
-        producer.produce(topic, key=key, value=value, timestamp=timestamp, on_delivery=delivered(index))
+        where = {} if partition is None else {"partition": partition}
+        producer.produce(topic, key=key, value=value, timestamp=timestamp, on_delivery=delivered(index), **where)
         producer.poll(0)
     producer.flush(60)
     assert not errors, errors[:3]

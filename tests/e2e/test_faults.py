@@ -1,4 +1,4 @@
-"""The safety-health job under faults: SIGKILL and restart, a Triton outage, late data."""
+"""The safety-health job under faults: SIGKILL and restart, a Triton outage, late data, idle partitions."""
 from __future__ import annotations
 
 import os
@@ -27,9 +27,9 @@ def _records(seed: int, count: int, start_ms: int, rate: float = 5.0) -> list[di
     return [g.record for g in generate(GeneratorSettings(seed=seed, count=count, rate=rate, start_ms=start_ms))]
 
 
-def _send(services, records: list[dict]) -> list[tuple[int, int]]:
+def _send(services, records: list[dict], partition: int | None = None) -> list[tuple[int, int]]:
     return kafka_io.send(services.kafka.bootstrap_servers, services.kafka.impressions_topic,
-                         [(r["user_id_hash"].encode(), CODEC.encode(r), r["event_time"]) for r in records])
+                         [(r["user_id_hash"].encode(), CODEC.encode(r), r["event_time"]) for r in records], partition)
 
 
 def _offsets(services) -> dict[int, int]:
@@ -75,6 +75,12 @@ def _wait_group_gone(pgid: int, timeout_s: float = 30.0) -> None:
     raise AssertionError(f"processes of group {pgid} still alive after SIGKILL")
 
 
+def _job_environment() -> dict[str, str]:
+    """This process's environment without PyFlink's gateway variables: once a job has run in this
+    process they say "gateway already running" (or "disabled"), which a new job process must not inherit."""
+    return {k: v for k, v in os.environ.items() if not k.lstrip("_").startswith("PYFLINK_")}
+
+
 def _offsets_arg(offsets: dict[int, int]) -> str:
     return ",".join(f"{p}:{o}" for p, o in sorted(offsets.items()))
 
@@ -91,7 +97,7 @@ def test_sigkill_then_restart_from_checkpoint_loses_nothing_and_counts_nothing_t
                "--checkpoint-interval-s", "1", "--job-id", "e2e-crash", "--state-dir", str(tmp_path)]
     with (tmp_path / "first-run.log").open("w") as log:
         job = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                               cwd=paths.REPO_ROOT)
+                               cwd=paths.REPO_ROOT, env=_job_environment())
     try:
         # A checkpoint has covered the first batch: windows fired and rows were written before the kill.
         _wait_processed(services, "e2e-crash")
@@ -174,3 +180,31 @@ def test_late_records_are_counted_apart_and_allowed_lateness_updates_a_fired_win
                             "WHERE job_id = 'e2e-late'")
     assert sorted((r["source_partition"], r["source_offset"]) for r in late) == sorted(late_positions)
     assert _tumbling_counts(services, "e2e-late") == _expected_counts(on_time + allowed)
+
+
+@pytest.mark.parametrize("idle_timeout_s", [1, 0], ids=["idle-timeout", "no-idle-timeout"])
+def test_idle_partitions_stop_holding_the_watermark_back_after_the_idle_timeout(services, tmp_path, idle_timeout_s):
+    """Only partition 0 gets records. With an idle timeout the other partitions are marked idle and
+    windows fire on partition 0's watermark while the job runs; without one they never fire."""
+    start_ms = 1_767_571_200_000 + idle_timeout_s * 60 * MINUTE  # 2026-01-05, one hour apart per case
+    job_id = f"e2e-idle-{idle_timeout_s}"
+    job = HealthJobSettings(start_offsets=_offsets(services), job_id=job_id, checkpoint_dir=tmp_path,
+                            checkpoint_interval_ms=1_000, idle_timeout_ms=idle_timeout_s * 1000,
+                            out_of_orderness_ms=1_000, allowed_lateness_ms=0)
+    records = _records(51, 900, start_ms)                                  # 3 minutes of event time
+    assert services.kafka.partitions > 1
+    client, _ = safety_health.start(services, job)
+    try:
+        _send(services, records, partition=0)
+        _wait_processed(services, job_id)
+        time.sleep(5)  # > idle timeout, and the writer's flush interval
+    finally:
+        # Without draining: only windows the real watermark closed are written.
+        runtime.stop(client, tmp_path / "savepoints", drain=False)
+
+    closed = _expected_counts([r for r in records if r["event_time"] < start_ms + 2 * MINUTE])
+    actual = _tumbling_counts(services, job_id)
+    if idle_timeout_s:
+        assert actual == closed
+    else:
+        assert not actual

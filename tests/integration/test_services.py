@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from confluent_kafka.admin import AdminClient, ConfigResource
 
 from riskstream import captions, clickhouse, kafka_admin, topics
 from riskstream.errors import RiskstreamError, ServiceUnavailable
@@ -16,6 +17,11 @@ def test_topics_are_created_with_explicit_partitions_and_configs(services):
     kafka_admin.ensure_topics(services.kafka.bootstrap_servers, specs)  # idempotent
     offsets = kafka_admin.end_offsets(services.kafka.bootstrap_servers, services.kafka.impressions_topic)
     assert sorted(offsets) == list(range(services.kafka.partitions))
+    admin = AdminClient({"bootstrap.servers": services.kafka.bootstrap_servers})
+    [described] = admin.describe_configs([ConfigResource("topic", services.kafka.impressions_topic)]).values()
+    configs = described.result(timeout=10)
+    assert configs["message.timestamp.type"].value == "CreateTime"
+    assert configs["retention.ms"].value == "-1"  # the test stack keeps its replayed 2026 days
 
 
 def test_triton_scores_labelled_captions_in_one_batch_per_call(services):

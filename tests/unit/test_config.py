@@ -49,3 +49,13 @@ def test_addresses_fall_back_to_the_local_stack_and_fail_clearly_without_it():
     assert settings.clickhouse.is_embedded
     with pytest.raises(ConfigError, match="--kafka-bootstrap.*RISKSTREAM_KAFKA_BOOTSTRAP"):
         config.service_settings(args, {})
+
+
+def test_impressions_are_kept_a_week_by_default_and_forever_with_minus_one():
+    from riskstream import topics
+    from riskstream.config import KafkaSettings
+
+    [impressions, _] = topics.specs(KafkaSettings("127.0.0.1:9092"))
+    assert impressions.configs["retention.ms"] == str(7 * 24 * 3600 * 1000)
+    [forever, _] = topics.specs(KafkaSettings("127.0.0.1:9092", impressions_retention_hours=-1))
+    assert forever.configs["retention.ms"] == "-1"

@@ -1,0 +1,129 @@
+"""Choose how the job calls Triton, by measurement: a vectorized pandas UDF against PyFlink async I/O.
+
+    .venv/bin/python -m bench.scoring [--rows 20000] [--capacity 1000] [--linger-ms 5]
+
+The same captions go through three jobs on a local MiniCluster, against the local stack's Triton:
+  baseline  source -> discard (no scoring): start-up and plumbing, subtracted from the others;
+  pandas    source -> pandas UDF (one Triton call per Arrow batch, as the job does) -> discard;
+  async     source -> async function that gathers concurrent calls into micro-batches -> discard.
+Rows/s = rows / (t_strategy - t_baseline), all in one session.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+
+import pandas as pd
+from pyflink.common import Time, Types
+from pyflink.datastream import AsyncDataStream
+from pyflink.datastream.connectors.base import Sink
+from pyflink.datastream.functions import AsyncFunction, RuntimeContext
+from pyflink.table import DataTypes
+from pyflink.table.udf import udf
+
+from bench.pipeline import triton_counts
+from jobs import runtime
+from jobs.scoring_udf import TritonScoringFunction
+from riskstream import captions as caption_store
+from riskstream.config import StackSettings, TritonSettings
+from riskstream.demo import local_services
+from riskstream.stack import manager
+from udfs.scoring import SafetyScorer
+
+_DISCARD = "org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink"
+
+
+class MaxScore(TritonScoringFunction):
+    """The job's scoring path, reduced to one number per caption so both strategies return the same."""
+
+    def eval(self, texts: pd.Series) -> pd.Series:
+        present, scores = self.score_present(texts)
+        result = pd.Series([None] * len(texts), dtype="object")
+        if scores is not None:
+            result[present] = scores.max(axis=1).tolist()
+        return result
+
+
+class MicroBatchingScore(AsyncFunction):
+    """Async I/O: each call waits on a shared batch that is sent when full or `linger_s` after it opened."""
+
+    def __init__(self, triton: TritonSettings, batch: int, linger_s: float = 0.005):
+        self.triton = triton
+        self.batch = batch
+        self.linger_s = linger_s
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.scorer = SafetyScorer(self.triton)
+        self.scorer.open()
+        self.pending: list[tuple[str, asyncio.Future]] = []
+
+    async def async_invoke(self, value):
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self.pending.append((value, future))
+        if len(self.pending) >= self.batch:
+            self._send(loop)
+        elif len(self.pending) == 1:
+            loop.call_later(self.linger_s, self._send, loop)
+        return [await future]
+
+    def _send(self, loop) -> None:
+        batch, self.pending = self.pending, []
+        if batch:
+            loop.create_task(self._score(loop, batch))
+
+    async def _score(self, loop, batch) -> None:
+        scores = await loop.run_in_executor(None, self.scorer.score, [text for text, _ in batch])
+        for i, (_, future) in enumerate(batch):
+            future.set_result(None if scores is None else float(scores[i].max()))
+
+    def close(self) -> None:
+        self.scorer.close()
+
+
+def _timed(strategy: str, texts: list[str], triton: TritonSettings, capacity: int, linger_ms: float
+           ) -> tuple[float, float]:
+    """(seconds the job took, mean captions per Triton execution)."""
+    env, t_env = runtime.create()
+    stream = env.from_collection(texts, type_info=Types.STRING())
+    if strategy == "pandas":
+        score = udf(MaxScore(triton), result_type=DataTypes.FLOAT(), func_type="pandas")
+        table = t_env.from_data_stream(stream).alias("caption")
+        stream = t_env.to_data_stream(table.select(score(table.caption)))
+    elif strategy == "async":
+        stream = AsyncDataStream.unordered_wait(stream, MicroBatchingScore(triton, batch=capacity, linger_s=linger_ms / 1000),
+                                                Time.seconds(60), capacity=capacity, output_type=Types.FLOAT())
+    stream.sink_to(Sink(_DISCARD))
+    before = triton_counts(triton.url, triton.model_name)
+    started = time.monotonic()
+    env.execute(f"bench-scoring-{strategy}")
+    seconds = time.monotonic() - started
+    after = triton_counts(triton.url, triton.model_name)
+    return seconds, (after[0] - before[0]) / max(after[1] - before[1], 1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=20_000)
+    parser.add_argument("--capacity", type=int, default=1_000, help="async: requests in flight (and batch size)")
+    parser.add_argument("--linger-ms", type=float, default=5.0, help="async: how long a batch waits to fill")
+    args = parser.parse_args(argv)
+    stack = StackSettings()
+    manager.up(stack)
+    triton = local_services(stack).triton
+    pool = [c.text for c in caption_store.load()]
+    texts = [pool[i % len(pool)] for i in range(args.rows)]
+
+    runs = {s: _timed(s, texts, triton, args.capacity, args.linger_ms) for s in ("baseline", "pandas", "async")}
+    print(f"{args.rows} captions; baseline (no scoring) {runs['baseline'][0]:.1f}s")
+    rates = {s: args.rows / max(runs[s][0] - runs["baseline"][0], 1e-9) for s in ("pandas", "async")}
+    for strategy, rate in rates.items():
+        print(f"{strategy:>7}: {runs[strategy][0]:.1f}s -> {rate:,.0f} rows/s net of the baseline, "
+              f"mean Triton batch {runs[strategy][1]:,.0f}")
+    print(f"pandas UDF / async I/O: {rates['pandas'] / rates['async']:.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
