@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from dashboards.clickhouse_query import PLUGIN_ID
 
 DATASOURCE_UID = "riskstream-clickhouse"
+PROMETHEUS_UID = "riskstream-prometheus"
 
 
 @dataclass(frozen=True)
@@ -18,10 +19,13 @@ class Environment:
     clickhouse_protocol: str = "http"
     database: str = "riskstream"
     username: str = "${RISKSTREAM_CLICKHOUSE_USER}"
+    runbook_base_url: str = "${RISKSTREAM_RUNBOOK_BASE_URL}"  # where this repository is browsable
+    prometheus_url: str = "${RISKSTREAM_PROMETHEUS_URL}"  # the Prometheus that scrapes Triton's metrics
 
 
 def datasource(env: Environment) -> dict:
-    """grafana-clickhouse-datasource v4 settings; the password comes from the environment, never the file."""
+    """grafana-clickhouse-datasource v4 settings (the password comes from the environment, never the
+    file) and the Prometheus that scrapes Triton's metrics."""
     return {
         "apiVersion": 1,
         "datasources": [{
@@ -39,8 +43,20 @@ def datasource(env: Environment) -> dict:
                 "username": env.username,
             },
             "secureJsonData": {"password": "${RISKSTREAM_CLICKHOUSE_PASSWORD}"},
+        }, {
+            "name": "riskstream Prometheus",
+            "uid": PROMETHEUS_UID,
+            "type": "prometheus",
+            "access": "proxy",
+            "url": env.prometheus_url,
+            "editable": False,
+            "jsonData": {"httpMethod": "POST", "timeInterval": "15s"},
         }],
     }
+
+
+def folder_title(env: Environment) -> str:
+    return f"riskstream ({env.name})"
 
 
 def dashboard_provider(env: Environment, path: str) -> dict:
@@ -49,7 +65,7 @@ def dashboard_provider(env: Environment, path: str) -> dict:
         "apiVersion": 1,
         "providers": [{
             "name": f"riskstream-{env.name}",
-            "folder": f"riskstream ({env.name})",
+            "folder": folder_title(env),
             "type": "file",
             "disableDeletion": True,
             "allowUiUpdates": False,

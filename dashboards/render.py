@@ -10,20 +10,41 @@ from pathlib import Path
 import yaml
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from dashboards import provisioning, safety_overview
+from dashboards import alerts, drilldown, notifications, pipeline_health, provisioning, safety_overview
 
 OUTPUT = Path(__file__).resolve().parent / "provisioning"
 DASHBOARD_PATH_IN_GRAFANA = "/etc/grafana/provisioning/dashboards/riskstream"
+ALERT_RULES = OUTPUT / "alerting" / "riskstream-rules.yaml"
+
+
+class _Dumper(yaml.SafeDumper):
+    """Multi-line strings (alert SQL) as literal blocks, so the files read like the SQL they hold."""
+
+
+_Dumper.add_representer(str, lambda dumper, text: dumper.represent_scalar(
+    "tag:yaml.org,2002:str", text, style="|" if "\n" in text else None))
+
+
+def _yaml(document: dict) -> str:
+    return yaml.dump(document, Dumper=_Dumper, sort_keys=False, width=120)
 
 
 def files(env: provisioning.Environment = provisioning.Environment()) -> dict[str, str]:
     """Relative path -> file content, for every provisioning file."""
-    overview = safety_overview.build(provisioning.DATASOURCE_UID, env.database).build()
+    boards = {
+        "safety-overview": safety_overview.build(provisioning.DATASOURCE_UID, env.database),
+        "safety-drilldown": drilldown.build(provisioning.DATASOURCE_UID, env.database),
+        "pipeline-health": pipeline_health.build(provisioning.DATASOURCE_UID, provisioning.PROMETHEUS_UID, env.database),
+    }
     return {
-        "datasources/riskstream-clickhouse.yaml": yaml.safe_dump(provisioning.datasource(env), sort_keys=False),
-        "dashboards/riskstream.yaml": yaml.safe_dump(
-            provisioning.dashboard_provider(env, DASHBOARD_PATH_IN_GRAFANA), sort_keys=False),
-        "dashboards/riskstream/safety-overview.json": json.dumps(overview, cls=JSONEncoder, indent=2, sort_keys=True) + "\n",
+        "datasources/riskstream.yaml": _yaml(provisioning.datasource(env)),
+        "dashboards/riskstream.yaml": _yaml(provisioning.dashboard_provider(env, DASHBOARD_PATH_IN_GRAFANA)),
+        "alerting/riskstream-rules.yaml": _yaml(alerts.rule_groups(provisioning.DATASOURCE_UID, env.database,
+                                                                   env.runbook_base_url)),
+        "alerting/riskstream-contact-points.yaml": _yaml(notifications.contact_points()),
+        "alerting/riskstream-policies.yaml": _yaml(notifications.policies()),
+        **{f"dashboards/riskstream/{name}.json": json.dumps(board.build(), cls=JSONEncoder, indent=2, sort_keys=True) + "\n"
+           for name, board in boards.items()},
     }
 
 

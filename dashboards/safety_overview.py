@@ -13,8 +13,8 @@ def _table(database: str) -> str:
     return f"{database}.safety_health FINAL"
 
 
-# Tumbling 1-minute rows inside the dashboard's time range.
-FILTER = "$__timeFilter(window_start) AND window_seconds = 60"
+# One job's tumbling 1-minute rows inside the dashboard's time range.
+FILTER = "$__timeFilter(window_start) AND window_seconds = 60 AND job_id = '${job}'"
 
 
 def queries(database: str) -> dict[str, str]:
@@ -47,13 +47,7 @@ FROM {table}
 ARRAY JOIN mapKeys(unsafe_by_category) AS category, mapValues(unsafe_by_category) AS count
 WHERE {FILTER}
 GROUP BY category ORDER BY unsafe_impressions DESC""",
-        "Top unsafe items": f"""
-SELECT item.item_id AS item_id, sum(item.unsafe_impressions) AS unsafe_impressions,
-       max(item.max_score) AS max_score, groupUniqArray(surface) AS surfaces
-FROM {table}
-ARRAY JOIN top_unsafe_items AS item
-WHERE {FILTER}
-GROUP BY item_id ORDER BY unsafe_impressions DESC, max_score DESC LIMIT 20""",
+        "Top unsafe items": panels.top_unsafe_items_sql(table, FILTER, "groupUniqArray(surface) AS surfaces"),
     }
 
 
@@ -61,8 +55,7 @@ def build(datasource_uid: str, database: str = "riskstream") -> dashboard.Dashbo
     """The overview dashboard for one ClickHouse data source and database."""
     sql = queries(database)
     return (
-        dashboard.Dashboard("Safety health overview").uid(UID).tags(["riskstream", "safety"])
-        .refresh("1m").time("now-6h", "now").timezone("utc")
+        panels.riskstream_dashboard("Safety health overview", UID, ["safety"], database, datasource_uid)
         .with_panel(panels.time_series("Unsafe rate by surface", sql["Unsafe rate by surface"], datasource_uid,
                                        "percentunit", "Share of scored impressions unsafe in any category, per policy."))
         .with_panel(panels.time_series("Exposure-weighted harm by surface", sql["Exposure-weighted harm by surface"],

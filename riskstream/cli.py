@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from riskstream import config, jars
+from riskstream import config, jars, paths
 from riskstream.errors import RiskstreamError
 
 
@@ -81,8 +81,62 @@ def generator_settings(args: argparse.Namespace):
 def _grafana(args: argparse.Namespace) -> int:
     from dashboards import render
 
-    for path in render.render():
-        print(f"wrote {path}")
+    if args.action == "render":
+        for path in render.render():
+            print(f"wrote {path}")
+        return 0
+    from grafana_client import GrafanaApi
+
+    from dashboards import deploy
+
+    if not args.url:
+        raise config.ConfigError(f"grafana deploy needs --url (or {config.GRAFANA_URL.env})")
+    from grafana_client.client import GrafanaException
+    from niquests.exceptions import RequestException
+
+    api = GrafanaApi.from_url(args.url, credential=args.token or None, timeout=10)
+    try:
+        deploy.deploy(api, dry_run=args.dry_run)
+    except (GrafanaException, RequestException) as exc:  # refused, or unreachable
+        raise RiskstreamError(f"Grafana at {args.url}: {exc}") from exc
+    return 0
+
+
+def _parse_time(text: str) -> int:
+    """Epoch milliseconds from epoch ms or an ISO 8601 time (UTC unless it says otherwise)."""
+    from datetime import datetime, timezone
+
+    if text.isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither epoch ms nor an ISO 8601 time") from exc
+    return int((moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp() * 1000)
+
+
+def _alerts(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from dashboards import rule_eval
+    from riskstream import clickhouse
+
+    rules = rule_eval.load(Path(args.rules))
+    settings = _services(args).clickhouse
+    client = clickhouse.connect(settings, database=settings.database)
+    firing = 0
+    try:
+        for at_ms in args.at:
+            print(f"== at {datetime.fromtimestamp(at_ms / 1000, timezone.utc).isoformat()}")
+            for rule in rules:
+                for instance in rule_eval.evaluate(client, rule, at_ms):
+                    labels = ", ".join(f"{k}={v}" for k, v in instance.labels) or "-"
+                    value = "no data" if instance.value is None else f"{instance.value:.4g}"
+                    print(f"  {instance.state:<8} {rule.title:<34} {labels:<28} {value}")
+                    firing += instance.firing
+    finally:
+        client.close()
+    print(f"{firing} alert instance(s) firing")
     return 0
 
 
@@ -126,9 +180,21 @@ def build_parser() -> argparse.ArgumentParser:
     produce.add_argument("--realtime", action="store_true", help="pace sends to the event-time rate")
     produce.set_defaults(handler=_produce)
 
-    grafana = commands.add_parser("grafana", help="render Grafana provisioning files from dashboards/")
-    grafana.add_argument("action", choices=["render"])
+    grafana = commands.add_parser("grafana", help="render Grafana provisioning files, or push them through the HTTP API")
+    grafana.add_argument("action", choices=["render", "deploy"])
+    config.add_options(grafana, (config.GRAFANA_URL, config.GRAFANA_TOKEN))
+    grafana.add_argument("--dry-run", action="store_true", help="deploy: print what would change, change nothing")
     grafana.set_defaults(handler=_grafana)
+
+    alert = commands.add_parser("alerts", help="evaluate the provisioned alert rules against ClickHouse offline")
+    alert.add_argument("action", choices=["test"])
+    alert.add_argument("--at", type=_parse_time, action="append", required=True, metavar="TIME",
+                       help="evaluation time, ISO 8601 (UTC by default) or epoch ms; repeatable")
+    alert.add_argument("--rules", default=str(paths.REPO_ROOT / "dashboards" / "provisioning" / "alerting"
+                                              / "riskstream-rules.yaml"),
+                       help="alert-rules provisioning file (default: the rendered one)")
+    config.add_options(alert, config.SERVICE_OPTIONS + (config.STATE_DIR,))
+    alert.set_defaults(handler=_alerts)
 
     demo = commands.add_parser("demo", help="stack up, run the safety-health job on a generated stream, print what it wrote")
     config.add_options(demo, config.STACK_OPTIONS)

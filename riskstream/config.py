@@ -117,6 +117,9 @@ CLICKHOUSE_DATABASE = Option("--clickhouse-database", "RISKSTREAM_CLICKHOUSE_DAT
 CLICKHOUSE_USER = Option("--clickhouse-user", "RISKSTREAM_CLICKHOUSE_USER", "default", "ClickHouse user")
 CLICKHOUSE_PASSWORD = Option("--clickhouse-password", "RISKSTREAM_CLICKHOUSE_PASSWORD", "",
                              "ClickHouse password (never printed)", Secret)
+GRAFANA_URL = Option("--url", "RISKSTREAM_GRAFANA_URL", None, "Grafana base URL, e.g. https://grafana.internal")
+GRAFANA_TOKEN = Option("--token", "RISKSTREAM_GRAFANA_TOKEN", "",
+                       "Grafana service-account token (never printed); or user:password in the URL", Secret)
 
 SERVICE_OPTIONS = (KAFKA_BOOTSTRAP, IMPRESSIONS_TOPIC, DEAD_LETTER_TOPIC, TOPIC_PARTITIONS, IMPRESSIONS_RETENTION,
                    TRITON_URL, TRITON_MODEL, TRITON_TIMEOUT, TRITON_RETRIES, CLICKHOUSE_URL, CLICKHOUSE_DATABASE,

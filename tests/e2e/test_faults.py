@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from dashboards import render, rule_eval
 from jobs import runtime, safety_health
 from riskstream import clickhouse, kafka_admin, paths, topics
 from riskstream.config import HealthJobSettings
-from riskstream.generator import GeneratorSettings, generate
+from riskstream.generator import SURFACES, GeneratorSettings, generate
 from riskstream.stack import manager, process, state
 from tests.e2e import kafka_io
 from udfs.avro_codec import AvroCodec
@@ -154,6 +155,18 @@ def test_a_triton_outage_counts_unscored_items_and_scoring_resumes(services, sta
         assert by_minute[minute]["unscored"] == 0, by_minute[minute]
     for minute in (2, 3):
         assert by_minute[minute]["unscored"] == by_minute[minute]["n"] > 0, by_minute[minute]
+
+    # The provisioned coverage rule: quiet before the outage, firing for every surface after it
+    # (its 10-minute range still holds minutes 2-3, and the condition has held for its `for`).
+    [coverage] = [r for r in rule_eval.load(render.ALERT_RULES) if r.uid == "riskstream-coverage-drop"]
+    client = clickhouse.connect(services.clickhouse, database=services.clickhouse.database)
+    try:
+        before = rule_eval.evaluate(client, coverage, start_ms + 1 * MINUTE)
+        after = rule_eval.evaluate(client, coverage, start_ms + 9 * MINUTE)
+    finally:
+        client.close()
+    assert before and all(i.state == "normal" for i in before), before
+    assert {dict(i.labels)["surface"] for i in after if i.firing} == set(SURFACES), after
 
 
 def test_late_records_are_counted_apart_and_allowed_lateness_updates_a_fired_window(services, tmp_path):

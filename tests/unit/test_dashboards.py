@@ -14,9 +14,10 @@ def test_checked_in_provisioning_files_are_up_to_date():
 
 
 def test_datasource_provisioning_uses_plugin_v4_settings_and_keeps_the_password_out():
-    doc = yaml.safe_load(render.files()["datasources/riskstream-clickhouse.yaml"])
+    doc = yaml.safe_load(render.files()["datasources/riskstream.yaml"])
     assert doc["apiVersion"] == 1
-    [source] = doc["datasources"]
+    [source, prometheus] = doc["datasources"]
+    assert prometheus["type"] == "prometheus" and prometheus["url"] == "${RISKSTREAM_PROMETHEUS_URL}"
     assert source["type"] == "grafana-clickhouse-datasource" and source["uid"] == provisioning.DATASOURCE_UID
     assert {"host", "port", "protocol", "defaultDatabase"} <= set(source["jsonData"])
     assert source["secureJsonData"] == {"password": "${RISKSTREAM_CLICKHOUSE_PASSWORD}"}
@@ -41,3 +42,32 @@ def test_overview_panels_query_the_clickhouse_plugin_with_sql():
         assert target["editorType"] == "sql" and target["rawSql"].strip().startswith("SELECT")
         assert target["refId"] == "A"
         assert {"h", "w", "x", "y"} <= set(panel["gridPos"])
+
+
+def test_drilldown_narrows_by_slice_and_compares_a_version_with_the_previous_one():
+    model = json.loads(render.files()["dashboards/riskstream/safety-drilldown.json"])
+    variables = {v["name"]: v for v in model["templating"]["list"]}
+    assert list(variables) == ["job", "surface", "region", "category", "model_version", "previous_version"]
+    assert all(variables[n]["multi"] and variables[n]["includeAll"] for n in ("surface", "region", "category"))
+    assert not variables["model_version"]["multi"]
+    assert "< '${model_version}'" in variables["previous_version"]["query"]["rawSql"]
+    for panel in model["panels"]:
+        sql = panel["targets"][0]["rawSql"]
+        assert "job_id = '${job}'" in sql and "IN (${surface:singlequote})" in sql, panel["title"]
+
+
+def test_pipeline_health_reads_the_job_from_clickhouse_and_triton_from_prometheus():
+    model = json.loads(render.files()["dashboards/riskstream/pipeline-health.json"])
+    sources = {panel["title"]: panel["datasource"]["uid"] for panel in model["panels"]}
+    triton = {t for t, uid in sources.items() if uid == provisioning.PROMETHEUS_UID}
+    assert triton == {"Triton latency per request (ms)", "Triton queue time per request (ms)",
+                      "Triton failed requests per second"}
+    assert {"Unscored rate", "Dead letters by error class", "End-to-end delay: window end to row written",
+            "Events per interval: counted, late, dead-lettered", "Rows written per interval"} == set(sources) - triton
+
+
+def test_every_dashboard_marks_policy_and_model_version_changes():
+    for relative, content in render.files().items():
+        if relative.endswith(".json"):
+            names = [a["name"] for a in json.loads(content)["annotations"]["list"]]
+            assert names == ["Policy versions", "Safety model versions"], relative
