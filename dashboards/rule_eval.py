@@ -9,6 +9,7 @@ its condition held at every group evaluation from T - for to T (before that it i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import yaml
@@ -109,3 +110,17 @@ def evaluate(client, rule: ProvisionedRule, at_ms: int) -> list[Instance]:
         met = value is not None and rule.threshold.met(value)
         instances.append(Instance(rule.uid, labels, value, "firing" if labels in held else "pending" if met else "normal"))
     return instances
+
+
+def report(client, rules: list[ProvisionedRule], times_ms: list[int], out=print) -> int:
+    """Print every instance's state at each time, as `riskstream alerts test` does; returns how many fired."""
+    firing = 0
+    for at_ms in times_ms:
+        out(f"== at {datetime.fromtimestamp(at_ms / 1000, timezone.utc).isoformat()}")
+        for rule in rules:
+            for instance in evaluate(client, rule, at_ms):
+                labels = ", ".join(f"{k}={v}" for k, v in instance.labels) or "-"
+                value = "no data" if instance.value is None else f"{instance.value:.4g}"
+                out(f"  {instance.state:<8} {rule.title:<34} {labels:<28} {value}")
+                firing += instance.firing
+    return firing

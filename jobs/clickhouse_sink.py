@@ -19,6 +19,7 @@ from riskstream import clickhouse
 from riskstream.config import ClickHouseSettings
 
 _DISCARD = "org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink"
+END_OF_TIME = 2 ** 63 - 1  # Flink's final watermark (Long.MAX_VALUE)
 TAGGED_ROW = Types.ROW_NAMED(["table", "values"], [Types.STRING(), Types.PRIMITIVE_ARRAY(Types.BYTE())])
 
 
@@ -55,12 +56,15 @@ class ClickHouseInsert(KeyedProcessFunction):
         self.pending.add((value[0], bytes(value[1])))
         count = (self.count.value() or 0) + 1
         self.count.update(count)
-        if count == 1:
-            timers = ctx.timer_service()
-            timers.register_event_time_timer(timers.current_watermark() + 1)
-            timers.register_processing_time_timer(timers.current_processing_time() + self.flush_interval_ms)
-        if count >= self.max_rows:
+        timers = ctx.timer_service()
+        watermark = timers.current_watermark()
+        # After the final watermark (end of input, or a drain) no timer fires again, and the windows'
+        # last rows can come after it (PyFlink forwards it before all of on_timer's output): write at once.
+        if count >= self.max_rows or watermark >= END_OF_TIME:
             self._flush()
+        elif count == 1:
+            timers.register_event_time_timer(watermark + 1)
+            timers.register_processing_time_timer(timers.current_processing_time() + self.flush_interval_ms)
         return iter(())
 
     def on_timer(self, timestamp: int, ctx):

@@ -116,24 +116,14 @@ def _parse_time(text: str) -> int:
 
 
 def _alerts(args: argparse.Namespace) -> int:
-    from datetime import datetime, timezone
-
     from dashboards import rule_eval
     from riskstream import clickhouse
 
     rules = rule_eval.load(Path(args.rules))
     settings = _services(args).clickhouse
     client = clickhouse.connect(settings, database=settings.database)
-    firing = 0
     try:
-        for at_ms in args.at:
-            print(f"== at {datetime.fromtimestamp(at_ms / 1000, timezone.utc).isoformat()}")
-            for rule in rules:
-                for instance in rule_eval.evaluate(client, rule, at_ms):
-                    labels = ", ".join(f"{k}={v}" for k, v in instance.labels) or "-"
-                    value = "no data" if instance.value is None else f"{instance.value:.4g}"
-                    print(f"  {instance.state:<8} {rule.title:<34} {labels:<28} {value}")
-                    firing += instance.firing
+        firing = rule_eval.report(client, rules, args.at)
     finally:
         client.close()
     print(f"{firing} alert instance(s) firing")

@@ -5,7 +5,7 @@ import pytest
 
 from dashboards import render, rule_eval
 from jobs import safety_health
-from riskstream import clickhouse, kafka_admin, topics
+from riskstream import cli, clickhouse, kafka_admin, topics
 from riskstream.config import HealthJobSettings
 from riskstream.generator import GeneratorSettings, Incident
 from riskstream.produce import produce
@@ -62,3 +62,13 @@ def test_the_spike_rule_is_pending_for_its_for_period_before_it_fires(incident_r
         return {i.labels: i.state for i in instances if i.rule == "riskstream-unsafe-rate-spike"}[shorts_br]
 
     assert [state(m) for m in (32, 33, 35, 36)] == ["normal", "pending", "pending", "firing"]
+
+
+def test_the_alerts_test_command_reports_the_firing_instance(incident_run, services, stack, capsys):
+    at = "2026-02-01T00:45:00Z"
+    assert cli.main(["alerts", "test", "--at", at, "--state-dir", str(stack.state_dir),
+                     "--clickhouse-url", services.clickhouse.url]) == 0
+    out = capsys.readouterr().out
+    firing = [line.split() for line in out.splitlines() if line.strip().startswith("firing")]
+    assert [line[:4] for line in firing] == [["firing", "Unsafe", "rate", "spike"]]
+    assert "surface=shorts, region=br" in out and out.rstrip().endswith("1 alert instance(s) firing")
