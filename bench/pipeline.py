@@ -1,6 +1,6 @@
 """Measure the safety-health job on this machine: throughput, scoring batch size, end-to-end latency.
 
-    .venv/bin/python -m bench.pipeline [--events 20000] [--latency-seconds 60]
+    .venv/bin/python -m bench.pipeline [--events 20000] [--latency-seconds 60] [--bundle-time-ms 1000]
 
 Runs on the local stack (started if needed). Throughput is net of job start-up: the same bounded job
 runs on an empty input first (the baseline, same session), and events/s = events / (t_full - t_empty).
@@ -36,22 +36,24 @@ def triton_counts(url: str, model: str) -> tuple[int, int]:
     return int(stats.get("inference_count", 0)), int(stats.get("execution_count", 0))
 
 
-def _bounded_run(services, stack, end_offsets: dict[int, int], start_offsets: dict[int, int]) -> float:
+def _bounded_run(services, stack, end_offsets: dict[int, int], start_offsets: dict[int, int],
+                 bundle_time_ms: int) -> float:
     job = HealthJobSettings(start_offsets=start_offsets, end_offsets=end_offsets, bounded=True,
-                            job_id=f"bench-{uuid.uuid4().hex[:8]}", checkpoint_dir=stack.state_dir / "bench-checkpoints")
+                            bundle_time_ms=bundle_time_ms, job_id=f"bench-{uuid.uuid4().hex[:8]}",
+                            checkpoint_dir=stack.state_dir / "bench-checkpoints")
     started = time.monotonic()
     safety_health.run(services, job)
     return time.monotonic() - started
 
 
-def throughput(services, stack, events: int) -> dict:
+def throughput(services, stack, events: int, bundle_time_ms: int) -> dict:
     kafka = services.kafka
     start = kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.impressions_topic)
-    empty = _bounded_run(services, stack, start, start)
+    empty = _bounded_run(services, stack, start, start, bundle_time_ms)
     produce(kafka, GeneratorSettings(seed=99, count=events, rate=200.0, start_ms=int(time.time() * 1000) - events * 5))
     end = kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.impressions_topic)
     before = triton_counts(services.triton.url, services.triton.model_name)
-    full = _bounded_run(services, stack, end, start)
+    full = _bounded_run(services, stack, end, start, bundle_time_ms)
     after = triton_counts(services.triton.url, services.triton.model_name)
     inferences, executions = after[0] - before[0], after[1] - before[1]
     return {"events": events, "empty_run_s": empty, "full_run_s": full,
@@ -60,12 +62,12 @@ def throughput(services, stack, events: int) -> dict:
             "mean_batch": inferences / max(executions, 1)}
 
 
-def latency(services, stack, seconds: int, rate: float) -> dict:
+def latency(services, stack, seconds: int, rate: float, bundle_time_ms: int) -> dict:
     kafka = services.kafka
     start = kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.impressions_topic)
     job = HealthJobSettings(start_offsets=start, job_id=f"bench-latency-{uuid.uuid4().hex[:8]}",
                             window_size_ms=5_000, slide_view_ms=5_000, allowed_lateness_ms=5_000,
-                            out_of_orderness_ms=1_000, checkpoint_interval_ms=5_000,
+                            out_of_orderness_ms=1_000, checkpoint_interval_ms=5_000, bundle_time_ms=bundle_time_ms,
                             checkpoint_dir=stack.state_dir / "bench-checkpoints")
     client, _ = safety_health.start(services, job)
     time.sleep(15)  # let the MiniCluster and Python workers come up before the clock starts
@@ -93,20 +95,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-seconds", type=int, default=30)
     parser.add_argument("--latency-rate", type=float, default=200.0)
     parser.add_argument("--skip-latency", action="store_true", help="measure throughput and batch size only")
+    parser.add_argument("--bundle-time-ms", type=int, default=HealthJobSettings.bundle_time_ms,
+                        help="the job's Python bundle interval (Flink's own default is 1000)")
     args = parser.parse_args(argv)
     stack = StackSettings()
     manager.up(stack)
     services = local_services(stack)
     kafka_admin.ensure_topics(services.kafka.bootstrap_servers, topics.specs(services.kafka))
 
-    t = throughput(services, stack, args.events)
+    t = throughput(services, stack, args.events, args.bundle_time_ms)
     print(f"throughput: {t['events']} events in {t['full_run_s']:.1f}s, empty-input baseline {t['empty_run_s']:.1f}s "
           f"-> {t['events_per_s']:.0f} events/s net of start-up")
     print(f"scoring: {t['triton_items']} items in {t['triton_executions']} Triton executions "
           f"-> mean batch {t['mean_batch']:.0f} (Arrow batch limit 4096)")
     if args.skip_latency:
         return 0
-    lat = latency(services, stack, args.latency_seconds, args.latency_rate)
+    lat = latency(services, stack, args.latency_seconds, args.latency_rate, args.bundle_time_ms)
     print(f"latency (window end -> row in ClickHouse, 5 s windows, {args.latency_rate:g} events/s for "
           f"{lat['span_s']:.0f}s): p50 {lat['p50_ms'] / 1000:.2f}s, p99 {lat['p99_ms'] / 1000:.2f}s over {lat['rows']} rows")
     return 0

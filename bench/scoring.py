@@ -14,36 +14,20 @@ import argparse
 import asyncio
 import time
 
-import pandas as pd
 from pyflink.common import Time, Types
 from pyflink.datastream import AsyncDataStream
-from pyflink.datastream.connectors.base import Sink
 from pyflink.datastream.functions import AsyncFunction, RuntimeContext
 from pyflink.table import DataTypes
 from pyflink.table.udf import udf
 
 from bench.pipeline import triton_counts
-from jobs import runtime
-from jobs.scoring_udf import TritonScoringFunction
+from jobs import clickhouse_sink, runtime
+from jobs.smoke import MaxSafetyScore
 from riskstream import captions as caption_store
 from riskstream.config import StackSettings, TritonSettings
 from riskstream.demo import local_services
 from riskstream.stack import manager
 from udfs.scoring import SafetyScorer
-
-_DISCARD = "org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink"
-
-
-class MaxScore(TritonScoringFunction):
-    """The job's scoring path, reduced to one number per caption so both strategies return the same."""
-
-    def eval(self, texts: pd.Series) -> pd.Series:
-        present, scores = self.score_present(texts)
-        result = pd.Series([None] * len(texts), dtype="object")
-        if scores is not None:
-            result[present] = scores.max(axis=1).tolist()
-        return result
-
 
 class MicroBatchingScore(AsyncFunction):
     """Async I/O: each call waits on a shared batch that is sent when full or `linger_s` after it opened."""
@@ -88,13 +72,13 @@ def _timed(strategy: str, texts: list[str], triton: TritonSettings, capacity: in
     env, t_env = runtime.create()
     stream = env.from_collection(texts, type_info=Types.STRING())
     if strategy == "pandas":
-        score = udf(MaxScore(triton), result_type=DataTypes.FLOAT(), func_type="pandas")
+        score = udf(MaxSafetyScore(triton), result_type=DataTypes.DOUBLE(), func_type="pandas")
         table = t_env.from_data_stream(stream).alias("caption")
         stream = t_env.to_data_stream(table.select(score(table.caption)))
     elif strategy == "async":
         stream = AsyncDataStream.unordered_wait(stream, MicroBatchingScore(triton, batch=capacity, linger_s=linger_ms / 1000),
-                                                Time.seconds(60), capacity=capacity, output_type=Types.FLOAT())
-    stream.sink_to(Sink(_DISCARD))
+                                                Time.seconds(60), capacity=capacity, output_type=Types.DOUBLE())
+    stream.sink_to(clickhouse_sink.discarding_sink())
     before = triton_counts(triton.url, triton.model_name)
     started = time.monotonic()
     env.execute(f"bench-scoring-{strategy}")

@@ -16,10 +16,11 @@ from typing import Callable
 
 import yaml
 from grafana_client import GrafanaApi
-from grafana_client.client import GrafanaClientError
+from grafana_client.client import GrafanaClientError, GrafanaException
+from niquests.exceptions import RequestException
 
 from dashboards import alerts, provisioning, render
-from riskstream.errors import ConfigError
+from riskstream.errors import ConfigError, RiskstreamError
 
 ALERT_FOLDER_UID = "riskstream-alerts"
 _ENV_REFERENCE = re.compile(r"\$\{([A-Z0-9_]+)\}")
@@ -128,9 +129,9 @@ class Deployer:
         folders = self.api.folder
         current = _get(lambda: folders.get_folder(uid))
         return self._change("folder", uid, current and {"uid": current["uid"], "title": current["title"]},
-                       {"uid": uid, "title": title},
-                       lambda: folders.create_folder(title, uid=uid),
-                       lambda: folders.update_folder(uid, title=title, overwrite=True))
+                            {"uid": uid, "title": title},
+                            lambda: folders.create_folder(title, uid=uid),
+                            lambda: folders.update_folder(uid, title=title, overwrite=True))
 
     def _datasource(self, source: dict) -> Change:
         desired = {k: v for k, v in source.items() if k != "editable"}
@@ -158,8 +159,8 @@ class Deployer:
         provisioning = self.api.alertingprovisioning
         current = _get(lambda: provisioning.get_alertrule(rule["uid"]))
         return self._change("alert rule", rule["uid"], current, desired,
-                       lambda: provisioning.create_alertrule(desired),
-                       lambda: provisioning.update_alertrule(rule["uid"], desired))
+                            lambda: provisioning.create_alertrule(desired),
+                            lambda: provisioning.update_alertrule(rule["uid"], desired))
 
     def _contact_point(self, point: dict) -> Change:
         [receiver] = point["receivers"]
@@ -168,8 +169,8 @@ class Deployer:
         provisioning = self.api.alertingprovisioning
         current = next((p for p in provisioning.get_contactpoints() if p.get("uid") == desired["uid"]), None)
         return self._change("contact point", desired["uid"], current, desired,
-                       lambda: provisioning.create_contactpoint(desired),
-                       lambda: provisioning.update_contactpoint(desired["uid"], desired))
+                            lambda: provisioning.create_contactpoint(desired),
+                            lambda: provisioning.update_contactpoint(desired["uid"], desired))
 
     def _policies(self, tree: dict) -> Change:
         desired = {k: v for k, v in tree.items() if k != "orgId"}
@@ -194,3 +195,11 @@ def deploy(api: GrafanaApi, dry_run: bool, out=print, environ=os.environ,
     out(f"{pending} change(s) {'would be made (dry run)' if dry_run else 'made'}, "
         f"{len(changes) - pending} unchanged")
     return changes
+
+
+def deploy_to(url: str, token: str | None, dry_run: bool) -> list[Change]:
+    """`riskstream grafana deploy`: the Grafana at `url` (token, or user:password in the URL)."""
+    try:
+        return deploy(GrafanaApi.from_url(url, credential=token, timeout=10), dry_run=dry_run)
+    except (GrafanaException, RequestException) as exc:  # refused, or unreachable
+        raise RiskstreamError(f"Grafana at {url}: {exc}") from exc

@@ -18,7 +18,6 @@ from pyflink.datastream.state import ListStateDescriptor, ValueStateDescriptor
 from riskstream import clickhouse
 from riskstream.config import ClickHouseSettings
 
-_DISCARD = "org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink"
 END_OF_TIME = 2 ** 63 - 1  # Flink's final watermark (Long.MAX_VALUE)
 TAGGED_ROW = Types.ROW_NAMED(["table", "values"], [Types.STRING(), Types.PRIMITIVE_ARRAY(Types.BYTE())])
 
@@ -86,8 +85,14 @@ class ClickHouseInsert(KeyedProcessFunction):
             self._client = None
 
 
+def discarding_sink() -> Sink:
+    """Flink's sink that drops what it gets: it ends a stream whose work was done by the operator before."""
+    return Sink("org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink")
+
+
 def write(stream: DataStream, insert: ClickHouseInsert, uid: str) -> None:
     """Attach the insert operator (stable uid) and a discarding sink that makes it part of the job."""
     # One writer, one key: the embedded engine admits one process, and batches are what make inserts cheap.
-    written = stream.key_by(lambda row: 0, key_type=Types.INT()).process(insert, output_type=Types.INT()).name(f"{uid}-insert").uid(f"{uid}-insert").set_parallelism(1)
-    written.sink_to(Sink(_DISCARD)).name(f"{uid}-done").uid(f"{uid}-done").set_parallelism(1)
+    written = stream.key_by(lambda row: 0, key_type=Types.INT()).process(insert, output_type=Types.INT()) \
+        .name(f"{uid}-insert").uid(f"{uid}-insert").set_parallelism(1)
+    written.sink_to(discarding_sink()).name(f"{uid}-done").uid(f"{uid}-done").set_parallelism(1)

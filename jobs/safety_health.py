@@ -151,8 +151,9 @@ def prepare(services: ServiceSettings, job: HealthJobSettings):
 def _environment(services: ServiceSettings, job: HealthJobSettings):
     job, model, policy = prepare(services, job)
     restore = checkpoints.latest(job.checkpoint_dir) if job.from_checkpoint == "latest" else job.from_checkpoint
-    env, t_env = runtime.create(parallelism=job.parallelism, checkpoint_dir=job.checkpoint_dir,
-                                checkpoint_interval_ms=job.checkpoint_interval_ms, restore_from=restore)
+    env, t_env = runtime.create(parallelism=job.parallelism, bundle_time_ms=job.bundle_time_ms,
+                                checkpoint_dir=job.checkpoint_dir, checkpoint_interval_ms=job.checkpoint_interval_ms,
+                                restore_from=restore)
     return env, build(env, t_env, services, job, model, policy)
 
 
@@ -164,7 +165,7 @@ def run(services: ServiceSettings, job: HealthJobSettings) -> Lineage:
 
 
 def start(services: ServiceSettings, job: HealthJobSettings):
-    """Submit without waiting; returns (JobClient, lineage). `stop_with_savepoint(True)` drains all windows."""
+    """Submit without waiting; returns (JobClient, lineage). `runtime.drain(client, ...)` fires every window and stops."""
     env, lineage = _environment(services, job)
     return env.execute_async(lineage.job_id), lineage
 

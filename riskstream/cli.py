@@ -79,26 +79,15 @@ def generator_settings(args: argparse.Namespace):
 
 
 def _grafana(args: argparse.Namespace) -> int:
-    from dashboards import render
+    from dashboards import deploy, render
 
     if args.action == "render":
         for path in render.render():
             print(f"wrote {path}")
         return 0
-    from grafana_client import GrafanaApi
-
-    from dashboards import deploy
-
     if not args.url:
         raise config.ConfigError(f"grafana deploy needs --url (or {config.GRAFANA_URL.env})")
-    from grafana_client.client import GrafanaException
-    from niquests.exceptions import RequestException
-
-    api = GrafanaApi.from_url(args.url, credential=args.token or None, timeout=10)
-    try:
-        deploy.deploy(api, dry_run=args.dry_run)
-    except (GrafanaException, RequestException) as exc:  # refused, or unreachable
-        raise RiskstreamError(f"Grafana at {args.url}: {exc}") from exc
+    deploy.deploy_to(args.url, args.token or None, dry_run=args.dry_run)
     return 0
 
 

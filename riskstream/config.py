@@ -254,9 +254,11 @@ CHECKPOINT_DIR = Option("--checkpoint-dir", "RISKSTREAM_CHECKPOINT_DIR", None,
 CHECKPOINT_INTERVAL = Option("--checkpoint-interval-s", "RISKSTREAM_CHECKPOINT_INTERVAL_S", 10,
                              "seconds between checkpoints", int)
 PARALLELISM = Option("--parallelism", "RISKSTREAM_PARALLELISM", 1, "job parallelism", int)
+BUNDLE_TIME = Option("--bundle-time-ms", "RISKSTREAM_BUNDLE_TIME_MS", 100,
+                     "longest a Python operator holds records and watermarks before passing them on", int)
 
 HEALTH_JOB_OPTIONS = (WINDOW_SIZE, SLIDE_VIEW, ALLOWED_LATENESS, OUT_OF_ORDERNESS, IDLE_TIMEOUT, POLICY,
-                      CHECKPOINT_DIR, CHECKPOINT_INTERVAL, PARALLELISM)
+                      CHECKPOINT_DIR, CHECKPOINT_INTERVAL, PARALLELISM, BUNDLE_TIME)
 
 
 @dataclass(frozen=True)
@@ -272,6 +274,7 @@ class HealthJobSettings:
     checkpoint_dir: Path = paths.DEFAULT_STATE_DIR / "checkpoints"
     checkpoint_interval_ms: int = 10_000
     parallelism: int = 1
+    bundle_time_ms: int = 100
     bounded: bool = False
     start_offsets: dict[int, int] | None = None
     end_offsets: dict[int, int] | None = None
@@ -291,7 +294,7 @@ def health_job_settings(args: argparse.Namespace, state_dir: Path) -> HealthJobS
         idle_timeout_ms=args.idle_timeout_s * 1000, policy_path=Path(args.policy).resolve(),
         checkpoint_dir=Path(args.checkpoint_dir or state_dir / "checkpoints").resolve(),
         checkpoint_interval_ms=args.checkpoint_interval_s * 1000, parallelism=args.parallelism,
-        bounded=args.bounded, start_offsets=parse_offsets(args.start_offsets),
+        bundle_time_ms=args.bundle_time_ms, bounded=args.bounded, start_offsets=parse_offsets(args.start_offsets),
         end_offsets=parse_offsets(args.end_offsets), from_checkpoint=args.from_checkpoint,
         job_id=args.job_id,
     )

@@ -88,12 +88,12 @@ def run(stack: StackSettings, args: argparse.Namespace) -> int:
     print(f"  model {lineage.model_name} v{lineage.model_version}, policy {lineage.policy_version}")
 
     client_ch = clickhouse.connect(services.clickhouse, database=services.clickhouse.database)
+    parameters = {"job": job.job_id}
     try:
         for title, sql in SUMMARY.items():
-            result = client_ch.query(sql, parameters={"job": job.job_id})
+            result = client_ch.query(sql, parameters=parameters)
             print(f"== {title}")
             print(format_table(result.column_names, result.result_rows))
-        parameters = {"job": job.job_id}
         counted = client_ch.query("SELECT sum(impressions) FROM safety_health FINAL WHERE job_id = {job:String} "
                                   "AND window_seconds = 60", parameters=parameters).result_rows[0][0] or 0
         late = client_ch.query("SELECT count() FROM late_events FINAL WHERE job_id = {job:String}",

@@ -8,21 +8,25 @@ from jobs import safety_health
 from riskstream import cli, clickhouse, kafka_admin, topics
 from riskstream.config import HealthJobSettings
 from riskstream.generator import GeneratorSettings, Incident
-from riskstream.produce import produce
+from riskstream.produce import produce, produce_faults
 
 MINUTE = 60_000
 START_MS = 1_769_904_000_000  # 2026-02-01T00:00:00Z, a day no other test writes
 INCIDENT_MINUTE = 30          # shorts in Brazil serve 10x the unsafe items from here to the end (minute 45)
+MALFORMED = 100               # undecodable records at minute 45, after the stream
 
 
 @pytest.fixture(scope="module")
 def incident_run(services, tmp_path_factory):
-    """45 minutes at 20 impressions/s, clean for 30, then the incident; one bounded job over it."""
+    """45 minutes at 20 impressions/s, clean for 30, then the incident, then malformed records;
+    one bounded job over it."""
     kafka = services.kafka
     kafka_admin.ensure_topics(kafka.bootstrap_servers, topics.specs(kafka))
     start = kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.impressions_topic)
-    produce(kafka, GeneratorSettings(seed=61, count=45 * 60 * 20, rate=20.0, start_ms=START_MS,
-                                     incidents=(Incident("shorts", "br", start=INCIDENT_MINUTE),)))
+    generator = GeneratorSettings(seed=61, count=45 * 60 * 20, rate=20.0, start_ms=START_MS,
+                                  incidents=(Incident("shorts", "br", start=INCIDENT_MINUTE),))
+    produce(kafka, generator)
+    produce_faults(kafka, generator, late=0, malformed=MALFORMED)  # Kafka timestamp: minute 45, the end
     end = kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.impressions_topic)
     safety_health.run(services, HealthJobSettings(start_offsets=start, end_offsets=end, bounded=True,
                                                   job_id="e2e-alerts",
@@ -72,3 +76,20 @@ def test_the_alerts_test_command_reports_the_firing_instance(incident_run, servi
     firing = [line.split() for line in out.splitlines() if line.strip().startswith("firing")]
     assert [line[:4] for line in firing] == [["firing", "Unsafe", "rate", "spike"]]
     assert "surface=shorts, region=br" in out and out.rstrip().endswith("1 alert instance(s) firing")
+
+
+def _firing(client, minute: int) -> set[str]:
+    return {i.rule for i in _instances(client, START_MS + minute * MINUTE) if i.firing}
+
+
+def test_the_dead_letter_rule_fires_while_its_window_holds_the_malformed_records(incident_run):
+    """100 dead letters at minute 45 next to 1,200 impressions a minute: over 1% of every 10-minute
+    range from minute 49 on (and `for: 5m` has passed at 54); at 45 the range holds 10 minutes of impressions."""
+    assert "riskstream-dead-letter-rate" not in _firing(incident_run, 45)
+    assert "riskstream-dead-letter-rate" in _firing(incident_run, 54)
+
+
+def test_the_stall_rule_fires_when_no_window_has_closed_for_ten_minutes(incident_run):
+    """The last window ends at minute 45: more than 600 s later from minute 56, firing after `for: 2m`."""
+    assert "riskstream-pipeline-stalled" not in _firing(incident_run, 54)
+    assert "riskstream-pipeline-stalled" in _firing(incident_run, 58)
