@@ -18,11 +18,11 @@ import uuid
 import tritonclient.grpc as grpcclient
 
 from jobs import runtime, safety_health
-from riskstream import clickhouse, kafka_admin, topics
-from riskstream.config import HealthJobSettings, StackSettings
-from riskstream.demo import local_services
-from riskstream.generator import GeneratorSettings
-from riskstream.produce import produce
+from riskstream.io import clickhouse, kafka_admin, topics
+from riskstream.core.config import HealthJobSettings, StackSettings
+from riskstream.cli.demo import local_services
+from riskstream.cli.generator import GeneratorSettings
+from riskstream.cli.produce import produce
 from riskstream.stack import manager
 
 

@@ -23,11 +23,11 @@ from pyflink.table.udf import udf
 from bench.pipeline import triton_counts
 from jobs import clickhouse_sink, runtime
 from jobs.smoke import MaxSafetyScore
-from riskstream import captions as caption_store
-from riskstream.config import StackSettings, TritonSettings
-from riskstream.demo import local_services
+from riskstream.core import captions as caption_store
+from riskstream.core.config import StackSettings, TritonSettings
+from riskstream.cli.demo import local_services
 from riskstream.stack import manager
-from udfs.scoring import SafetyScorer
+from riskstream.io.scoring import SafetyScorer
 
 class MicroBatchingScore(AsyncFunction):
     """Async I/O: each call waits on a shared batch that is sent when full or `linger_s` after it opened."""

@@ -20,7 +20,7 @@ from grafana_client.client import GrafanaClientError, GrafanaException
 from niquests.exceptions import RequestException
 
 from dashboards import alerts, provisioning, render
-from riskstream.errors import ConfigError, RiskstreamError
+from riskstream.core.errors import ConfigError, RiskstreamError
 
 ALERT_FOLDER_UID = "riskstream-alerts"
 _ENV_REFERENCE = re.compile(r"\$\{([A-Z0-9_]+)\}")

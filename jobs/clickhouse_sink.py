@@ -15,8 +15,8 @@ from pyflink.datastream.connectors.base import Sink
 from pyflink.datastream.functions import KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import ListStateDescriptor, ValueStateDescriptor
 
-from riskstream import clickhouse
-from riskstream.config import ClickHouseSettings
+from riskstream.io import clickhouse
+from riskstream.core.config import ClickHouseSettings
 
 END_OF_TIME = 2 ** 63 - 1  # Flink's final watermark (Long.MAX_VALUE)
 TAGGED_ROW = Types.ROW_NAMED(["table", "values"], [Types.STRING(), Types.PRIMITIVE_ARRAY(Types.BYTE())])

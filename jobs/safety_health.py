@@ -20,10 +20,11 @@ from pyflink.table import DataTypes, Schema, StreamTableEnvironment
 from pyflink.table.udf import udf
 
 from jobs import clickhouse_sink, health_operators as ops, runtime
-from riskstream import checkpoints, config
-from riskstream.config import HealthJobSettings, KafkaSettings, ServiceSettings
+from riskstream.io import checkpoints
+from riskstream.core import config
+from riskstream.core.config import HealthJobSettings, KafkaSettings, ServiceSettings
 from riskstream.stack import state
-from riskstream.triton_client import ModelInfo, model_info
+from riskstream.io.triton_client import ModelInfo, model_info
 from udfs import policy as policy_file
 from udfs.policy import Policy
 from udfs.health import HEALTH_COLUMNS, Lineage, WindowSpec

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 from pyflink.table.udf import FunctionContext, ScalarFunction
 
-from riskstream.config import TritonSettings
-from udfs.scoring import SafetyScorer
+from riskstream.core.config import TritonSettings
+from riskstream.io.scoring import SafetyScorer
 
 
 class TritonScoringFunction(ScalarFunction):

@@ -22,10 +22,10 @@ from pyflink.table.udf import FunctionContext, ScalarFunction, udf
 
 from jobs import clickhouse_sink, runtime
 from jobs.scoring_udf import TritonScoringFunction
-from riskstream import config, paths
-from riskstream.config import ClickHouseSettings, KafkaSettings, ServiceSettings, TritonSettings
+from riskstream.core import config, paths
+from riskstream.core.config import ClickHouseSettings, KafkaSettings, ServiceSettings, TritonSettings
 from riskstream.stack import state
-from riskstream.triton_client import model_info
+from riskstream.io.triton_client import model_info
 from udfs.avro_codec import AvroCodec
 
 UNSAFE_THRESHOLD = 0.5

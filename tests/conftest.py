@@ -5,8 +5,8 @@ import dataclasses
 
 import pytest
 
-from riskstream.config import ServiceSettings, StackSettings
-from riskstream.demo import local_services
+from riskstream.core.config import ServiceSettings, StackSettings
+from riskstream.cli.demo import local_services
 from riskstream.stack import manager
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import fastavro
 from fastavro.schema import fingerprint, parse_schema, to_parsing_canonical_form
 
-from riskstream.errors import DecodeError
+from riskstream.core.errors import DecodeError
 
 MAGIC = b"\xc3\x01"
 HEADER_SIZE = len(MAGIC) + 8

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from riskstream import paths
-from riskstream.errors import DecodeError
+from riskstream.core import paths
+from riskstream.core.errors import DecodeError
 from udfs.avro_codec import AvroCodec
 
 IMPRESSION_SCHEMA = paths.SCHEMAS_DIR / "impression.avsc"

@@ -13,7 +13,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from riskstream.errors import PolicyError
+from riskstream.core.errors import PolicyError
 
 
 @dataclass(frozen=True)

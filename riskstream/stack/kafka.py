@@ -7,9 +7,10 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from riskstream import jars, kafka_admin
-from riskstream.config import KAFKA_CONTROLLER_PORT, KAFKA_PORT, StackSettings
-from riskstream.errors import MissingTool, ServiceFailedToStart
+from riskstream.stack import jars
+from riskstream.io import kafka_admin
+from riskstream.core.config import KAFKA_CONTROLLER_PORT, KAFKA_PORT, StackSettings
+from riskstream.core.errors import MissingTool, ServiceFailedToStart
 from riskstream.stack import process
 from riskstream.stack.state import ServiceRecord
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from riskstream import clickhouse
-from riskstream.config import ClickHouseSettings, StackSettings
-from riskstream.errors import RiskstreamError
+from riskstream.io import clickhouse
+from riskstream.core.config import ClickHouseSettings, StackSettings
+from riskstream.core.errors import RiskstreamError
 from riskstream.stack import kafka, process, state, triton
 from riskstream.stack.state import ServiceRecord
 

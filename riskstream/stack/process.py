@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from riskstream.errors import PortInUse, ServiceFailedToStart
+from riskstream.core.errors import PortInUse, ServiceFailedToStart
 
 
 def port_is_free(port: int) -> bool:

@@ -5,9 +5,10 @@ import os
 import sys
 from pathlib import Path
 
-from riskstream import paths, triton_client
-from riskstream.config import TRITON_GRPC_PORT, TRITON_HTTP_PORT, TRITON_METRICS_PORT, StackSettings
-from riskstream.errors import MissingTool
+from riskstream.core import paths
+from riskstream.io import triton_client
+from riskstream.core.config import TRITON_GRPC_PORT, TRITON_HTTP_PORT, TRITON_METRICS_PORT, StackSettings
+from riskstream.core.errors import MissingTool
 from riskstream.stack import process
 from riskstream.stack.state import ServiceRecord
 

@@ -5,10 +5,11 @@ import pytest
 
 from dashboards import render, rule_eval
 from jobs import safety_health
-from riskstream import cli, clickhouse, kafka_admin, topics
-from riskstream.config import HealthJobSettings
-from riskstream.generator import GeneratorSettings, Incident
-from riskstream.produce import produce, produce_faults
+from riskstream.cli import main as cli
+from riskstream.io import clickhouse, kafka_admin, topics
+from riskstream.core.config import HealthJobSettings
+from riskstream.cli.generator import GeneratorSettings, Incident
+from riskstream.cli.produce import produce, produce_faults
 
 MINUTE = 60_000
 START_MS = 1_769_904_000_000  # 2026-02-01T00:00:00Z, a day no other test writes

@@ -12,9 +12,10 @@ import pytest
 
 from dashboards import render, rule_eval
 from jobs import runtime, safety_health
-from riskstream import clickhouse, kafka_admin, paths, topics
-from riskstream.config import HealthJobSettings
-from riskstream.generator import SURFACES, GeneratorSettings, generate
+from riskstream.io import clickhouse, kafka_admin, topics
+from riskstream.core import paths
+from riskstream.core.config import HealthJobSettings
+from riskstream.cli.generator import SURFACES, GeneratorSettings, generate
 from riskstream.stack import manager, process, state
 from tests.e2e import kafka_io
 from udfs.avro_codec import AvroCodec

@@ -6,13 +6,14 @@ import json
 import pytest
 
 from jobs import safety_health
-from riskstream import clickhouse, kafka_admin, paths, topics
-from riskstream.config import HealthJobSettings
-from riskstream.generator import GeneratorSettings, Incident, generate
+from riskstream.io import clickhouse, kafka_admin, topics
+from riskstream.core import paths
+from riskstream.core.config import HealthJobSettings
+from riskstream.cli.generator import GeneratorSettings, Incident, generate
 from tests.e2e import kafka_io, reference
 from udfs import policy as policy_file
 from udfs.avro_codec import AvroCodec, load_schema
-from udfs.scoring import SafetyScorer
+from riskstream.io.scoring import SafetyScorer
 
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 CODEC = AvroCodec.from_files(paths.SCHEMAS_DIR / "impression.avsc")

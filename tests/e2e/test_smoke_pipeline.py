@@ -6,10 +6,10 @@ from collections import Counter
 from confluent_kafka import Producer
 
 from jobs import smoke
-from riskstream import clickhouse, kafka_admin, topics
-from riskstream.generator import GeneratorSettings, Incident, generate
-from riskstream.produce import produce
-from udfs.scoring import SafetyScorer
+from riskstream.io import clickhouse, kafka_admin, topics
+from riskstream.cli.generator import GeneratorSettings, Incident, generate
+from riskstream.cli.produce import produce
+from riskstream.io.scoring import SafetyScorer
 
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z, a whole minute
 

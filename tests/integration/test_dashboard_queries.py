@@ -6,7 +6,7 @@ import pytest
 
 from dashboards import macros, render, rule_eval, safety_overview
 from dashboards.clickhouse_query import PLUGIN_ID
-from riskstream import clickhouse
+from riskstream.io import clickhouse
 
 # A fixed range; DESCRIBE gives the result columns whether or not rows match.
 FROM_MS, TO_MS = 1_767_139_200_000, 1_767_571_200_000

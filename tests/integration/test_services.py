@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource
 
-from riskstream import captions, clickhouse, kafka_admin, topics
-from riskstream.errors import RiskstreamError, ServiceUnavailable
-from riskstream.config import TritonSettings
-from udfs.scoring import SafetyScorer
+from riskstream.core import captions
+from riskstream.io import clickhouse, kafka_admin, topics
+from riskstream.core.errors import RiskstreamError, ServiceUnavailable
+from riskstream.core.config import TritonSettings
+from riskstream.io.scoring import SafetyScorer
 
 
 def test_topics_are_created_with_explicit_partitions_and_configs(services):
@@ -76,7 +77,7 @@ def test_an_edited_applied_migration_is_refused(services):
 
 
 def test_an_unreachable_clickhouse_server_fails_fast_with_its_address():
-    from riskstream.config import ClickHouseSettings
+    from riskstream.core.config import ClickHouseSettings
 
     with pytest.raises(ServiceUnavailable, match="127.0.0.1:1"):
         clickhouse.connect(ClickHouseSettings(url="http://127.0.0.1:1"))

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 
-from riskstream import kafka_admin, triton_client
+from riskstream.io import kafka_admin, triton_client
 from riskstream.stack import manager, process, state
 
 
@@ -48,7 +48,7 @@ def test_a_killed_service_is_named_by_status_and_up_brings_it_back(stack):
 
 
 def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "riskstream.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "riskstream.cli.main", *args], capture_output=True, text=True,
                           env=env, timeout=300)
 
 
@@ -88,7 +88,7 @@ def test_status_of_a_stack_never_started_says_how_to_start_it(tmp_path, stack):
 
 def test_kafka_formats_its_storage_with_a_cluster_id_that_starts_with_a_dash(tmp_path, monkeypatch):
     """One random cluster id in 64 starts with "-"; the storage tool once read it as a flag."""
-    from riskstream.config import StackSettings
+    from riskstream.core.config import StackSettings
     from riskstream.stack import kafka
 
     monkeypatch.setattr(kafka, "new_cluster_id", lambda: "-" + "A" * 21)

@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from riskstream import paths
-from riskstream.errors import DecodeError
-from riskstream.generator import GeneratorSettings, generate
+from riskstream.core import paths
+from riskstream.core.errors import DecodeError
+from riskstream.cli.generator import GeneratorSettings, generate
 from udfs.avro_codec import AvroCodec, load_schema
 
 SCHEMA = paths.SCHEMAS_DIR / "impression.avsc"

@@ -2,9 +2,9 @@ import argparse
 
 import pytest
 
-from riskstream import config
-from riskstream.config import Secret
-from riskstream.errors import ConfigError
+from riskstream.core import config
+from riskstream.core.config import Secret
+from riskstream.core.errors import ConfigError
 
 
 def _parse(options, argv, monkeypatch=None, env=None):
@@ -52,8 +52,8 @@ def test_addresses_fall_back_to_the_local_stack_and_fail_clearly_without_it():
 
 
 def test_impressions_are_kept_a_week_by_default_and_forever_with_minus_one():
-    from riskstream import topics
-    from riskstream.config import KafkaSettings
+    from riskstream.io import topics
+    from riskstream.core.config import KafkaSettings
 
     [impressions, _] = topics.specs(KafkaSettings("127.0.0.1:9092"))
     assert impressions.configs["retention.ms"] == str(7 * 24 * 3600 * 1000)

@@ -2,8 +2,8 @@ from collections import Counter
 
 import pytest
 
-from riskstream.errors import ConfigError
-from riskstream.generator import SURFACES, GeneratorSettings, Incident, generate
+from riskstream.core.errors import ConfigError
+from riskstream.cli.generator import SURFACES, GeneratorSettings, Incident, generate
 
 
 def test_same_seed_same_stream_and_another_seed_another():

@@ -3,8 +3,8 @@ import pytest
 from grafana_client import GrafanaApi
 
 from dashboards import alerts, deploy
-from riskstream import cli
-from riskstream.errors import ConfigError
+from riskstream.cli import main as cli
+from riskstream.core.errors import ConfigError
 from tests.grafana_api import FakeGrafana
 
 ENVIRON = {"RISKSTREAM_CLICKHOUSE_HOST": "clickhouse.internal", "RISKSTREAM_CLICKHOUSE_USER": "grafana",

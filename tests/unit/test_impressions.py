@@ -1,6 +1,6 @@
 import pytest
 
-from riskstream.generator import GeneratorSettings, generate
+from riskstream.cli.generator import GeneratorSettings, generate
 from udfs.avro_codec import AvroCodec
 from udfs.impressions import DEAD_LETTER_SCHEMA, DeadLetterEncoder, ImpressionDecoder, Rejection
 

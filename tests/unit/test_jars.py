@@ -1,7 +1,7 @@
 import pytest
 
-from riskstream import jars
-from riskstream.errors import ChecksumMismatch, RiskstreamError
+from riskstream.stack import jars
+from riskstream.core.errors import ChecksumMismatch, RiskstreamError
 
 
 def test_the_lock_pins_every_bundle_with_sha256():

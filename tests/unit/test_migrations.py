@@ -1,7 +1,7 @@
 import pytest
 
-from riskstream import clickhouse
-from riskstream.errors import RiskstreamError
+from riskstream.io import clickhouse
+from riskstream.core.errors import RiskstreamError
 
 
 def test_shipped_migrations_are_numbered_and_split_into_statements():

@@ -1,7 +1,7 @@
 import pytest
 
-from riskstream import paths
-from riskstream.errors import PolicyError
+from riskstream.core import paths
+from riskstream.core.errors import PolicyError
 from udfs import policy
 
 CATEGORIES = ("toxicity", "hate", "sexual", "violence", "self_harm", "spam")

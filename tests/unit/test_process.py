@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from riskstream.errors import PortInUse
+from riskstream.core.errors import PortInUse
 from riskstream.stack import process
 
 

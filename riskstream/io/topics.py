@@ -1,8 +1,8 @@
 """The Kafka topics riskstream creates, with explicit partitions and configs."""
 from __future__ import annotations
 
-from riskstream.config import KafkaSettings
-from riskstream.kafka_admin import TopicSpec
+from riskstream.core.config import KafkaSettings
+from riskstream.io.kafka_admin import TopicSpec
 
 HOUR_MS = 3600 * 1000
 

@@ -10,8 +10,8 @@ import numpy as np
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
-from riskstream.config import TritonSettings
-from riskstream.triton_client import ModelInfo, model_info
+from riskstream.core.config import TritonSettings
+from riskstream.io.triton_client import ModelInfo, model_info
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sysconfig
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS_DIR = REPO_ROOT / "schemas"
 CLICKHOUSE_MIGRATIONS_DIR = SCHEMAS_DIR / "clickhouse"
 JARS_SPEC_DIR = REPO_ROOT / "jars"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
-from riskstream.errors import ServiceUnavailable
+from riskstream.core.errors import ServiceUnavailable
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Deterministic synthetic impressions with realistic dimensions and injectable incidents.
 
->>> from riskstream.generator import GeneratorSettings, Incident, generate
+>>> from riskstream.cli.generator import GeneratorSettings, Incident, generate
 >>> settings = GeneratorSettings(seed=1, count=3, rate=10.0, start_ms=1_700_000_000_000)
 >>> [g.record["event_time"] for g in generate(settings)]
 [1700000000000, 1700000000100, 1700000000200]
@@ -14,8 +14,8 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from riskstream import captions as caption_store
-from riskstream.errors import ConfigError
+from riskstream.core import captions as caption_store
+from riskstream.core.errors import ConfigError
 
 SURFACES = {"home_feed": 0.45, "shorts": 0.25, "search": 0.2, "notifications": 0.1}
 REGIONS = {"us": 0.35, "eu": 0.3, "br": 0.15, "in": 0.15, "jp": 0.05}

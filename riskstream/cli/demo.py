@@ -5,10 +5,10 @@ import argparse
 import time
 import uuid
 
-from riskstream import clickhouse, kafka_admin, topics
-from riskstream.config import (ClickHouseSettings, HealthJobSettings, KafkaSettings, ServiceSettings, StackSettings,
+from riskstream.io import clickhouse, kafka_admin, topics
+from riskstream.core.config import (ClickHouseSettings, HealthJobSettings, KafkaSettings, ServiceSettings, StackSettings,
                                TritonSettings)
-from riskstream.produce import produce, produce_faults
+from riskstream.cli.produce import produce, produce_faults
 from riskstream.stack import manager, state
 
 
@@ -49,7 +49,7 @@ SUMMARY = {
 
 def run(stack: StackSettings, args: argparse.Namespace) -> int:
     from jobs import runtime, safety_health  # imports pyflink: only when a job actually runs
-    from riskstream.cli import generator_settings
+    from riskstream.cli.main import generator_settings
 
     print("== local stack")
     for line in manager.up(stack):

@@ -11,8 +11,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from riskstream import paths
-from riskstream.errors import ConfigError
+from riskstream.core import paths
+from riskstream.core.errors import ConfigError
 
 
 class Secret(str):

@@ -16,9 +16,9 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from riskstream import paths
-from riskstream.config import ClickHouseSettings
-from riskstream.errors import RiskstreamError, ServiceUnavailable
+from riskstream.core import paths
+from riskstream.core.config import ClickHouseSettings
+from riskstream.core.errors import RiskstreamError, ServiceUnavailable
 
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 

@@ -6,8 +6,9 @@ import sys
 import time
 from pathlib import Path
 
-from riskstream import config, jars, paths
-from riskstream.errors import RiskstreamError
+from riskstream.core import config, paths
+from riskstream.stack import jars
+from riskstream.core.errors import RiskstreamError
 
 
 def _stack(args: argparse.Namespace) -> int:
@@ -44,7 +45,7 @@ def _services(args: argparse.Namespace) -> config.ServiceSettings:
 
 
 def _topics(args: argparse.Namespace) -> int:
-    from riskstream import kafka_admin, topics
+    from riskstream.io import kafka_admin, topics
 
     kafka = _services(args).kafka
     kafka_admin.require_ready(kafka.bootstrap_servers)
@@ -55,8 +56,8 @@ def _topics(args: argparse.Namespace) -> int:
 
 
 def _produce(args: argparse.Namespace) -> int:
-    from riskstream import kafka_admin, topics
-    from riskstream.produce import produce
+    from riskstream.io import kafka_admin, topics
+    from riskstream.cli.produce import produce
 
     kafka = _services(args).kafka
     kafka_admin.require_ready(kafka.bootstrap_servers)
@@ -68,7 +69,7 @@ def _produce(args: argparse.Namespace) -> int:
 
 
 def generator_settings(args: argparse.Namespace):
-    from riskstream.generator import GeneratorSettings, Incident
+    from riskstream.cli.generator import GeneratorSettings, Incident
 
     # By default the stream ends about now, starting on a whole minute.
     duration_ms = args.count / args.rate * 1000
@@ -106,7 +107,7 @@ def _parse_time(text: str) -> int:
 
 def _alerts(args: argparse.Namespace) -> int:
     from dashboards import rule_eval
-    from riskstream import clickhouse
+    from riskstream.io import clickhouse
 
     rules = rule_eval.load(Path(args.rules))
     settings = _services(args).clickhouse
@@ -120,7 +121,7 @@ def _alerts(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from riskstream import demo
+    from riskstream.cli import demo
 
     return demo.run(config.stack_settings(args), args)
 

@@ -5,7 +5,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from riskstream import paths
+from riskstream.core import paths
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from riskstream.errors import RiskstreamError
+from riskstream.core.errors import RiskstreamError
 
 
 def latest(checkpoint_dir: Path) -> str:

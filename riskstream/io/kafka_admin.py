@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from riskstream.errors import RiskstreamError, ServiceUnavailable
+from riskstream.core.errors import RiskstreamError, ServiceUnavailable
 
 # librdkafka logs every refused connection; the probe reports reachability itself.
 _QUIET = logging.getLogger("riskstream.kafka.quiet")

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 from confluent_kafka import Producer
 
-from riskstream import kafka_admin, paths
-from riskstream.config import KafkaSettings
-from riskstream.errors import RiskstreamError
-from riskstream.generator import GeneratorSettings, generate
+from riskstream.io import kafka_admin
+from riskstream.core import paths
+from riskstream.core.config import KafkaSettings
+from riskstream.core.errors import RiskstreamError
+from riskstream.cli.generator import GeneratorSettings, generate
 from udfs.avro_codec import AvroCodec
 
 IMPRESSION_SCHEMA = paths.SCHEMAS_DIR / "impression.avsc"

@@ -10,8 +10,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from riskstream import paths
-from riskstream.errors import ChecksumMismatch, MissingTool, RiskstreamError
+from riskstream.core import paths
+from riskstream.core.errors import ChecksumMismatch, MissingTool, RiskstreamError
 
 BUNDLES = ("kafka-broker", "flink-connectors")
 LOCK_FILE = paths.JARS_SPEC_DIR / "jars.lock"

@@ -1,0 +1,1 @@
+"""The ground: typed config, errors, paths. Imports nothing of ours."""

@@ -1,0 +1,1 @@
+"""Service clients: Kafka admin, ClickHouse, Triton, checkpoints."""
