@@ -50,7 +50,8 @@ def throughput(services, stack, events: int, bundle_time_ms: int) -> dict:
     kafka = services.kafka
     start = kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.impressions_topic)
     empty = _bounded_run(services, stack, start, start, bundle_time_ms)
-    produce(kafka, GeneratorSettings(seed=99, count=events, rate=200.0, start_ms=int(time.time() * 1000) - events * 5))
+    produce(kafka, GeneratorSettings(seed=99, count=events, rate=200.0, start_ms=int(time.time() * 1000) - events * 5),
+            registry=services.registry)
     end = kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.impressions_topic)
     before = triton_counts(services.triton.url, services.triton.model_name)
     full = _bounded_run(services, stack, end, start, bundle_time_ms)
@@ -72,7 +73,8 @@ def latency(services, stack, seconds: int, rate: float, bundle_time_ms: int) -> 
     client, _ = safety_health.start(services, job)
     time.sleep(15)  # let the MiniCluster and Python workers come up before the clock starts
     began_ms = int(time.time() * 1000)
-    produce(kafka, GeneratorSettings(seed=98, count=int(seconds * rate), rate=rate, start_ms=began_ms), realtime=True)
+    produce(kafka, GeneratorSettings(seed=98, count=int(seconds * rate), rate=rate, start_ms=began_ms), realtime=True,
+            registry=services.registry)
     ended_ms = int(time.time() * 1000)
     time.sleep(5)
     runtime.drain(client, stack.state_dir / "savepoints")

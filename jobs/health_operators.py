@@ -12,8 +12,16 @@ from pyflink.datastream.state import MapStateDescriptor
 
 from jobs.clickhouse_sink import TAGGED_ROW, tagged
 from jobs.scoring_udf import TritonScoringFunction
-from udfs.health import DIMENSIONS, Lineage, WindowAccumulator, WindowSpec, health_row
-from udfs.impressions import DeadLetterEncoder, ImpressionDecoder, Rejection
+from riskstream.core.config import DecodeSettings, RegistrySettings
+from riskstream.core.errors import DecodeError, ErrorCode, SchemaRegistryUnavailable
+from riskstream.core.rows import KafkaRecord
+from riskstream.io.registry import Registry
+from udfs import windows
+from udfs.health import DIMENSIONS, Lineage, WindowAccumulator, health_row
+from udfs.windows import WindowSpec
+from udfs.dead_letters import DeadLetterEncoder, dead_letter
+from udfs.dimensions import parse_slice_key, slice_key as encode_slice_key
+from udfs.impressions import ImpressionDecoder
 from udfs.policy import Policy
 
 IMPRESSION_FIELDS = ["event_time", "event_id", "item_id", "creator_id", *DIMENSIONS, "caption",
@@ -23,7 +31,7 @@ DEAD_LETTER_KAFKA = OutputTag("dead-letter-kafka", Types.ROW_NAMED(["value"], [T
 DEAD_LETTER_INDEX = OutputTag("dead-letter-index", TAGGED_ROW)
 LATE_EVENTS = OutputTag("late-events", TAGGED_ROW)
 DEAD_LETTER_COLUMNS = ("source_topic", "source_partition", "source_offset", "source_timestamp", "error_class",
-                       "error_message", "payload_bytes", "job_id")
+                       "error_message", "payload_bytes", "payload_sha256", "payload_truncated", "schema_ref", "job_id")
 LATE_COLUMNS = ("source_partition", "source_offset", "event_id", "event_time", "window_start", "watermark",
                 *DIMENSIONS, "job_id")
 
@@ -35,30 +43,56 @@ def _epoch_ms(value) -> int:
     return int(value.timestamp() * 1000)
 
 
+def _optional_bytes(value) -> bytes | None:
+    return bytes(value) if value is not None else None
+
+
+def kafka_record(value) -> KafkaRecord:
+    """A source row (key, value, headers, topic, partition, offset, timestamp) as a typed record."""
+    key, payload, headers, topic, partition, offset, timestamp = value
+    header_items = tuple((k, _optional_bytes(v)) for k, v in sorted((headers or {}).items()))
+    return KafkaRecord(value=_optional_bytes(payload), key=_optional_bytes(key), headers=header_items, topic=topic,
+                       partition=partition, offset=offset, timestamp_ms=_epoch_ms(timestamp))
+
+
 class DecodeImpressions(ProcessFunction):
     """Raw Kafka rows -> impressions; everything else -> dead letters (topic + ClickHouse index)."""
 
-    def __init__(self, job_id: str):
+    def __init__(self, job_id: str, decode: DecodeSettings, registry: RegistrySettings | None):
         self.job_id = job_id
+        self.settings = decode
+        self.registry_settings = registry
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        self.decoder = ImpressionDecoder()
-        self.dead_letters = DeadLetterEncoder(self.job_id)
+        self.registry = Registry(self.registry_settings) if self.registry_settings else None
+        self.decoder = ImpressionDecoder(self.settings, self.registry.schema_by_id if self.registry else None)
+        self.dead_letters = DeadLetterEncoder()
+
+    def close(self) -> None:
+        if self.registry is not None:
+            self.registry.close()
 
     def process_element(self, value, ctx):
-        payload, topic, partition, offset, timestamp = value[0], value[1], value[2], value[3], _epoch_ms(value[4])
-        payload = bytes(payload) if payload is not None else None
+        record = kafka_record(value)
         try:
-            result = self.decoder.decode(payload, timestamp)
-        except Exception as exc:  # noqa: BLE001 - no input may crash the job; it becomes a dead letter
-            result = Rejection("unexpected_error", f"{type(exc).__name__}: {exc}")
-        if isinstance(result, Rejection):
-            yield DEAD_LETTER_KAFKA, Row(self.dead_letters.encode(payload, topic, partition, offset, timestamp, result))
-            yield DEAD_LETTER_INDEX, tagged("dead_letters", [topic, partition, offset, timestamp, result.error_class,
-                                                             result.message, len(payload or b""), self.job_id])
+            impression = self.decoder.decode(record)
+        except DecodeError as exc:
+            yield from self._reject(record, exc)
             return
-        yield Row(result["event_time"], result["event_id"], result["item_id"], result["creator_id"],
-                  *(result[d] for d in DIMENSIONS), result["caption"], partition, offset)
+        except SchemaRegistryUnavailable:
+            raise  # not the producer's fault: fail fast (with the address) and restart from the checkpoint
+        except Exception as exc:  # noqa: BLE001 - no input may crash the job; it becomes a dead letter
+            yield from self._reject(record, DecodeError(ErrorCode.UNEXPECTED_ERROR, f"{type(exc).__name__}: {exc}"))
+            return
+        yield Row(*(getattr(impression, f) for f in IMPRESSION_FIELDS))
+
+    def _reject(self, record: KafkaRecord, error: DecodeError):
+        letter = dead_letter(record, error, self.job_id, self.settings)
+        yield DEAD_LETTER_KAFKA, Row(self.dead_letters.encode(letter))
+        yield DEAD_LETTER_INDEX, tagged("dead_letters", [
+            letter.source_topic, letter.source_partition, letter.source_offset, letter.source_timestamp,
+            letter.error_class, letter.error_message, max(letter.payload_size, 0), letter.payload_sha256 or "",
+            letter.payload_truncated, letter.schema_ref or "", self.job_id])
 
 
 class ScoreCaptions(TritonScoringFunction):
@@ -74,15 +108,16 @@ class ScoreCaptions(TritonScoringFunction):
 
 
 def slice_key(row) -> str:
-    return "\x1f".join(row[d] for d in DIMENSIONS)
+    """The keyed stream's key: length-prefixed, so no dimension value can collide with another slice."""
+    return encode_slice_key(tuple(row[d] for d in DIMENSIONS))
 
 
 class HealthWindows(KeyedProcessFunction):
-    """Tumbling windows per slice with allowed lateness, plus a sliding view merged from them.
+    """Flink state and timers for the pure window logic of `udfs.windows`, per slice.
 
-    State is a map window_start -> accumulator. A window fires when the watermark passes its end; a
-    record for a window that already fired but is within the allowed lateness updates it and re-emits
-    (a higher revision replaces the row); a record later than that is counted as a late event.
+    State is a map window_start -> accumulator (with the latest row end written with it). Timers are
+    registered once per window, when it is created (each registration crosses to the JVM); whatever
+    timer calls back, the rows due and the windows to purge are decided from the state alone.
     """
 
     def __init__(self, spec: WindowSpec, categories: tuple[str, ...], policy: Policy, lineage: Lineage):
@@ -99,55 +134,50 @@ class HealthWindows(KeyedProcessFunction):
         spec = self.spec
         watermark = ctx.timer_service().current_watermark()
         start = spec.start_of(value.event_time)
-        end = start + spec.size_ms
-        if end + spec.allowed_lateness_ms <= watermark:
+        if spec.is_late(start, watermark):
             yield LATE_EVENTS, tagged("late_events", [
                 value.source_partition, value.source_offset, value.event_id, value.event_time, start, watermark,
                 *(value[d] for d in DIMENSIONS), self.lineage.job_id])
             return
         accumulator = self.windows.get(start)
         if accumulator is None:
-            # Timers cross to the JVM: register them once per window, not once per record.
             accumulator = WindowAccumulator()
             timers = ctx.timer_service()
-            for k in range(spec.views):
-                timers.register_event_time_timer(end + k * spec.size_ms - 1)
-            timers.register_event_time_timer(start + spec.slide_view_ms + spec.allowed_lateness_ms)
+            for timestamp in spec.timers(start):
+                timers.register_event_time_timer(timestamp)
         scores = list(value.scores) if value.scores is not None else None
         accumulator.add(value.item_id, value.creator_id, value.source_partition, value.source_offset,
                         scores, self.categories, self.policy)
         self.windows.put(start, accumulator)
-        # The window already fired: re-emit every row this record changed. Decided from state, not from
-        # the watermark seen here, which PyFlink may report as of the start of the bundle.
-        if accumulator.emitted_through >= end:
-            dims = tuple(ctx.get_current_key().split("\x1f"))
-            yield from self._emit(end, dims, tumbling=True)
-            for boundary in range(end, accumulator.emitted_through + 1, spec.size_ms):
-                yield from self._emit(boundary, dims, tumbling=False)
+        # Rows already written that hold this window are written again (a higher revision replaces them).
+        # Decided from state, not from the watermark seen here, which PyFlink may report as of the bundle start.
+        rows = windows.rows_to_rewrite(spec, start, accumulator.emitted_through)
+        if rows:
+            dims = parse_slice_key(ctx.get_current_key())
+            for row in rows:
+                yield from self._emit(row, dims, fired=False)
 
     def on_timer(self, timestamp: int, ctx):
         spec = self.spec
-        dims = tuple(ctx.get_current_key().split("\x1f"))
-        if (timestamp + 1) % spec.size_ms == 0:
-            yield from self._emit(timestamp + 1, dims, tumbling=True)
-            yield from self._emit(timestamp + 1, dims, tumbling=False)
-        else:  # a purge timer: no late record can reach this window any more
-            for start in [s for s in self.windows.keys() if s + spec.slide_view_ms + spec.allowed_lateness_ms <= timestamp]:
-                self.windows.remove(start)
+        dims = parse_slice_key(ctx.get_current_key())
+        through = {start: accumulator.emitted_through for start, accumulator in self.windows.items()}
+        for row in windows.due_rows(spec, through, timestamp):
+            yield from self._emit(row, dims, fired=True)
+        for start in windows.purgeable(spec, list(through), timestamp):
+            self.windows.remove(start)
 
-    def _emit(self, window_end: int, dims: tuple[str, ...], tumbling: bool):
-        spec = self.spec
-        size = spec.size_ms if tumbling else spec.slide_view_ms
+    def _emit(self, row: windows.Row, dims: tuple[str, ...], fired: bool):
         merged = None
-        for start in range(window_end - size, window_end, spec.size_ms):
+        for start in windows.members(self.spec, row):
             accumulator = self.windows.get(start)
             if accumulator is None:
                 continue
             if merged is None:
                 merged = WindowAccumulator()
             merged.merge(accumulator)
-            if accumulator.emitted_through < window_end:
-                accumulator.emitted_through = window_end
+            # Only rows fired in watermark order move emitted_through (see udfs.windows.rows_to_rewrite).
+            if fired and accumulator.emitted_through < row.end:
+                accumulator.emitted_through = row.end
                 self.windows.put(start, accumulator)
         if merged is not None:
-            yield tagged("safety_health", health_row(window_end - size, size, dims, merged, self.lineage))
+            yield tagged("safety_health", health_row(row.start, row.size, dims, merged, self.lineage))

@@ -27,7 +27,8 @@ from riskstream.stack import state
 from riskstream.io.triton_client import ModelInfo, model_info
 from udfs import policy as policy_file
 from udfs.policy import Policy
-from udfs.health import HEALTH_COLUMNS, Lineage, WindowSpec
+from udfs.health import HEALTH_COLUMNS, Lineage
+from udfs.windows import WindowSpec
 
 SCORED_FIELDS = ops.IMPRESSION_FIELDS + ["scores"]
 
@@ -40,7 +41,10 @@ def consumer_group(job_id: str) -> str:
 def _kafka_options(kafka: KafkaSettings, job: HealthJobSettings) -> str:
     options = {"connector": "kafka", "topic": kafka.impressions_topic,
                "properties.bootstrap.servers": kafka.bootstrap_servers,
-               "properties.group.id": consumer_group(job.job_id), "format": "raw"}
+               "properties.group.id": consumer_group(job.job_id),
+               # The value and the key as bytes: decoding (either wire format) and dead letters are ours.
+               "key.format": "raw", "key.fields": "record_key", "value.format": "raw",
+               "value.fields-include": "EXCEPT_KEY"}
     if job.start_offsets:
         options["scan.startup.mode"] = "specific-offsets"
         options["scan.startup.specific-offsets"] = ";".join(
@@ -73,7 +77,9 @@ def source(t_env: StreamTableEnvironment, kafka: KafkaSettings, job: HealthJobSe
     t_env.get_config().set("table.exec.source.idle-timeout", f"{job.idle_timeout_ms} ms")
     t_env.execute_sql(f"""
         CREATE TEMPORARY TABLE impressions_raw (
+            record_key BYTES,
             payload BYTES,
+            headers MAP<STRING, BYTES> METADATA FROM 'headers' VIRTUAL,
             source_topic STRING METADATA FROM 'topic' VIRTUAL,
             source_partition INT METADATA FROM 'partition' VIRTUAL,
             source_offset BIGINT METADATA FROM 'offset' VIRTUAL,
@@ -83,14 +89,20 @@ def source(t_env: StreamTableEnvironment, kafka: KafkaSettings, job: HealthJobSe
     return t_env.to_data_stream(t_env.from_path("impressions_raw"))
 
 
-def decode(t_env: StreamTableEnvironment, raw: DataStream, kafka: KafkaSettings, job_id: str):
-    """Valid impressions, plus dead letters written to the dead-letter topic; returns (impressions, index rows)."""
-    decoded = raw.process(ops.DecodeImpressions(job_id), output_type=ops.IMPRESSION_ROW) \
+def decode(t_env: StreamTableEnvironment, raw: DataStream, services: ServiceSettings, job: HealthJobSettings):
+    """Valid impressions, plus dead letters written to the dead-letter topic; returns (impressions, index rows).
+
+    Dead letters are capped below the producer's request size (`DecodeSettings`) and zstd-compressed.
+    """
+    kafka = services.kafka
+    decoded = raw.process(ops.DecodeImpressions(job.job_id, job.decode, services.registry),
+                          output_type=ops.IMPRESSION_ROW) \
         .name("decode-impressions").uid("decode-impressions")
     t_env.execute_sql(f"""
         CREATE TEMPORARY TABLE dead_letter_topic (`value` BYTES) WITH (
             'connector' = 'kafka', 'topic' = '{kafka.dead_letter_topic}',
-            'properties.bootstrap.servers' = '{kafka.bootstrap_servers}', 'format' = 'raw')""")
+            'properties.bootstrap.servers' = '{kafka.bootstrap_servers}', 'format' = 'raw',
+            'properties.compression.type' = 'zstd')""")
     statements = t_env.create_statement_set()
     statements.add_insert("dead_letter_topic", t_env.from_data_stream(decoded.get_side_output(ops.DEAD_LETTER_KAFKA)))
     statements.attach_as_datastream()
@@ -135,7 +147,7 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, servic
           job: HealthJobSettings, model: ModelInfo, policy: Policy) -> Lineage:
     lineage = Lineage(job.job_id, model.name, model.version, policy.version)
     raw = source(t_env, services.kafka, job)
-    impressions, dead_letter_index = decode(t_env, raw, services.kafka, job.job_id)
+    impressions, dead_letter_index = decode(t_env, raw, services, job)
     scored = score(t_env, impressions, services)
     health, late = window(scored, job, model, policy, lineage)
     sink(health.union(late, dead_letter_index), services)

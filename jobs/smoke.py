@@ -23,10 +23,13 @@ from pyflink.table.udf import FunctionContext, ScalarFunction, udf
 from jobs import clickhouse_sink, runtime
 from jobs.scoring_udf import TritonScoringFunction
 from riskstream.core import config, paths
-from riskstream.core.config import ClickHouseSettings, KafkaSettings, ServiceSettings, TritonSettings
+from riskstream.core.config import (ClickHouseSettings, KafkaSettings, RegistrySettings, ServiceSettings,
+                                    TritonSettings)
 from riskstream.stack import state
 from riskstream.io.triton_client import model_info
-from udfs.avro_codec import AvroCodec
+from riskstream.core.schemas import IMPRESSION_HISTORY
+from riskstream.io.registry import Registry
+from udfs.wire import AvroDecoder, SchemaHistory
 
 UNSAFE_THRESHOLD = 0.5
 TABLE = "smoke_minute_counts"
@@ -41,14 +44,23 @@ class Lineage:
 
 
 class DecodeSurface(ScalarFunction):
-    """Avro payload -> ROW(surface, caption); undecodable payloads get surface '<undecodable>'."""
+    """Avro payload (either wire format) -> ROW(surface, caption); undecodable ones get surface '<undecodable>'."""
+
+    def __init__(self, registry: RegistrySettings | None):
+        self.registry_settings = registry
 
     def open(self, function_context: FunctionContext) -> None:
-        self.codec = AvroCodec.from_files(paths.SCHEMAS_DIR / "impression.avsc")
+        self.registry = Registry(self.registry_settings) if self.registry_settings else None
+        history = SchemaHistory.from_folder(IMPRESSION_HISTORY)
+        self.decoder = AvroDecoder(history.latest, history, self.registry.schema_by_id if self.registry else None)
+
+    def close(self) -> None:
+        if self.registry is not None:
+            self.registry.close()
 
     def eval(self, payload: bytes):
         try:
-            record = self.codec.decode(payload)
+            record = self.decoder.decode(payload)
         except Exception:  # noqa: BLE001 - counted under its own surface, never dropped
             return Row("<undecodable>", None)
         return Row(record["surface"], record["caption"])
@@ -92,9 +104,10 @@ def source(t_env: StreamTableEnvironment, kafka: KafkaSettings, start_offsets: d
     return t_env.from_path("impressions_raw")
 
 
-def score(t_env: StreamTableEnvironment, raw: Table, triton: TritonSettings) -> Table:
+def score(t_env: StreamTableEnvironment, raw: Table, triton: TritonSettings,
+          registry: RegistrySettings | None) -> Table:
     """Decode each impression and score its caption in Triton batches; count per minute and surface."""
-    decode = udf(DecodeSurface(), result_type=DataTypes.ROW([
+    decode = udf(DecodeSurface(registry), result_type=DataTypes.ROW([
         DataTypes.FIELD("surface", DataTypes.STRING()), DataTypes.FIELD("caption", DataTypes.STRING())]))
     max_score = udf(MaxSafetyScore(triton), result_type=DataTypes.DOUBLE(), func_type="pandas")
     t_env.create_temporary_view("impressions_raw_view", raw)
@@ -123,7 +136,7 @@ def sink(t_env: StreamTableEnvironment, counts: Table, clickhouse: ClickHouseSet
 def build(t_env: StreamTableEnvironment, settings: ServiceSettings, lineage: Lineage,
           start_offsets: dict[int, int] | None = None) -> None:
     raw = source(t_env, settings.kafka, start_offsets)
-    counts = score(t_env, raw, settings.triton)
+    counts = score(t_env, raw, settings.triton, settings.registry)
     sink(t_env, counts, settings.clickhouse, lineage)
 
 

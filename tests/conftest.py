@@ -22,7 +22,8 @@ def pytest_collection_modifyitems(items):
 def stack(tmp_path_factory) -> StackSettings:
     """A private stack on free ports with its own state folder (so it never meets a developer's stack)."""
     settings = StackSettings(state_dir=tmp_path_factory.mktemp("stack"), kafka_port=0, kafka_controller_port=0,
-                             triton_http_port=0, triton_grpc_port=0, triton_metrics_port=0)
+                             triton_http_port=0, triton_grpc_port=0, triton_metrics_port=0, registry_port=0,
+                             registry_management_port=0)
     manager.up(settings)
     yield settings
     manager.down(settings)

@@ -11,29 +11,12 @@ from dataclasses import dataclass
 
 from datasketches import kll_floats_sketch
 
+from riskstream.core.rows import DIMENSIONS
 from udfs.policy import Policy
 
-DIMENSIONS = ("surface", "region", "recommender_model_version", "item_category")
 QUANTILES = (0.5, 0.95, 0.99)
 SKETCH_K = 200
 TOP_UNSAFE_ITEMS = 10
-
-
-@dataclass(frozen=True)
-class WindowSpec:
-    """Tumbling windows of `size_ms`, a sliding view of `slide_view_ms` every `size_ms`, and allowed lateness."""
-
-    size_ms: int = 60_000
-    slide_view_ms: int = 300_000
-    allowed_lateness_ms: int = 60_000
-
-    def start_of(self, event_ms: int) -> int:
-        return event_ms - event_ms % self.size_ms
-
-    @property
-    def views(self) -> int:
-        """How many tumbling windows one sliding window spans."""
-        return self.slide_view_ms // self.size_ms
 
 
 class WindowAccumulator:

@@ -1,75 +1,43 @@
-"""Kafka record -> validated impression, or a dead letter saying why not. Pure logic, no pyflink."""
+"""Kafka record -> validated impression, or a DecodeError whose code says why not. Pure logic, no pyflink."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from riskstream.core.schemas import IMPRESSION_HISTORY
+from riskstream.core.config import DecodeSettings
+from riskstream.core.errors import DecodeError, ErrorCode
+from riskstream.core.rows import Impression, KafkaRecord
+from udfs.dimensions import DimensionRules
+from udfs.wire import AvroDecoder, SchemaById, SchemaHistory
 
-from riskstream.core import paths
-from riskstream.core.errors import DecodeError
-from udfs.avro_codec import AvroCodec
-
-IMPRESSION_SCHEMA = paths.SCHEMAS_DIR / "impression.avsc"
-DEAD_LETTER_SCHEMA = paths.SCHEMAS_DIR / "dead_letter.avsc"
 EARLIEST_EVENT_MS = 946_684_800_000  # 2000-01-01: anything before is a broken clock, not history
 
 
-@dataclass(frozen=True)
-class Rejection:
-    error_class: str
-    message: str
-
-
-@dataclass(frozen=True)
-class TimeBounds:
-    """How far an impression's event time may sit from its Kafka timestamp before it is absurd."""
-
-    max_past_ms: int = 7 * 24 * 3600 * 1000
-    max_future_ms: int = 3600 * 1000
-
-
-def classify(error: DecodeError) -> str:
-    text = str(error)
-    for prefix, code in (("empty payload", "empty_payload"), ("not Avro", "not_avro"),
-                         ("unknown writer schema", "unknown_schema"), ("body does not match", "schema_mismatch"),
-                         ("trailing bytes", "trailing_bytes")):
-        if text.startswith(prefix):
-            return code
-    return "decode_error"
-
-
 class ImpressionDecoder:
-    """Decode and validate impressions; reject what a window must not count."""
+    """Decode either wire format into the job's reader schema (the newest in the history), then validate."""
 
-    def __init__(self, bounds: TimeBounds = TimeBounds()):
-        self.codec = AvroCodec.from_files(IMPRESSION_SCHEMA)
-        self.bounds = bounds
+    def __init__(self, settings: DecodeSettings = DecodeSettings(), schema_by_id: SchemaById | None = None,
+                 history: SchemaHistory | None = None):
+        self.history = history or SchemaHistory.from_folder(IMPRESSION_HISTORY)
+        self.avro = AvroDecoder(self.history.latest, self.history, schema_by_id)
+        self.settings = settings
+        self.dimensions = DimensionRules(settings)
 
-    def decode(self, payload: bytes | None, kafka_timestamp_ms: int) -> dict | Rejection:
-        try:
-            record = self.codec.decode(payload)
-        except DecodeError as exc:
-            return Rejection(classify(exc), str(exc))
-        event_ms = int(record["event_time"].timestamp() * 1000)
-        if (event_ms < EARLIEST_EVENT_MS or event_ms < kafka_timestamp_ms - self.bounds.max_past_ms
-                or event_ms > kafka_timestamp_ms + self.bounds.max_future_ms):
-            return Rejection("absurd_event_time",
-                             f"event_time {event_ms} is outside [{kafka_timestamp_ms - self.bounds.max_past_ms}, "
-                             f"{kafka_timestamp_ms + self.bounds.max_future_ms}] around the Kafka timestamp "
-                             f"{kafka_timestamp_ms}")
-        record["event_time"] = event_ms
-        return record
-
-
-class DeadLetterEncoder:
-    """Dead letters as Avro single-object records (schemas/dead_letter.avsc)."""
-
-    def __init__(self, job_id: str):
-        self.codec = AvroCodec.from_files(DEAD_LETTER_SCHEMA)
-        self.job_id = job_id
-
-    def encode(self, payload: bytes | None, topic: str, partition: int, offset: int, timestamp_ms: int,
-               rejection: Rejection) -> bytes:
-        return self.codec.encode({
-            "payload": payload or b"", "source_topic": topic, "source_partition": partition,
-            "source_offset": offset, "source_timestamp": timestamp_ms, "error_class": rejection.error_class,
-            "error_message": rejection.message, "job_id": self.job_id,
-        })
+    def decode(self, record: KafkaRecord) -> Impression:
+        """The impression, or DecodeError with its code."""
+        if record.value is None:
+            raise DecodeError(ErrorCode.TOMBSTONE, "null value (a tombstone)")
+        if not record.value:
+            raise DecodeError(ErrorCode.EMPTY_PAYLOAD, "zero-length value")
+        avro = self.avro.decode(record.value)
+        event_ms = int(avro["event_time"].timestamp() * 1000)
+        low = record.timestamp_ms - self.settings.max_past_ms
+        high = record.timestamp_ms + self.settings.max_future_ms
+        if event_ms < EARLIEST_EVENT_MS or event_ms < low or event_ms > high:
+            raise DecodeError(ErrorCode.ABSURD_EVENT_TIME, f"event_time {event_ms} is outside [{low}, {high}] "
+                                                           f"around the Kafka timestamp {record.timestamp_ms}")
+        impression = Impression(
+            event_time=event_ms, event_id=avro["event_id"], item_id=avro["item_id"], creator_id=avro["creator_id"],
+            surface=avro["surface"], region=avro["region"],
+            recommender_model_version=avro["recommender_model_version"], item_category=avro["item_category"],
+            caption=avro["caption"], source_partition=record.partition, source_offset=record.offset)
+        self.dimensions.check(impression.dimensions)
+        return impression

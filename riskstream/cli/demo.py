@@ -6,8 +6,9 @@ import time
 import uuid
 
 from riskstream.io import clickhouse, kafka_admin, topics
-from riskstream.core.config import (ClickHouseSettings, HealthJobSettings, KafkaSettings, ServiceSettings, StackSettings,
+from riskstream.core.config import (ClickHouseSettings, RegistrySettings, HealthJobSettings, KafkaSettings, ServiceSettings, StackSettings,
                                TritonSettings)
+from riskstream.cli import generator_args
 from riskstream.cli.produce import produce, produce_faults
 from riskstream.stack import manager, state
 
@@ -17,7 +18,8 @@ def local_services(settings: StackSettings) -> ServiceSettings:
     addresses = state.addresses(settings.state_dir)
     return ServiceSettings(kafka=KafkaSettings(bootstrap_servers=addresses["kafka"]),
                            triton=TritonSettings(url=addresses["triton"]),
-                           clickhouse=ClickHouseSettings(url=addresses["clickhouse"]))
+                           clickhouse=ClickHouseSettings(url=addresses["clickhouse"]),
+                           registry=RegistrySettings(url=addresses["registry"]) if "registry" in addresses else None)
 
 
 def format_table(header: list[str], rows: list[tuple]) -> str:
@@ -49,7 +51,6 @@ SUMMARY = {
 
 def run(stack: StackSettings, args: argparse.Namespace) -> int:
     from jobs import runtime, safety_health  # imports pyflink: only when a job actually runs
-    from riskstream.cli.main import generator_settings
 
     print("== local stack")
     for line in manager.up(stack):
@@ -59,7 +60,7 @@ def run(stack: StackSettings, args: argparse.Namespace) -> int:
     kafka_admin.ensure_topics(kafka.bootstrap_servers, topics.specs(kafka))
 
     start = kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.impressions_topic)
-    generator = generator_settings(args)
+    generator = generator_args.settings(args)
     incidents = ", ".join(f"{i.surface}/{i.region} x{i.multiplier:g} from minute {i.start:g}"
                           + (f" to {i.end:g}" if i.end is not None else "") for i in generator.incidents)
     job = HealthJobSettings(start_offsets=start, job_id=f"demo-{uuid.uuid4().hex[:8]}",
@@ -68,8 +69,8 @@ def run(stack: StackSettings, args: argparse.Namespace) -> int:
     print(f"== producing {generator.count} impressions over {generator.count / generator.rate / 60:.0f} minutes of "
           f"event time (incident: {incidents or 'none'}), then {LATE} late and {MALFORMED} malformed records")
     if args.bounded:
-        report = produce(kafka, generator)
-        produce_faults(kafka, generator, late=LATE, malformed=MALFORMED)
+        report = produce(kafka, generator, registry=services.registry)
+        produce_faults(kafka, generator, late=LATE, malformed=MALFORMED, registry=services.registry)
         print(f"== running the safety-health job {job.job_id} over them (bounded) on a Flink MiniCluster")
         started = time.monotonic()
         lineage = safety_health.run(services, job)
@@ -78,8 +79,8 @@ def run(stack: StackSettings, args: argparse.Namespace) -> int:
         print(f"== streaming: the job {job.job_id} runs on a Flink MiniCluster while the stream is produced "
               f"{args.speedup:g}x faster than real time")
         client, lineage = safety_health.start(services, job)
-        report = produce(kafka, generator, realtime=True, speedup=args.speedup)
-        produce_faults(kafka, generator, late=LATE, malformed=MALFORMED)
+        report = produce(kafka, generator, realtime=True, speedup=args.speedup, registry=services.registry)
+        produce_faults(kafka, generator, late=LATE, malformed=MALFORMED, registry=services.registry)
         kafka_admin.wait_committed(kafka.bootstrap_servers, safety_health.consumer_group(job.job_id),
                                    kafka.impressions_topic,
                                    kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.impressions_topic))

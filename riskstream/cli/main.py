@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
+from riskstream.cli import generator_args
 from riskstream.core import config, paths
 from riskstream.stack import jars
 from riskstream.core.errors import RiskstreamError
@@ -59,24 +59,14 @@ def _produce(args: argparse.Namespace) -> int:
     from riskstream.io import kafka_admin, topics
     from riskstream.cli.produce import produce
 
-    kafka = _services(args).kafka
+    services = _services(args)
+    kafka = services.kafka
     kafka_admin.require_ready(kafka.bootstrap_servers)
     kafka_admin.ensure_topics(kafka.bootstrap_servers, topics.specs(kafka))
-    report = produce(kafka, generator_settings(args), realtime=args.realtime)
+    report = produce(kafka, generator_args.settings(args), realtime=args.realtime, registry=services.registry)
     print(f"produced {report.count} impressions ({report.unsafe} with unsafe captions) to "
           f"{kafka.impressions_topic} in {report.seconds:.1f}s; event time {report.first_event_ms}..{report.last_event_ms}")
     return 0
-
-
-def generator_settings(args: argparse.Namespace):
-    from riskstream.cli.generator import GeneratorSettings, Incident
-
-    # By default the stream ends about now, starting on a whole minute.
-    duration_ms = args.count / args.rate * 1000
-    start_ms = args.start_ms if args.start_ms is not None else int((time.time() * 1000 - duration_ms) // 60_000 * 60_000)
-    return GeneratorSettings(seed=args.seed, count=args.count, rate=args.rate, start_ms=start_ms,
-                             base_unsafe_rate=args.base_unsafe_rate,
-                             incidents=tuple(Incident.parse(text) for text in args.incident))
 
 
 def _grafana(args: argparse.Namespace) -> int:
@@ -126,17 +116,6 @@ def _demo(args: argparse.Namespace) -> int:
     return demo.run(config.stack_settings(args), args)
 
 
-def _add_generator_options(parser: argparse.ArgumentParser, count: int, rate: float) -> None:
-    parser.add_argument("--seed", type=int, default=42, help="generator seed: same seed, same stream")
-    parser.add_argument("--count", type=int, default=count, help="impressions to produce")
-    parser.add_argument("--start-ms", type=int, default=None,
-                        help="event time of the first impression, epoch ms (default: so the stream ends about now)")
-    parser.add_argument("--rate", type=float, default=rate, help="impressions per second of event time")
-    parser.add_argument("--base-unsafe-rate", type=float, default=0.02, help="share of unsafe captions outside incidents")
-    parser.add_argument("--incident", action="append", default=[], metavar="SPEC",
-                        help="surface=S,region=R,start=MIN[,multiplier=X][,end=MIN]; repeatable")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="riskstream", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -156,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     produce = commands.add_parser("produce", help="write synthetic Avro impressions to Kafka")
     config.add_options(produce, config.SERVICE_OPTIONS + (config.STATE_DIR,))
-    _add_generator_options(produce, count=10_000, rate=1000.0)
+    generator_args.add_options(produce, count=10_000, rate=1000.0)
     produce.add_argument("--realtime", action="store_true", help="pace sends to the event-time rate")
     produce.set_defaults(handler=_produce)
 
@@ -178,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="stack up, run the safety-health job on a generated stream, print what it wrote")
     config.add_options(demo, config.STACK_OPTIONS)
-    _add_generator_options(demo, count=12_000, rate=20.0)
+    generator_args.add_options(demo, count=12_000, rate=20.0)
     demo.add_argument("--bounded", action="store_true",
                       help="produce first, then run the job over the backlog and stop (default: run the job "
                            "while the stream is produced, paced to event time)")

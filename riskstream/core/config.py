@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,12 +61,19 @@ TRITON_GRPC_PORT = Option("--triton-grpc-port", "RISKSTREAM_TRITON_GRPC_PORT", 1
                           "Triton gRPC port (0 picks a free one)", int)
 TRITON_METRICS_PORT = Option("--triton-metrics-port", "RISKSTREAM_TRITON_METRICS_PORT", 18002,
                              "Triton Prometheus metrics port (0 picks a free one)", int)
+REGISTRY_PORT = Option("--registry-port", "RISKSTREAM_REGISTRY_PORT", 18081,
+                       "schema registry (Apicurio) HTTP port (0 picks a free one)", int)
+REGISTRY_MANAGEMENT_PORT = Option("--registry-management-port", "RISKSTREAM_REGISTRY_MANAGEMENT_PORT", 18082,
+                                  "schema registry management (health) port (0 picks a free one)", int)
+REGISTRY_JAVA = Option("--registry-java", "RISKSTREAM_REGISTRY_JAVA", "",
+                       "java (21+) that runs the schema registry (default: the newest JDK found)")
 KAFKA_HEAP = Option("--kafka-heap", "RISKSTREAM_KAFKA_HEAP", "512m", "Kafka broker JVM heap (-Xmx)")
 MODEL_REPOSITORY = Option("--model-repository", "RISKSTREAM_MODEL_REPOSITORY", str(paths.MODEL_REPOSITORY),
                           "Triton model repository the local server loads")
 
 STACK_OPTIONS = (STATE_DIR, KAFKA_PORT, KAFKA_CONTROLLER_PORT, TRITON_HTTP_PORT, TRITON_GRPC_PORT,
-                 TRITON_METRICS_PORT, KAFKA_HEAP, MODEL_REPOSITORY)
+                 TRITON_METRICS_PORT, REGISTRY_PORT, REGISTRY_MANAGEMENT_PORT, REGISTRY_JAVA, KAFKA_HEAP,
+                 MODEL_REPOSITORY)
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,9 @@ class StackSettings:
     triton_http_port: int = 18000
     triton_grpc_port: int = 18001
     triton_metrics_port: int = 18002
+    registry_port: int = 18081
+    registry_management_port: int = 18082
+    registry_java: str = ""
     kafka_heap: str = "512m"
     model_repository: Path = paths.MODEL_REPOSITORY
 
@@ -104,6 +115,14 @@ TOPIC_PARTITIONS = Option("--topic-partitions", "RISKSTREAM_TOPIC_PARTITIONS", 3
 IMPRESSIONS_RETENTION = Option("--impressions-retention-hours", "RISKSTREAM_IMPRESSIONS_RETENTION_HOURS", 168,
                                "how long Kafka keeps impressions, by record (event) time; -1 keeps them forever",
                                int)
+WIRE_FORMAT = Option("--wire-format", "RISKSTREAM_WIRE_FORMAT", "confluent",
+                     "wire format `produce` writes impressions in: confluent (schema id from the registry) or "
+                     "single-object (schema fingerprint); the job always reads both")
+SCHEMA_REGISTRY_URL = Option("--schema-registry-url", "RISKSTREAM_SCHEMA_REGISTRY_URL", None,
+                             "Confluent-compatible schema registry, e.g. http://registry:8081 (Apicurio: "
+                             "http://host:8080/apis/ccompat/v7)")
+SCHEMA_REGISTRY_USER_INFO = Option("--schema-registry-user-info", "RISKSTREAM_SCHEMA_REGISTRY_USER_INFO", "",
+                                   "registry basic auth, user:password (never printed)", Secret)
 TRITON_URL = Option("--triton-url", "RISKSTREAM_TRITON_URL", None, "Triton gRPC address, host:port")
 TRITON_MODEL = Option("--triton-model", "RISKSTREAM_TRITON_MODEL", "safety_text", "Triton model that scores captions")
 TRITON_TIMEOUT = Option("--triton-timeout", "RISKSTREAM_TRITON_TIMEOUT_S", 5.0,
@@ -122,7 +141,7 @@ GRAFANA_TOKEN = Option("--token", "RISKSTREAM_GRAFANA_TOKEN", "",
                        "Grafana service-account token (never printed); or user:password in the URL", Secret)
 
 SERVICE_OPTIONS = (KAFKA_BOOTSTRAP, IMPRESSIONS_TOPIC, DEAD_LETTER_TOPIC, TOPIC_PARTITIONS, IMPRESSIONS_RETENTION,
-                   TRITON_URL, TRITON_MODEL, TRITON_TIMEOUT, TRITON_RETRIES, CLICKHOUSE_URL, CLICKHOUSE_DATABASE,
+                   WIRE_FORMAT, SCHEMA_REGISTRY_URL, SCHEMA_REGISTRY_USER_INFO, TRITON_URL, TRITON_MODEL, TRITON_TIMEOUT, TRITON_RETRIES, CLICKHOUSE_URL, CLICKHOUSE_DATABASE,
                    CLICKHOUSE_USER, CLICKHOUSE_PASSWORD)
 
 
@@ -134,6 +153,25 @@ class KafkaSettings:
     partitions: int = 3
     # Kafka deletes impressions whose record timestamp (the event time) is older than this.
     impressions_retention_hours: int = 168
+    # How `produce` writes impressions; the job reads both formats whatever this says.
+    wire_format: str = "confluent"
+
+    def __post_init__(self) -> None:
+        if self.wire_format not in WIRE_FORMATS:
+            raise ConfigError(f"wire format {self.wire_format!r}: expected one of {', '.join(WIRE_FORMATS)}")
+
+
+WIRE_FORMATS = ("confluent", "single-object")
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    """A Confluent-compatible schema registry (Apicurio's ccompat API, Confluent's, Karapace...)."""
+
+    url: str
+    user_info: Secret = field(default=Secret(""))
+    # The subject impressions' value schemas are registered under (TopicNameStrategy).
+    subject: str = "impressions-value"
 
 
 @dataclass(frozen=True)
@@ -163,6 +201,7 @@ class ServiceSettings:
     kafka: KafkaSettings
     triton: TritonSettings
     clickhouse: ClickHouseSettings
+    registry: RegistrySettings | None = None
 
 
 def add_options(parser: argparse.ArgumentParser, options: tuple[Option, ...]) -> None:
@@ -179,6 +218,9 @@ def stack_settings(args: argparse.Namespace) -> StackSettings:
         triton_http_port=args.triton_http_port,
         triton_grpc_port=args.triton_grpc_port,
         triton_metrics_port=args.triton_metrics_port,
+        registry_port=args.registry_port,
+        registry_management_port=args.registry_management_port,
+        registry_java=args.registry_java,
         kafka_heap=args.kafka_heap,
         model_repository=Path(args.model_repository).resolve(),
     )
@@ -203,6 +245,7 @@ def service_settings(args: argparse.Namespace, local: dict[str, str] | None = No
             dead_letter_topic=args.dead_letter_topic,
             partitions=args.topic_partitions,
             impressions_retention_hours=args.impressions_retention_hours,
+            wire_format=args.wire_format,
         ),
         triton=TritonSettings(
             url=address(args.triton_url, "triton", TRITON_URL),
@@ -216,7 +259,16 @@ def service_settings(args: argparse.Namespace, local: dict[str, str] | None = No
             username=args.clickhouse_user,
             password=Secret(args.clickhouse_password),
         ),
+        registry=_registry(args.schema_registry_url or local.get("registry"), args),
     )
+
+
+def _registry(url: str | None, args: argparse.Namespace) -> RegistrySettings | None:
+    """No registry is a valid setting: Confluent-framed records then go to the dead letters as unknown_schema_id."""
+    if not url:
+        return None
+    return RegistrySettings(url=url, user_info=Secret(args.schema_registry_user_info),
+                            subject=f"{args.impressions_topic}-value")
 
 
 def describe(settings: object) -> str:
@@ -254,11 +306,50 @@ CHECKPOINT_DIR = Option("--checkpoint-dir", "RISKSTREAM_CHECKPOINT_DIR", None,
 CHECKPOINT_INTERVAL = Option("--checkpoint-interval-s", "RISKSTREAM_CHECKPOINT_INTERVAL_S", 10,
                              "seconds between checkpoints", int)
 PARALLELISM = Option("--parallelism", "RISKSTREAM_PARALLELISM", 1, "job parallelism", int)
+DIMENSION_PATTERN = Option("--dimension-pattern", "RISKSTREAM_DIMENSION_PATTERN", r"[A-Za-z0-9][A-Za-z0-9_.:/+-]*",
+                           "characters a surface, region, model version or item category may hold (a regex that "
+                           "must match the whole value); others go to the dead letters as invalid_dimension")
+DIMENSION_MAX_LENGTH = Option("--dimension-max-length", "RISKSTREAM_DIMENSION_MAX_LENGTH", 64,
+                              "longest dimension value, characters", int)
+DEAD_LETTER_MAX_BYTES = Option("--dead-letter-max-bytes", "RISKSTREAM_DEAD_LETTER_MAX_BYTES", 262_144,
+                               "payload bytes a dead letter keeps; longer values are truncated, with their "
+                               "length and SHA-256 recorded", int)
 BUNDLE_TIME = Option("--bundle-time-ms", "RISKSTREAM_BUNDLE_TIME_MS", 100,
                      "longest a Python operator holds records and watermarks before passing them on", int)
 
 HEALTH_JOB_OPTIONS = (WINDOW_SIZE, SLIDE_VIEW, ALLOWED_LATENESS, OUT_OF_ORDERNESS, IDLE_TIMEOUT, POLICY,
-                      CHECKPOINT_DIR, CHECKPOINT_INTERVAL, PARALLELISM, BUNDLE_TIME)
+                      CHECKPOINT_DIR, CHECKPOINT_INTERVAL, PARALLELISM, BUNDLE_TIME, DIMENSION_PATTERN,
+                      DIMENSION_MAX_LENGTH, DEAD_LETTER_MAX_BYTES)
+
+# The Kafka producer's default max.request.size; a dead letter (payload, key and headers capped, plus
+# the envelope) must stay under it, so the caps together are checked against it.
+DEAD_LETTER_REQUEST_LIMIT = 1_048_576
+DEAD_LETTER_KEY_MAX_BYTES = 16_384
+DEAD_LETTER_HEADERS_MAX_BYTES = 65_536
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    """What the decode step accepts, and how much of a rejected record a dead letter keeps."""
+
+    dimension_pattern: str = DIMENSION_PATTERN.default
+    dimension_max_length: int = 64
+    dead_letter_max_bytes: int = 262_144
+    # How far an impression's event time may sit from its Kafka timestamp before it is absurd.
+    max_past_ms: int = 7 * 24 * 3600 * 1000
+    max_future_ms: int = 3600 * 1000
+
+    def __post_init__(self) -> None:
+        try:
+            re.compile(self.dimension_pattern)
+        except re.error as exc:
+            raise ConfigError(f"dimension pattern {self.dimension_pattern!r} is not a regex: {exc}") from exc
+        if not 0 < self.dimension_max_length <= 1024:
+            raise ConfigError(f"dimension max length must be in 1..1024, got {self.dimension_max_length}")
+        budget = DEAD_LETTER_REQUEST_LIMIT - DEAD_LETTER_KEY_MAX_BYTES - DEAD_LETTER_HEADERS_MAX_BYTES - 65_536
+        if not 0 < self.dead_letter_max_bytes <= budget:
+            raise ConfigError(f"dead-letter max bytes must be in 1..{budget} so a dead letter fits one Kafka "
+                              f"request, got {self.dead_letter_max_bytes}")
 
 
 @dataclass(frozen=True)
@@ -275,6 +366,7 @@ class HealthJobSettings:
     checkpoint_interval_ms: int = 10_000
     parallelism: int = 1
     bundle_time_ms: int = 100
+    decode: DecodeSettings = field(default_factory=DecodeSettings)
     bounded: bool = False
     start_offsets: dict[int, int] | None = None
     end_offsets: dict[int, int] | None = None
@@ -294,7 +386,9 @@ def health_job_settings(args: argparse.Namespace, state_dir: Path) -> HealthJobS
         idle_timeout_ms=args.idle_timeout_s * 1000, policy_path=Path(args.policy).resolve(),
         checkpoint_dir=Path(args.checkpoint_dir or state_dir / "checkpoints").resolve(),
         checkpoint_interval_ms=args.checkpoint_interval_s * 1000, parallelism=args.parallelism,
-        bundle_time_ms=args.bundle_time_ms, bounded=args.bounded, start_offsets=parse_offsets(args.start_offsets),
+        bundle_time_ms=args.bundle_time_ms, bounded=args.bounded,
+        decode=DecodeSettings(dimension_pattern=args.dimension_pattern, dimension_max_length=args.dimension_max_length,
+                              dead_letter_max_bytes=args.dead_letter_max_bytes), start_offsets=parse_offsets(args.start_offsets),
         end_offsets=parse_offsets(args.end_offsets), from_checkpoint=args.from_checkpoint,
         job_id=args.job_id,
     )

@@ -1,6 +1,8 @@
 """One base exception for everything riskstream raises on purpose; context lives in fields."""
 from __future__ import annotations
 
+from enum import StrEnum
+
 
 class RiskstreamError(Exception):
     """Base class: the message says what went wrong and what to do about it."""
@@ -50,8 +52,35 @@ class ChecksumMismatch(RiskstreamError):
     """A downloaded artifact does not match the checksum pinned in the repository."""
 
 
+class ErrorCode(StrEnum):
+    """Why an input record was not counted: set where the failure is raised, stored with every dead letter.
+
+    The values are stable: dashboards, alerts and the dead-letter schema name them.
+    """
+
+    TOMBSTONE = "tombstone"                       # a null value (a Kafka delete marker)
+    EMPTY_PAYLOAD = "empty_payload"               # a zero-length value
+    NOT_AVRO = "not_avro"                         # no known wire-format header
+    UNKNOWN_SCHEMA = "unknown_schema"             # single-object fingerprint not in the schema history
+    UNKNOWN_SCHEMA_ID = "unknown_schema_id"       # Confluent schema id the registry does not know
+    INCOMPATIBLE_SCHEMA = "incompatible_schema"   # writer schema cannot be resolved to the reader schema
+    SCHEMA_MISMATCH = "schema_mismatch"           # body does not decode with its writer schema
+    TRAILING_BYTES = "trailing_bytes"             # bytes left after the record
+    ABSURD_EVENT_TIME = "absurd_event_time"       # event time before 2000 or far from the Kafka timestamp
+    INVALID_DIMENSION = "invalid_dimension"       # a slice dimension outside the allowed characters or length
+    UNEXPECTED_ERROR = "unexpected_error"         # a bug: the record is kept so nothing is lost
+
+
 class DecodeError(RiskstreamError):
-    """A record could not be decoded against its schema."""
+    """A record could not be decoded or validated; `code` says why, the message says the details."""
+
+    def __init__(self, code: ErrorCode, message: str):
+        self.code = code
+        super().__init__(message)
+
+
+class SchemaRegistryUnavailable(ServiceUnavailable):
+    """The schema registry did not answer (not: answered that it has no such schema)."""
 
 
 class PolicyError(RiskstreamError):

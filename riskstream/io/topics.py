@@ -5,6 +5,7 @@ from riskstream.core.config import KafkaSettings
 from riskstream.io.kafka_admin import TopicSpec
 
 HOUR_MS = 3600 * 1000
+IMPRESSIONS_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
 
 def specs(kafka: KafkaSettings) -> list[TopicSpec]:
@@ -14,7 +15,9 @@ def specs(kafka: KafkaSettings) -> list[TopicSpec]:
         # job's watermarks follow; retention counts from it too.
         TopicSpec(kafka.impressions_topic, kafka.partitions,
                   {"retention.ms": str(hours * HOUR_MS if hours >= 0 else -1), "cleanup.policy": "delete",
-                   "message.timestamp.type": "CreateTime"}),
+                   "message.timestamp.type": "CreateTime",
+                   # Producers' batches of large records are accepted; the job dead-letters any size it reads.
+                   "max.message.bytes": str(IMPRESSIONS_MAX_MESSAGE_BYTES)}),
         # Dead letters are evidence: kept four weeks, one partition keeps them in arrival order per job.
         TopicSpec(kafka.dead_letter_topic, 1, {"retention.ms": str(4 * 7 * 24 * HOUR_MS), "cleanup.policy": "delete"}),
     ]

@@ -13,12 +13,17 @@ from pathlib import Path
 from riskstream.core import paths
 from riskstream.core.errors import ChecksumMismatch, MissingTool, RiskstreamError
 
-BUNDLES = ("kafka-broker", "flink-connectors")
+BUNDLES = ("kafka-broker", "flink-connectors", "schema-registry")
+ARTIFACT_PATTERNS = ("*.jar", "*.tar.gz")  # JARs, and the registry's ready-to-run app archive
 LOCK_FILE = paths.JARS_SPEC_DIR / "jars.lock"
 
 
 def bundle_dir(bundle: str) -> Path:
     return paths.JAR_CACHE_DIR / bundle
+
+
+def _artifacts(folder: Path) -> list[Path]:
+    return sorted(p for pattern in ARTIFACT_PATTERNS for p in folder.glob(pattern)) if folder.exists() else []
 
 
 def _sha256(path: Path) -> str:
@@ -65,7 +70,7 @@ def _verify(bundle: str, lock: dict[str, str]) -> list[str]:
     """Problems with the cached bundle against the lock; empty when it matches exactly."""
     folder = bundle_dir(bundle)
     expected = {name.split("/", 1)[1]: digest for name, digest in lock.items() if name.startswith(bundle + "/")}
-    present = {p.name for p in folder.glob("*.jar")} if folder.exists() else set()
+    present = {p.name for p in _artifacts(folder)}
     problems = [f"missing {bundle}/{name}" for name in sorted(expected.keys() - present)]
     problems += [f"unexpected {bundle}/{name}" for name in sorted(present - expected.keys())]
     for name in sorted(expected.keys() & present):
@@ -83,7 +88,7 @@ def ensure(bundle: str) -> list[Path]:
         problems = _verify(bundle, lock)
         if problems:
             raise ChecksumMismatch(f"{bundle} JARs do not match {LOCK_FILE.name}: " + "; ".join(problems))
-    return sorted(bundle_dir(bundle).glob("*.jar"))
+    return _artifacts(bundle_dir(bundle))
 
 
 def ensure_all() -> dict[str, list[Path]]:
@@ -95,7 +100,7 @@ def write_lock() -> Path:
     lines = ["# sha256 of every JAR riskstream uses; regenerate with `riskstream jars lock` after editing a pom.xml."]
     for bundle in BUNDLES:
         _resolve(bundle)
-        for jar in sorted(bundle_dir(bundle).glob("*.jar")):
+        for jar in _artifacts(bundle_dir(bundle)):
             lines.append(f"{_sha256(jar)} {bundle}/{jar.name}")
     LOCK_FILE.write_text("\n".join(lines) + "\n")
     return LOCK_FILE

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from riskstream.io import clickhouse
 from riskstream.core.config import ClickHouseSettings, StackSettings
 from riskstream.core.errors import RiskstreamError
-from riskstream.stack import kafka, process, state, triton
+from riskstream.stack import kafka, process, registry, state, triton
 from riskstream.stack.state import ServiceRecord
 
-PROCESS_SERVICES = {kafka.NAME: kafka, triton.NAME: triton}
+PROCESS_SERVICES = {kafka.NAME: kafka, registry.NAME: registry, triton.NAME: triton}
 CLICKHOUSE = "clickhouse"
 
 

@@ -5,10 +5,12 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 
 def send(bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes | None, int]],
-         partition: int | None = None) -> list[tuple[int, int]]:
-    """Produce (key, value, timestamp_ms) messages in order, to `partition` or by key; return each
-    one's (partition, offset)."""
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5})
+         partition: int | None = None, compression: str = "none",
+         headers: list[tuple[str, bytes]] | None = None) -> list[tuple[int, int]]:
+    """Produce (key, value, timestamp_ms) messages in order, to `partition` or by key, compressed with
+    `compression` (none, gzip, snappy, lz4, zstd); return each one's (partition, offset)."""
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5,
+                         "compression.type": compression, "message.max.bytes": 4 * 1024 * 1024})
     positions: list[tuple[int, int] | None] = [None] * len(messages)
     errors: list[str] = []
 
@@ -22,6 +24,8 @@ def send(bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes | 
 
     for index, (key, value, timestamp) in enumerate(messages):
         where = {} if partition is None else {"partition": partition}
+        if headers:
+            where["headers"] = headers
         producer.produce(topic, key=key, value=value, timestamp=timestamp, on_delivery=delivered(index), **where)
         producer.poll(0)
     producer.flush(60)

@@ -26,8 +26,8 @@ def incident_run(services, tmp_path_factory):
     start = kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.impressions_topic)
     generator = GeneratorSettings(seed=61, count=45 * 60 * 20, rate=20.0, start_ms=START_MS,
                                   incidents=(Incident("shorts", "br", start=INCIDENT_MINUTE),))
-    produce(kafka, generator)
-    produce_faults(kafka, generator, late=0, malformed=MALFORMED)  # Kafka timestamp: minute 45, the end
+    produce(kafka, generator, registry=services.registry)
+    produce_faults(kafka, generator, late=0, malformed=MALFORMED, registry=services.registry)  # Kafka timestamp: minute 45, the end
     end = kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.impressions_topic)
     safety_health.run(services, HealthJobSettings(start_offsets=start, end_offsets=end, bounded=True,
                                                   job_id="e2e-alerts",

@@ -18,9 +18,10 @@ from riskstream.core.config import HealthJobSettings
 from riskstream.cli.generator import SURFACES, GeneratorSettings, generate
 from riskstream.stack import manager, process, state
 from tests.e2e import kafka_io
-from udfs.avro_codec import AvroCodec
+from riskstream.core import schemas
+from udfs.wire import Encoder, SchemaHistory, WireFormat
 
-CODEC = AvroCodec.from_files(paths.SCHEMAS_DIR / "impression.avsc")
+CODEC = Encoder(SchemaHistory.from_folder(schemas.IMPRESSION_HISTORY).latest, WireFormat.SINGLE_OBJECT)
 MINUTE = 60_000
 
 

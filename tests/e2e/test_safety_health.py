@@ -1,9 +1,9 @@
 """The safety-health job through real Kafka, Flink, Triton and ClickHouse, against a plain-Python reference."""
 from __future__ import annotations
 
-import json
 
 import pytest
+from fastavro.schema import parse_schema
 
 from jobs import safety_health
 from riskstream.io import clickhouse, kafka_admin, topics
@@ -12,11 +12,12 @@ from riskstream.core.config import HealthJobSettings
 from riskstream.cli.generator import GeneratorSettings, Incident, generate
 from tests.e2e import kafka_io, reference
 from udfs import policy as policy_file
-from udfs.avro_codec import AvroCodec, load_schema
+from riskstream.core import schemas
+from udfs.wire import AvroDecoder, Encoder, SchemaHistory, WireFormat
 from riskstream.io.scoring import SafetyScorer
 
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
-CODEC = AvroCodec.from_files(paths.SCHEMAS_DIR / "impression.avsc")
+CODEC = Encoder(SchemaHistory.from_folder(schemas.IMPRESSION_HISTORY).latest, WireFormat.SINGLE_OBJECT)
 
 
 def _impressions():
@@ -36,7 +37,7 @@ def _bad_messages(good: dict) -> dict[str, tuple[bytes | None, int]]:
         "empty_payload": (b"", START_MS + 1_000),
         "tombstone": (None, START_MS + 2_000),
         "schema_mismatch": (encoded[:-7], START_MS + 3_000),
-        "unknown_schema": (AvroCodec(json.loads(json.dumps(other))).encode({"x": 1}), START_MS + 4_000),
+        "unknown_schema": (Encoder(parse_schema(other), WireFormat.SINGLE_OBJECT).encode({"x": 1}), START_MS + 4_000),
         "not_avro": (b'{"event_id": "json-is-not-avro"}', START_MS + 5_000),
         "absurd_past": (CODEC.encode({**good, "event_time": 0}), START_MS + 6_000),
         "absurd_future": (CODEC.encode({**good, "event_time": START_MS + 100 * 365 * 86_400_000}), START_MS + 7_000),
@@ -119,7 +120,7 @@ def test_the_incident_slice_is_the_top_unsafe_slice_in_its_window(services, heal
 
 def test_bad_input_reaches_the_dead_letter_topic_and_index_with_offsets(services, health_run):
     records, _, bad_positions = health_run
-    expected_class = {"empty_payload": "empty_payload", "tombstone": "empty_payload",
+    expected_class = {"empty_payload": "empty_payload", "tombstone": "tombstone",
                       "schema_mismatch": "schema_mismatch", "unknown_schema": "unknown_schema",
                       "not_avro": "not_avro", "absurd_past": "absurd_event_time", "absurd_future": "absurd_event_time"}
     index = {(r["source_partition"], r["source_offset"]): r for r in
@@ -128,7 +129,8 @@ def test_bad_input_reaches_the_dead_letter_topic_and_index_with_offsets(services
     for name, position in bad_positions.items():
         assert index[position]["error_class"] == expected_class[name], name
 
-    dead_letter_codec = AvroCodec(load_schema(paths.SCHEMAS_DIR / "dead_letter.avsc"))
+    history = SchemaHistory.from_folder(schemas.DEAD_LETTER_HISTORY)
+    dead_letter_codec = AvroDecoder(history.latest, history)
     letters = [dead_letter_codec.decode(m.value()) for m in
                kafka_io.read_all(services.kafka.bootstrap_servers, services.kafka.dead_letter_topic)]
     mine = {(d["source_partition"], d["source_offset"]): d for d in letters if d["job_id"] == "e2e-correctness"}

@@ -36,7 +36,7 @@ def test_smoke_job_counts_every_impression_once_with_triton_scores(services):
     start = kafka_admin.end_offsets(services.kafka.bootstrap_servers, services.kafka.impressions_topic)
     settings = GeneratorSettings(seed=11, count=3000, rate=20.0, start_ms=START_MS,
                                  incidents=(Incident.parse("surface=shorts,region=br,start=1,multiplier=20"),))
-    report = produce(services.kafka, settings)
+    report = produce(services.kafka, settings, registry=services.registry)
     # Undecodable payloads are counted under their own surface, never dropped.
     producer = Producer({"bootstrap.servers": services.kafka.bootstrap_servers})
     for payload in (b"", b"garbage", b"\xc3\x01truncated"):

@@ -81,3 +81,55 @@ def test_an_unreachable_clickhouse_server_fails_fast_with_its_address():
 
     with pytest.raises(ServiceUnavailable, match="127.0.0.1:1"):
         clickhouse.connect(ClickHouseSettings(url="http://127.0.0.1:1"))
+
+
+def test_the_registry_holds_the_schema_history_and_refuses_a_breaking_change(services):
+    import json
+
+    from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+    from riskstream.core import schemas
+    from riskstream.io.registry import Registry
+
+    registry = Registry(services.registry)
+    try:
+        history = schemas.versions(schemas.IMPRESSION_HISTORY)
+        ids = [registry.register(services.registry.subject, v.text) for v in history]  # idempotent
+        assert registry.schema_by_id(ids[-1])["name"] == "riskstream.Impression"
+        assert registry.schema_by_id(999_999) is None
+        breaking = json.loads(history[-1].text)
+        breaking["fields"].append({"name": "required_without_default", "type": "string"})
+        with pytest.raises(SchemaRegistryError) as refused:
+            registry.register(services.registry.subject, json.dumps(breaking))
+        assert refused.value.http_status_code == 409
+    finally:
+        registry.close()
+
+
+def test_registry_ids_survive_a_registry_restart(stack, services):
+    from riskstream.core import schemas
+    from riskstream.io.registry import Registry
+    from riskstream.stack import manager, process, state
+
+    registry = Registry(services.registry)
+    latest = schemas.versions(schemas.IMPRESSION_HISTORY)[-1].text
+    schema_id = registry.register(services.registry.subject, latest)
+    registry.close()
+    process.terminate(state.load(stack.state_dir)["registry"].pid)
+    manager.up(stack)
+    registry = Registry(services.registry)
+    try:
+        assert registry.schema_by_id(schema_id)["name"] == "riskstream.Impression"
+        assert registry.register(services.registry.subject, latest) == schema_id
+    finally:
+        registry.close()
+
+
+def test_an_unreachable_registry_fails_fast_with_the_address_it_tried():
+    from riskstream.core.config import RegistrySettings
+    from riskstream.core.errors import SchemaRegistryUnavailable
+    from riskstream.io.registry import Registry
+
+    registry = Registry(RegistrySettings(url="http://127.0.0.1:9/apis/ccompat/v7"), timeout_s=2)
+    with pytest.raises(SchemaRegistryUnavailable, match="127.0.0.1:9"):
+        registry.schema_by_id(1)

@@ -29,12 +29,13 @@ def test_starting_twice_is_harmless(stack):
     after = state.load(stack.state_dir)
     assert any(line.startswith("kafka: already up") for line in report)
     assert any(line.startswith("triton: already up") for line in report)
-    assert before["kafka"].pid == after["kafka"].pid
-    assert before["triton"].pid == after["triton"].pid
+    assert any(line.startswith("registry: already up") for line in report)
+    for name in ("kafka", "registry", "triton"):
+        assert before[name].pid == after[name].pid, name
 
 
 def test_a_killed_service_is_named_by_status_and_up_brings_it_back(stack):
-    for name in ("kafka", "triton"):
+    for name in ("kafka", "registry", "triton"):
         record = state.load(stack.state_dir)[name]
         os.killpg(record.pid, signal.SIGKILL)
         process.terminate(record.pid, grace_s=5)  # reaps nothing, but waits until it is gone

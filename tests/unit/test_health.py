@@ -4,7 +4,8 @@ import random
 import numpy as np
 import pytest
 
-from udfs.health import HEALTH_COLUMNS, Lineage, WindowAccumulator, WindowSpec, health_row
+from udfs.health import HEALTH_COLUMNS, Lineage, WindowAccumulator, health_row
+from udfs.windows import WindowSpec
 from udfs.policy import Policy
 
 CATEGORIES = ("a", "b")

@@ -1,0 +1,29 @@
+"""The generator's command-line options, shared by `riskstream produce` and `riskstream demo`."""
+from __future__ import annotations
+
+import argparse
+import time
+
+from riskstream.cli.generator import GeneratorSettings, Incident
+
+
+def add_options(parser: argparse.ArgumentParser, count: int, rate: float) -> None:
+    """The generator's flags, with the command's own default count and rate."""
+    parser.add_argument("--seed", type=int, default=42, help="generator seed: same seed, same stream")
+    parser.add_argument("--count", type=int, default=count, help="impressions to produce")
+    parser.add_argument("--start-ms", type=int, default=None,
+                        help="event time of the first impression, epoch ms (default: so the stream ends about now)")
+    parser.add_argument("--rate", type=float, default=rate, help="impressions per second of event time")
+    parser.add_argument("--base-unsafe-rate", type=float, default=0.02, help="share of unsafe captions outside incidents")
+    parser.add_argument("--incident", action="append", default=[], metavar="SPEC",
+                        help="surface=S,region=R,start=MIN[,multiplier=X][,end=MIN]; repeatable")
+
+
+def settings(args: argparse.Namespace) -> GeneratorSettings:
+    """Generator settings from parsed flags."""
+    # By default the stream ends about now, starting on a whole minute.
+    duration_ms = args.count / args.rate * 1000
+    start_ms = args.start_ms if args.start_ms is not None else int((time.time() * 1000 - duration_ms) // 60_000 * 60_000)
+    return GeneratorSettings(seed=args.seed, count=args.count, rate=args.rate, start_ms=start_ms,
+                             base_unsafe_rate=args.base_unsafe_rate,
+                             incidents=tuple(Incident.parse(text) for text in args.incident))
