@@ -17,7 +17,7 @@ from riskstream.core import paths
 from riskstream.core.config import HealthJobSettings
 from riskstream.cli.generator import SURFACES, GeneratorSettings, generate
 from riskstream.stack import manager, process, state
-from tests.e2e import kafka_io
+from tests.e2e import kafka_io, store
 from riskstream.core import schemas
 from udfs.wire import Encoder, SchemaHistory, WireFormat
 
@@ -39,17 +39,10 @@ def _offsets(services) -> dict[int, int]:
     return kafka_admin.end_offsets(services.kafka.bootstrap_servers, services.kafka.impressions_topic)
 
 
-def _query(services, sql: str, **parameters) -> list[dict]:
-    client = clickhouse.connect(services.clickhouse, database=services.clickhouse.database)
-    try:
-        result = client.query(sql, parameters=parameters)
-        return [dict(zip(result.column_names, row)) for row in result.result_rows]
-    finally:
-        client.close()
 
 
 def _tumbling_counts(services, job_id: str) -> Counter:
-    rows = _query(services, "SELECT toUnixTimestamp64Milli(window_start) AS start, surface, region, "
+    rows = store.query(services, "SELECT toUnixTimestamp64Milli(window_start) AS start, surface, region, "
                             "recommender_model_version AS version, item_category AS category, impressions "
                             "FROM safety_health FINAL WHERE job_id = {job:String} AND window_seconds = 60", job=job_id)
     return Counter({(r["start"], r["surface"], r["region"], r["version"], r["category"]): r["impressions"] for r in rows})
@@ -146,7 +139,7 @@ def test_a_triton_outage_counts_unscored_items_and_scoring_resumes(services, sta
         runtime.drain(client, tmp_path / "savepoints")
         manager.up(stack)
 
-    rows = _query(services, "SELECT intDiv(toUnixTimestamp64Milli(window_start) - {start:Int64}, 60000) AS minute, "
+    rows = store.query(services, "SELECT intDiv(toUnixTimestamp64Milli(window_start) - {start:Int64}, 60000) AS minute, "
                             "sum(impressions) AS n, sum(scored) AS scored, sum(unscored) AS unscored "
                             "FROM safety_health FINAL WHERE job_id = 'e2e-outage' AND window_seconds = 60 "
                             "GROUP BY minute ORDER BY minute", start=start_ms)
@@ -190,7 +183,7 @@ def test_late_records_are_counted_apart_and_allowed_lateness_updates_a_fired_win
     finally:
         runtime.drain(client, tmp_path / "savepoints")
 
-    late = _query(services, "SELECT source_partition, source_offset, event_id FROM late_events FINAL "
+    late = store.query(services, "SELECT source_partition, source_offset, event_id FROM late_events FINAL "
                             "WHERE job_id = 'e2e-late'")
     assert sorted((r["source_partition"], r["source_offset"]) for r in late) == sorted(late_positions)
     assert _tumbling_counts(services, "e2e-late") == _expected_counts(on_time + allowed)

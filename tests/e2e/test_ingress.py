@@ -21,8 +21,8 @@ from jobs import runtime, safety_health
 from riskstream.cli.generator import GeneratorSettings, generate
 from riskstream.core import schemas
 from riskstream.core.config import HealthJobSettings
-from riskstream.io import clickhouse, kafka_admin, topics
-from tests.e2e import kafka_io
+from riskstream.io import kafka_admin, topics
+from tests.e2e import kafka_io, store
 from udfs.wire import AvroDecoder, Encoder, SchemaHistory, WireFormat
 
 START_MS = 1_767_744_000_000  # 2026-01-07T00:00:00Z
@@ -111,13 +111,6 @@ def ingress_run(services, tmp_path_factory):
             "kind_counts": kind_counts, "garbage": garbage, "uncaptioned": uncaptioned}
 
 
-def _query(services, sql: str) -> list[dict]:
-    client = clickhouse.connect(services.clickhouse, database=services.clickhouse.database)
-    try:
-        result = client.query(sql)
-        return [dict(zip(result.column_names, row)) for row in result.result_rows]
-    finally:
-        client.close()
 
 
 def test_the_job_is_still_running_after_the_hostile_stream(ingress_run):
@@ -128,7 +121,7 @@ def test_the_job_is_still_running_after_the_hostile_stream(ingress_run):
 def test_every_good_record_of_every_format_and_codec_is_counted_exactly(services, ingress_run):
     expected = Counter((r["event_time"] - r["event_time"] % MINUTE, r["surface"], r["region"],
                         r["recommender_model_version"], r["item_category"]) for r in ingress_run["records"])
-    rows = _query(services, "SELECT toUnixTimestamp64Milli(window_start) AS start, surface, region, "
+    rows = store.query(services, "SELECT toUnixTimestamp64Milli(window_start) AS start, surface, region, "
                             "recommender_model_version AS version, item_category AS category, impressions, scored "
                             f"FROM safety_health FINAL WHERE job_id = '{JOB_ID}' AND window_seconds = 60")
     actual = Counter({(r["start"], r["surface"], r["region"], r["version"], r["category"]): r["impressions"]
@@ -142,7 +135,7 @@ def test_every_good_record_of_every_format_and_codec_is_counted_exactly(services
 def test_every_bad_record_is_a_dead_letter_with_its_code_key_and_offset(services, ingress_run):
     bad, positions = ingress_run["bad"], ingress_run["bad_positions"]
     index = {(r["source_partition"], r["source_offset"]): r for r in
-             _query(services, f"SELECT * FROM dead_letters FINAL WHERE job_id = '{JOB_ID}'")}
+             store.query(services, f"SELECT * FROM dead_letters FINAL WHERE job_id = '{JOB_ID}'")}
     assert set(index) == set(positions.values())
     for name, position in positions.items():
         assert index[position]["error_class"] == bad[name][2], name

@@ -6,11 +6,11 @@ import pytest
 from fastavro.schema import parse_schema
 
 from jobs import safety_health
-from riskstream.io import clickhouse, kafka_admin, topics
+from riskstream.io import kafka_admin, topics
 from riskstream.core import paths
 from riskstream.core.config import HealthJobSettings
 from riskstream.cli.generator import GeneratorSettings, Incident, generate
-from tests.e2e import kafka_io, reference
+from tests.e2e import kafka_io, store, reference
 from udfs import policy as policy_file
 from riskstream.core import schemas
 from udfs.wire import AvroDecoder, Encoder, SchemaHistory, WireFormat
@@ -66,13 +66,6 @@ def health_run(services, tmp_path_factory):
     return records, good_positions, bad_positions
 
 
-def _read(services, sql: str) -> list[dict]:
-    client = clickhouse.connect(services.clickhouse, database=services.clickhouse.database)
-    try:
-        result = client.query(sql)
-        return [dict(zip(result.column_names, row)) for row in result.result_rows]
-    finally:
-        client.close()
 
 
 def test_every_aggregate_equals_the_plain_python_reference(services, health_run):
@@ -87,7 +80,7 @@ def test_every_aggregate_equals_the_plain_python_reference(services, health_run)
     policy = policy_file.load(paths.REPO_ROOT / "policies" / "default.toml")
     expected = reference.expected_rows(records, scores, positions, policy.thresholds, categories)
 
-    rows = _read(services, "SELECT *, toUnixTimestamp64Milli(window_start) AS start_ms FROM safety_health FINAL "
+    rows = store.query(services, "SELECT *, toUnixTimestamp64Milli(window_start) AS start_ms FROM safety_health FINAL "
                            "WHERE job_id = 'e2e-correctness'")
     actual = {(r["window_seconds"], r["start_ms"], r["surface"], r["region"], r["recommender_model_version"],
                r["item_category"]): r for r in rows}
@@ -111,7 +104,7 @@ def test_every_aggregate_equals_the_plain_python_reference(services, health_run)
 
 
 def test_the_incident_slice_is_the_top_unsafe_slice_in_its_window(services, health_run):
-    rows = _read(services, """
+    rows = store.query(services, """
         SELECT window_start, surface, region, sum(unsafe) / sum(scored) AS unsafe_rate, sum(scored) AS n
         FROM safety_health FINAL WHERE job_id = 'e2e-correctness' AND window_seconds = 300
         GROUP BY window_start, surface, region HAVING n >= 20 ORDER BY unsafe_rate DESC LIMIT 1""")
@@ -124,7 +117,7 @@ def test_bad_input_reaches_the_dead_letter_topic_and_index_with_offsets(services
                       "schema_mismatch": "schema_mismatch", "unknown_schema": "unknown_schema",
                       "not_avro": "not_avro", "absurd_past": "absurd_event_time", "absurd_future": "absurd_event_time"}
     index = {(r["source_partition"], r["source_offset"]): r for r in
-             _read(services, "SELECT * FROM dead_letters FINAL WHERE job_id = 'e2e-correctness'")}
+             store.query(services, "SELECT * FROM dead_letters FINAL WHERE job_id = 'e2e-correctness'")}
     assert set(index) == set(bad_positions.values())
     for name, position in bad_positions.items():
         assert index[position]["error_class"] == expected_class[name], name
