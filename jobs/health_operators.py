@@ -62,6 +62,7 @@ class DecodeImpressions(ProcessFunction):
         self.job_id = job_id
         self.settings = decode
         self.registry_settings = registry
+        self.registry = None
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self.registry = Registry(self.registry_settings) if self.registry_settings else None
@@ -115,9 +116,11 @@ def slice_key(row) -> str:
 class HealthWindows(KeyedProcessFunction):
     """Flink state and timers for the pure window logic of `udfs.windows`, per slice.
 
-    State is a map window_start -> accumulator (with the latest row end written with it). Timers are
-    registered once per window, when it is created (each registration crosses to the JVM); whatever
-    timer calls back, the rows due and the windows to purge are decided from the state alone.
+    State is a map window_start -> accumulator, and beside it window_start -> the latest row end fired
+    with that window (absent: none yet). The second is kept apart so a timer reads a few longs, not every
+    pickled accumulator of the slice, to decide what is due. Timers are registered once per window, when
+    it is created (each registration crosses to the JVM); whatever timer calls back, the rows due and the
+    windows to purge are decided from the state alone.
     """
 
     def __init__(self, spec: WindowSpec, categories: tuple[str, ...], policy: Policy, lineage: Lineage):
@@ -129,6 +132,8 @@ class HealthWindows(KeyedProcessFunction):
     def open(self, runtime_context: RuntimeContext) -> None:
         self.windows = runtime_context.get_map_state(
             MapStateDescriptor("windows", Types.LONG(), Types.PICKLED_BYTE_ARRAY()))
+        self.emitted_through = runtime_context.get_map_state(
+            MapStateDescriptor("emitted-through", Types.LONG(), Types.LONG()))
 
     def process_element(self, value, ctx):
         spec = self.spec
@@ -151,33 +156,43 @@ class HealthWindows(KeyedProcessFunction):
         self.windows.put(start, accumulator)
         # Rows already written that hold this window are written again (a higher revision replaces them).
         # Decided from state, not from the watermark seen here, which PyFlink may report as of the bundle start.
-        rows = windows.rows_to_rewrite(spec, start, accumulator.emitted_through)
+        rows = windows.rows_to_rewrite(spec, start, self.emitted_through.get(start) or 0)
         if rows:
             dims = parse_slice_key(ctx.get_current_key())
+            cache = {start: accumulator}
             for row in rows:
-                yield from self._emit(row, dims, fired=False)
+                yield from self._emit(row, dims, cache)
 
     def on_timer(self, timestamp: int, ctx):
         spec = self.spec
-        dims = parse_slice_key(ctx.get_current_key())
-        through = {start: accumulator.emitted_through for start, accumulator in self.windows.items()}
-        for row in windows.due_rows(spec, through, timestamp):
-            yield from self._emit(row, dims, fired=True)
+        through = {start: 0 for start in self.windows.keys()}
+        through.update(self.emitted_through.items())
+        due = windows.due_rows(spec, through, timestamp)
+        if due:
+            dims = parse_slice_key(ctx.get_current_key())
+            cache: dict[int, WindowAccumulator | None] = {}
+            for row in due:
+                yield from self._emit(row, dims, cache)
+                # Only rows fired in watermark order move emitted_through (see udfs.windows.rows_to_rewrite).
+                for start in windows.members(spec, row):
+                    if cache.get(start) is not None and through[start] < row.end:
+                        through[start] = row.end
+                        self.emitted_through.put(start, row.end)
         for start in windows.purgeable(spec, list(through), timestamp):
             self.windows.remove(start)
+            self.emitted_through.remove(start)
 
-    def _emit(self, row: windows.Row, dims: tuple[str, ...], fired: bool):
+    def _emit(self, row: windows.Row, dims: tuple[str, ...], cache: dict):
+        """Write one row merged from its windows in state; `cache` holds the accumulators already read."""
         merged = None
         for start in windows.members(self.spec, row):
-            accumulator = self.windows.get(start)
+            if start not in cache:
+                cache[start] = self.windows.get(start)
+            accumulator = cache[start]
             if accumulator is None:
                 continue
             if merged is None:
                 merged = WindowAccumulator()
             merged.merge(accumulator)
-            # Only rows fired in watermark order move emitted_through (see udfs.windows.rows_to_rewrite).
-            if fired and accumulator.emitted_through < row.end:
-                accumulator.emitted_through = row.end
-                self.windows.put(start, accumulator)
         if merged is not None:
             yield tagged("safety_health", health_row(row.start, row.size, dims, merged, self.lineage))

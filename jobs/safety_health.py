@@ -20,7 +20,7 @@ from pyflink.table import DataTypes, Schema, StreamTableEnvironment
 from pyflink.table.udf import udf
 
 from jobs import clickhouse_sink, health_operators as ops, runtime
-from riskstream.io import checkpoints
+from riskstream.io import checkpoints, registry
 from riskstream.core import config
 from riskstream.core.config import HealthJobSettings, KafkaSettings, ServiceSettings
 from riskstream.stack import state
@@ -155,9 +155,11 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, servic
 
 
 def prepare(services: ServiceSettings, job: HealthJobSettings):
-    """Fail fast on what can be checked before Flink starts: Triton's model and the policy file."""
+    """Fail fast on what can be checked before Flink starts: Triton's model, the registry, the policy file."""
     job = replace(job, job_id=job.job_id or f"safety-health-{uuid.uuid4().hex[:12]}")
     model = model_info(services.triton.url, services.triton.model_name)
+    if services.registry is not None:
+        registry.require_ready(services.registry.url)
     return job, model, policy_file.load(job.policy_path, model.categories)
 
 

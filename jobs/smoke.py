@@ -48,6 +48,7 @@ class DecodeSurface(ScalarFunction):
 
     def __init__(self, registry: RegistrySettings | None):
         self.registry_settings = registry
+        self.registry = None
 
     def open(self, function_context: FunctionContext) -> None:
         self.registry = Registry(self.registry_settings) if self.registry_settings else None

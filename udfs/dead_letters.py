@@ -20,17 +20,14 @@ def dead_letter(record: KafkaRecord, error: DecodeError, job_id: str, settings: 
     """The dead letter of `record`, rejected for `error`."""
     value = record.value
     cap = settings.dead_letter_max_bytes
-    headers, header_bytes = [], 0
-    for key, header_value in record.headers:
-        header_bytes += len(key.encode()) + len(header_value or b"")
-        headers.append((key, header_value))
+    header_bytes = sum(len(key.encode()) + len(header_value or b"") for key, header_value in record.headers)
     headers_truncated = header_bytes > DEAD_LETTER_HEADERS_MAX_BYTES
     return DeadLetter(
         payload=(value or b"")[:cap], source_topic=record.topic, source_partition=record.partition,
         source_offset=record.offset, source_timestamp=record.timestamp_ms, error_class=error.code.value,
         error_message=str(error)[:2000], job_id=job_id,
         key=None if record.key is None else record.key[:DEAD_LETTER_KEY_MAX_BYTES],
-        headers=() if headers_truncated else tuple(headers),
+        headers=() if headers_truncated else record.headers,
         payload_size=-1 if value is None else len(value), payload_truncated=value is not None and len(value) > cap,
         payload_sha256=None if value is None else hashlib.sha256(value).hexdigest(),
         headers_truncated=headers_truncated, schema_ref=_schema_ref(value))

@@ -34,7 +34,6 @@ class WindowAccumulator:
         self.creators: set[str] = set()
         self.unsafe_items: dict[str, list] = {}  # item_id -> [unsafe impressions, max score]
         self.offsets: dict[int, list[int]] = {}   # partition -> [first, last]
-        self.emitted_through = 0  # the latest window end at which a row containing this window was written
 
     def add(self, item_id: str, creator_id: str, partition: int, offset: int,
             scores: list[float] | None, categories: tuple[str, ...], policy: Policy) -> None:
@@ -109,7 +108,8 @@ class WindowAccumulator:
         return state
 
     def __setstate__(self, state: dict) -> None:
-        state = {"emitted_through": 0, **state}
+        state = dict(state)
+        state.pop("emitted_through", None)  # held in the accumulator by checkpoints before it had its own state
         state["sketch"] = kll_floats_sketch.deserialize(state["sketch"])
         self.__dict__.update(state)
 

@@ -9,7 +9,6 @@ from confluent_kafka import Producer
 from fastavro.schema import parse_schema
 
 from riskstream.io import kafka_admin
-from riskstream.core import paths
 from riskstream.core import schemas
 from riskstream.core.config import KafkaSettings, RegistrySettings
 from riskstream.core.errors import ConfigError, RiskstreamError

@@ -333,8 +333,8 @@ class DecodeSettings:
     """What the decode step accepts, and how much of a rejected record a dead letter keeps."""
 
     dimension_pattern: str = DIMENSION_PATTERN.default
-    dimension_max_length: int = 64
-    dead_letter_max_bytes: int = 262_144
+    dimension_max_length: int = DIMENSION_MAX_LENGTH.default
+    dead_letter_max_bytes: int = DEAD_LETTER_MAX_BYTES.default
     # How far an impression's event time may sit from its Kafka timestamp before it is absurd.
     max_past_ms: int = 7 * 24 * 3600 * 1000
     max_future_ms: int = 3600 * 1000

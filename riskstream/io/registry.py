@@ -79,6 +79,14 @@ class Registry:
         self._client.close()
 
 
+def require_ready(url: str) -> None:
+    """Fail fast, with the address, when the registry does not answer its API (down, or a wrong URL:
+    a URL without the API's path would make every Confluent record an unknown schema id)."""
+    if not is_ready(url):
+        raise SchemaRegistryUnavailable("schema registry", url, "GET /subjects did not answer 200; the URL must be "
+                                        "the Confluent-compatible API's root (Apicurio: .../apis/ccompat/v7)")
+
+
 def is_ready(url: str) -> bool:
     """True when the registry answers its subjects listing."""
     try:

@@ -23,7 +23,6 @@ from riskstream.stack.state import ServiceRecord
 NAME = "registry"
 CCOMPAT_PATH = "/apis/ccompat/v7"
 MIN_JAVA = 21  # Apicurio 3 is built for Java 21
-IMPRESSIONS_SUBJECT = "impressions-value"
 
 
 def java_major(java: str) -> int:
@@ -102,11 +101,13 @@ def start(settings: StackSettings, previous: ServiceRecord | None) -> ServiceRec
                                   "impression_schema_ids": ",".join(map(str, ids))})
 
 
-def register_impression_history(url: str, subject: str = IMPRESSIONS_SUBJECT) -> list[int]:
-    """Register every checked-in impression schema version (idempotent), BACKWARD compatible."""
-    client = registry_client.Registry(RegistrySettings(url=url))
+def register_impression_history(url: str) -> list[int]:
+    """Register every checked-in impression schema version (idempotent), BACKWARD compatible, under the
+    default impressions topic's subject."""
+    settings = RegistrySettings(url=url)
+    client = registry_client.Registry(settings)
     try:
-        return client.register_history(subject, [f.text for f in schemas.versions(schemas.IMPRESSION_HISTORY)])
+        return client.register_history(settings.subject, [f.text for f in schemas.versions(schemas.IMPRESSION_HISTORY)])
     finally:
         client.close()
 

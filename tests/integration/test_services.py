@@ -133,3 +133,19 @@ def test_an_unreachable_registry_fails_fast_with_the_address_it_tried():
     registry = Registry(RegistrySettings(url="http://127.0.0.1:9/apis/ccompat/v7"), timeout_s=2)
     with pytest.raises(SchemaRegistryUnavailable, match="127.0.0.1:9"):
         registry.schema_by_id(1)
+
+
+def test_the_job_refuses_to_start_on_a_registry_that_does_not_answer_its_api(services):
+    import dataclasses
+
+    from jobs import safety_health
+    from riskstream.core.config import HealthJobSettings, RegistrySettings
+    from riskstream.core.errors import SchemaRegistryUnavailable
+
+    # Down, and up but at the wrong path (the registry's root, not its Confluent-compatible API).
+    root = services.registry.url.removesuffix("/apis/ccompat/v7")
+    for url in ("http://127.0.0.1:9", root):
+        broken = dataclasses.replace(services, registry=RegistrySettings(url=url))
+        with pytest.raises(SchemaRegistryUnavailable, match=url):
+            safety_health.prepare(broken, HealthJobSettings())
+    safety_health.prepare(services, HealthJobSettings())  # the stack's own URL passes

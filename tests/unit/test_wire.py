@@ -1,5 +1,4 @@
 """Wire formats, the schema history and writer -> reader resolution, without services."""
-import copy
 import json
 
 import fastavro
@@ -61,7 +60,6 @@ def test_confluent_wire_format_is_magic_zero_and_a_big_endian_schema_id(record):
 
 def test_the_fingerprint_is_the_avro_specs_little_endian_crc64():
     # The Avro specification's test vector: the CRC-64-AVRO of `"null"` is 0x63dd24e7cc258f8a.
-    assert frame(b"\xc3\x01" + bytes.fromhex("8a8f25cce724dd63") + b"x").schema_ref == bytes.fromhex("8a8f25cce724dd63")
     from udfs.wire import schema_fingerprint
     assert schema_fingerprint(parse_schema("null")) == (0x63dd24e7cc258f8a).to_bytes(8, "little")
 
