@@ -8,7 +8,7 @@ from pyflink.common import Configuration
 from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.table import EnvironmentSettings, StreamTableEnvironment
 
-from riskstream.stack import jars
+from riskstream.io import jars
 
 
 def connector_jars() -> list[Path]:

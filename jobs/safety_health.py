@@ -23,7 +23,7 @@ from jobs import clickhouse_sink, health_operators as ops, runtime
 from riskstream.io import checkpoints, registry
 from riskstream.core import config
 from riskstream.core.config import HealthJobSettings, KafkaSettings, ServiceSettings
-from riskstream.stack import state
+from riskstream.io import stack_state as state
 from riskstream.io.triton_client import ModelInfo, model_info
 from udfs import policy as policy_file
 from udfs.policy import Policy

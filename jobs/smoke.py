@@ -25,7 +25,7 @@ from jobs.scoring_udf import TritonScoringFunction
 from riskstream.core import config, paths
 from riskstream.core.config import (ClickHouseSettings, KafkaSettings, RegistrySettings, ServiceSettings,
                                     TritonSettings)
-from riskstream.stack import state
+from riskstream.io import stack_state as state
 from riskstream.io.triton_client import model_info
 from riskstream.core.schemas import IMPRESSION_HISTORY
 from riskstream.io.registry import Registry

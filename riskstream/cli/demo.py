@@ -10,7 +10,8 @@ from riskstream.core.config import (ClickHouseSettings, RegistrySettings, Health
                                TritonSettings)
 from riskstream.cli import generator_args
 from riskstream.cli.produce import produce, produce_faults
-from riskstream.stack import manager, state
+from riskstream.io import stack_state as state
+from riskstream.stack import manager
 
 
 def local_services(settings: StackSettings) -> ServiceSettings:

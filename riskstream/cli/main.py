@@ -7,7 +7,7 @@ from pathlib import Path
 
 from riskstream.cli import generator_args
 from riskstream.core import config, paths
-from riskstream.stack import jars
+from riskstream.io import jars
 from riskstream.core.errors import RiskstreamError
 
 
@@ -39,7 +39,7 @@ def _jars(args: argparse.Namespace) -> int:
 
 
 def _services(args: argparse.Namespace) -> config.ServiceSettings:
-    from riskstream.stack import state
+    from riskstream.io import stack_state as state
 
     return config.service_settings(args, state.addresses(Path(args.state_dir)))
 

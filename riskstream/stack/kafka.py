@@ -7,12 +7,12 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from riskstream.stack import jars
+from riskstream.io import jars
 from riskstream.io import kafka_admin
 from riskstream.core.config import KAFKA_CONTROLLER_PORT, KAFKA_PORT, StackSettings
 from riskstream.core.errors import MissingTool, ServiceFailedToStart
 from riskstream.stack import process
-from riskstream.stack.state import ServiceRecord
+from riskstream.io.stack_state import ServiceRecord
 
 NAME = "kafka"
 

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from riskstream.io import clickhouse
 from riskstream.core.config import ClickHouseSettings, StackSettings
 from riskstream.core.errors import RiskstreamError
-from riskstream.stack import kafka, process, registry, state, triton
-from riskstream.stack.state import ServiceRecord
+from riskstream.io import stack_state as state
+from riskstream.stack import kafka, process, registry, triton
+from riskstream.io.stack_state import ServiceRecord
 
 PROCESS_SERVICES = {kafka.NAME: kafka, registry.NAME: registry, triton.NAME: triton}
 CLICKHOUSE = "clickhouse"

@@ -17,8 +17,9 @@ from riskstream.core import paths, schemas
 from riskstream.core.config import REGISTRY_MANAGEMENT_PORT, REGISTRY_PORT, RegistrySettings, StackSettings
 from riskstream.core.errors import MissingTool
 from riskstream.io import registry as registry_client
-from riskstream.stack import jars, process
-from riskstream.stack.state import ServiceRecord
+from riskstream.io import jars
+from riskstream.stack import process
+from riskstream.io.stack_state import ServiceRecord
 
 NAME = "registry"
 CCOMPAT_PATH = "/apis/ccompat/v7"

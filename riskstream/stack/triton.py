@@ -10,7 +10,7 @@ from riskstream.io import triton_client
 from riskstream.core.config import TRITON_GRPC_PORT, TRITON_HTTP_PORT, TRITON_METRICS_PORT, StackSettings
 from riskstream.core.errors import MissingTool
 from riskstream.stack import process
-from riskstream.stack.state import ServiceRecord
+from riskstream.io.stack_state import ServiceRecord
 
 NAME = "triton"
 

@@ -16,7 +16,8 @@ from riskstream.io import clickhouse, kafka_admin, topics
 from riskstream.core import paths
 from riskstream.core.config import HealthJobSettings
 from riskstream.cli.generator import SURFACES, GeneratorSettings, generate
-from riskstream.stack import manager, process, state
+from riskstream.io import stack_state as state
+from riskstream.stack import manager, process
 from tests.e2e import kafka_io, store
 from riskstream.core import schemas
 from udfs.wire import Encoder, SchemaHistory, WireFormat

@@ -109,7 +109,8 @@ def test_the_registry_holds_the_schema_history_and_refuses_a_breaking_change(ser
 def test_registry_ids_survive_a_registry_restart(stack, services):
     from riskstream.core import schemas
     from riskstream.io.registry import Registry
-    from riskstream.stack import manager, process, state
+    from riskstream.io import stack_state as state
+    from riskstream.stack import manager, process
 
     registry = Registry(services.registry)
     latest = schemas.versions(schemas.IMPRESSION_HISTORY)[-1].text

@@ -9,7 +9,8 @@ import subprocess
 import sys
 
 from riskstream.io import kafka_admin, triton_client
-from riskstream.stack import manager, process, state
+from riskstream.io import stack_state as state
+from riskstream.stack import manager, process
 
 
 def _statuses(stack):

@@ -1,6 +1,6 @@
 import pytest
 
-from riskstream.stack import jars
+from riskstream.io import jars
 from riskstream.core.errors import ChecksumMismatch, RiskstreamError
 
 
