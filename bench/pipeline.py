@@ -19,7 +19,8 @@ import tritonclient.grpc as grpcclient
 
 from jobs import runtime, safety_health
 from riskstream.io import clickhouse, kafka_admin, topics
-from riskstream.core.config import HealthJobSettings, StackSettings
+from riskstream.core.config import StackSettings
+from riskstream.core.job_config import HealthJobSettings
 from riskstream.cli.demo import local_services
 from riskstream.cli.generator import GeneratorSettings
 from riskstream.cli.produce import produce

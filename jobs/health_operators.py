@@ -12,7 +12,8 @@ from pyflink.datastream.state import MapStateDescriptor
 
 from jobs.clickhouse_sink import TAGGED_ROW, tagged
 from jobs.scoring_udf import TritonScoringFunction
-from riskstream.core.config import DecodeSettings, RegistrySettings
+from riskstream.core.config import RegistrySettings
+from riskstream.core.job_config import DecodeSettings
 from riskstream.core.errors import DecodeError, ErrorCode, SchemaRegistryUnavailable
 from riskstream.core.rows import KafkaRecord
 from riskstream.io.registry import Registry

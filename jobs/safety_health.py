@@ -21,8 +21,9 @@ from pyflink.table.udf import udf
 
 from jobs import clickhouse_sink, health_operators as ops, runtime
 from riskstream.io import checkpoints, registry
-from riskstream.core import config
-from riskstream.core.config import HealthJobSettings, KafkaSettings, ServiceSettings
+from riskstream.core import config, job_config
+from riskstream.core.config import KafkaSettings, ServiceSettings
+from riskstream.core.job_config import HealthJobSettings
 from riskstream.io import stack_state as state
 from riskstream.io.triton_client import ModelInfo, model_info
 from udfs import policy as policy_file
@@ -187,7 +188,7 @@ def start(services: ServiceSettings, job: HealthJobSettings):
 
 def parse_args(argv: list[str] | None) -> tuple[ServiceSettings, HealthJobSettings]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    config.add_options(parser, config.SERVICE_OPTIONS + config.HEALTH_JOB_OPTIONS + (config.STATE_DIR,))
+    config.add_options(parser, config.SERVICE_OPTIONS + job_config.HEALTH_JOB_OPTIONS + (config.STATE_DIR,))
     parser.add_argument("--bounded", action="store_true", help="stop at the offsets present when the job starts")
     parser.add_argument("--start-offsets", help="partition:offset[,...] to start from (default: earliest)")
     parser.add_argument("--end-offsets", help="partition:offset[,...] to stop at (a bounded run)")
@@ -196,7 +197,7 @@ def parse_args(argv: list[str] | None) -> tuple[ServiceSettings, HealthJobSettin
     parser.add_argument("--job-id", default="", help="lineage id written on every row (default: generated)")
     args = parser.parse_args(argv)
     state_dir = Path(args.state_dir)
-    return config.service_settings(args, state.addresses(state_dir)), config.health_job_settings(args, state_dir)
+    return config.service_settings(args, state.addresses(state_dir)), job_config.health_job_settings(args, state_dir)
 
 
 def main(argv: list[str] | None = None) -> int:

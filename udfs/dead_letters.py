@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 
 from riskstream.core.schemas import DEAD_LETTER_HISTORY
-from riskstream.core.config import DEAD_LETTER_HEADERS_MAX_BYTES, DEAD_LETTER_KEY_MAX_BYTES, DecodeSettings
+from riskstream.core.job_config import DEAD_LETTER_HEADERS_MAX_BYTES, DEAD_LETTER_KEY_MAX_BYTES, DecodeSettings
 from riskstream.core.errors import DecodeError
 from riskstream.core.rows import DeadLetter, KafkaRecord
 from udfs.wire import Encoder, SchemaHistory, WireFormat, frame

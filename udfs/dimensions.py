@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from riskstream.core.config import DecodeSettings
+from riskstream.core.job_config import DecodeSettings
 from riskstream.core.errors import DecodeError, ErrorCode
 from riskstream.core.rows import DIMENSIONS
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from riskstream.core.schemas import IMPRESSION_HISTORY
-from riskstream.core.config import DecodeSettings
+from riskstream.core.job_config import DecodeSettings
 from riskstream.core.errors import DecodeError, ErrorCode
 from riskstream.core.rows import Impression, KafkaRecord
 from udfs.dimensions import DimensionRules

@@ -6,8 +6,9 @@ import time
 import uuid
 
 from riskstream.io import clickhouse, kafka_admin, topics
-from riskstream.core.config import (ClickHouseSettings, RegistrySettings, HealthJobSettings, KafkaSettings, ServiceSettings, StackSettings,
-                               TritonSettings)
+from riskstream.core.config import (ClickHouseSettings, KafkaSettings, RegistrySettings, ServiceSettings, StackSettings,
+                                    TritonSettings)
+from riskstream.core.job_config import HealthJobSettings
 from riskstream.cli import generator_args
 from riskstream.cli.produce import produce, produce_faults
 from riskstream.io import stack_state as state

@@ -7,7 +7,7 @@ from dashboards import render, rule_eval
 from jobs import safety_health
 from riskstream.cli import main as cli
 from riskstream.io import clickhouse, kafka_admin, topics
-from riskstream.core.config import HealthJobSettings
+from riskstream.core.job_config import HealthJobSettings
 from riskstream.cli.generator import GeneratorSettings, Incident
 from riskstream.cli.produce import produce, produce_faults
 

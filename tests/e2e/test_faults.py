@@ -14,7 +14,7 @@ from dashboards import render, rule_eval
 from jobs import runtime, safety_health
 from riskstream.io import clickhouse, kafka_admin, topics
 from riskstream.core import paths
-from riskstream.core.config import HealthJobSettings
+from riskstream.core.job_config import HealthJobSettings
 from riskstream.cli.generator import SURFACES, GeneratorSettings, generate
 from riskstream.io import stack_state as state
 from riskstream.stack import manager, process

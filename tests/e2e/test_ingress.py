@@ -20,7 +20,7 @@ from fastavro.schema import parse_schema
 from jobs import runtime, safety_health
 from riskstream.cli.generator import GeneratorSettings, generate
 from riskstream.core import schemas
-from riskstream.core.config import HealthJobSettings
+from riskstream.core.job_config import HealthJobSettings
 from riskstream.io import kafka_admin, topics
 from tests.e2e import kafka_io, store
 from udfs.wire import AvroDecoder, Encoder, SchemaHistory, WireFormat

@@ -8,7 +8,7 @@ from fastavro.schema import parse_schema
 from jobs import safety_health
 from riskstream.io import kafka_admin, topics
 from riskstream.core import paths
-from riskstream.core.config import HealthJobSettings
+from riskstream.core.job_config import HealthJobSettings
 from riskstream.cli.generator import GeneratorSettings, Incident, generate
 from tests.e2e import kafka_io, store, reference
 from udfs import policy as policy_file

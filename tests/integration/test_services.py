@@ -140,7 +140,8 @@ def test_the_job_refuses_to_start_on_a_registry_that_does_not_answer_its_api(ser
     import dataclasses
 
     from jobs import safety_health
-    from riskstream.core.config import HealthJobSettings, RegistrySettings
+    from riskstream.core.config import RegistrySettings
+    from riskstream.core.job_config import HealthJobSettings
     from riskstream.core.errors import SchemaRegistryUnavailable
 
     # Down, and up but at the wrong path (the registry's root, not its Confluent-compatible API).

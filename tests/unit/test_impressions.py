@@ -5,7 +5,7 @@ import pytest
 
 from riskstream.cli.generator import GeneratorSettings, generate
 from riskstream.core import schemas
-from riskstream.core.config import DecodeSettings
+from riskstream.core.job_config import DecodeSettings
 from riskstream.core.errors import DecodeError, ErrorCode
 from riskstream.core.rows import KafkaRecord
 from udfs.dead_letters import DeadLetterEncoder, dead_letter

@@ -1,0 +1,130 @@
+"""The safety-health job's settings: windows, decoding limits, checkpoints, offsets; built from CLI flags.
+
+Service addresses live in `config` (shared by every command); this module holds what only a job run needs.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from riskstream.core import paths
+from riskstream.core.config import Option
+from riskstream.core.errors import ConfigError
+
+
+# --- the safety-health job ----------------------------------------------------------------------
+
+WINDOW_SIZE = Option("--window-size-s", "RISKSTREAM_WINDOW_SIZE_S", 60, "tumbling window size, seconds", int)
+SLIDE_VIEW = Option("--slide-view-s", "RISKSTREAM_SLIDE_VIEW_S", 300,
+                    "sliding view size, seconds (a multiple of the window size; it advances every window)", int)
+ALLOWED_LATENESS = Option("--allowed-lateness-s", "RISKSTREAM_ALLOWED_LATENESS_S", 60,
+                          "how long after its end a window still takes late records (a multiple of the window size)", int)
+OUT_OF_ORDERNESS = Option("--out-of-orderness-s", "RISKSTREAM_OUT_OF_ORDERNESS_S", 10,
+                          "bound on event-time disorder the watermark waits for, seconds", int)
+IDLE_TIMEOUT = Option("--idle-timeout-s", "RISKSTREAM_IDLE_TIMEOUT_S", 30,
+                      "a source silent this long stops holding the watermark back, seconds", int)
+POLICY = Option("--policy", "RISKSTREAM_POLICY", str(paths.REPO_ROOT / "policies" / "default.toml"),
+                "safety policy file (TOML: version, per-category thresholds)")
+CHECKPOINT_DIR = Option("--checkpoint-dir", "RISKSTREAM_CHECKPOINT_DIR", None,
+                        "where checkpoints are kept (default: <state dir>/checkpoints)")
+CHECKPOINT_INTERVAL = Option("--checkpoint-interval-s", "RISKSTREAM_CHECKPOINT_INTERVAL_S", 10,
+                             "seconds between checkpoints", int)
+PARALLELISM = Option("--parallelism", "RISKSTREAM_PARALLELISM", 1, "job parallelism", int)
+DIMENSION_PATTERN = Option("--dimension-pattern", "RISKSTREAM_DIMENSION_PATTERN", r"[A-Za-z0-9][A-Za-z0-9_.:/+-]*",
+                           "characters a surface, region, model version or item category may hold (a regex that "
+                           "must match the whole value); others go to the dead letters as invalid_dimension")
+DIMENSION_MAX_LENGTH = Option("--dimension-max-length", "RISKSTREAM_DIMENSION_MAX_LENGTH", 64,
+                              "longest dimension value, characters", int)
+DEAD_LETTER_MAX_BYTES = Option("--dead-letter-max-bytes", "RISKSTREAM_DEAD_LETTER_MAX_BYTES", 262_144,
+                               "payload bytes a dead letter keeps; longer values are truncated, with their "
+                               "length and SHA-256 recorded", int)
+BUNDLE_TIME = Option("--bundle-time-ms", "RISKSTREAM_BUNDLE_TIME_MS", 100,
+                     "longest a Python operator holds records and watermarks before passing them on", int)
+
+HEALTH_JOB_OPTIONS = (WINDOW_SIZE, SLIDE_VIEW, ALLOWED_LATENESS, OUT_OF_ORDERNESS, IDLE_TIMEOUT, POLICY,
+                      CHECKPOINT_DIR, CHECKPOINT_INTERVAL, PARALLELISM, BUNDLE_TIME, DIMENSION_PATTERN,
+                      DIMENSION_MAX_LENGTH, DEAD_LETTER_MAX_BYTES)
+
+# The Kafka producer's default max.request.size; a dead letter (payload, key and headers capped, plus
+# the envelope) must stay under it, so the caps together are checked against it.
+DEAD_LETTER_REQUEST_LIMIT = 1_048_576
+DEAD_LETTER_KEY_MAX_BYTES = 16_384
+DEAD_LETTER_HEADERS_MAX_BYTES = 65_536
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    """What the decode step accepts, and how much of a rejected record a dead letter keeps."""
+
+    dimension_pattern: str = DIMENSION_PATTERN.default
+    dimension_max_length: int = DIMENSION_MAX_LENGTH.default
+    dead_letter_max_bytes: int = DEAD_LETTER_MAX_BYTES.default
+    # How far an impression's event time may sit from its Kafka timestamp before it is absurd.
+    max_past_ms: int = 7 * 24 * 3600 * 1000
+    max_future_ms: int = 3600 * 1000
+
+    def __post_init__(self) -> None:
+        try:
+            re.compile(self.dimension_pattern)
+        except re.error as exc:
+            raise ConfigError(f"dimension pattern {self.dimension_pattern!r} is not a regex: {exc}") from exc
+        if not 0 < self.dimension_max_length <= 1024:
+            raise ConfigError(f"dimension max length must be in 1..1024, got {self.dimension_max_length}")
+        budget = DEAD_LETTER_REQUEST_LIMIT - DEAD_LETTER_KEY_MAX_BYTES - DEAD_LETTER_HEADERS_MAX_BYTES - 65_536
+        if not 0 < self.dead_letter_max_bytes <= budget:
+            raise ConfigError(f"dead-letter max bytes must be in 1..{budget} so a dead letter fits one Kafka "
+                              f"request, got {self.dead_letter_max_bytes}")
+
+
+@dataclass(frozen=True)
+class HealthJobSettings:
+    """Everything the safety-health job needs besides service addresses."""
+
+    window_size_ms: int = 60_000
+    slide_view_ms: int = 300_000
+    allowed_lateness_ms: int = 60_000
+    out_of_orderness_ms: int = 10_000
+    idle_timeout_ms: int = 30_000
+    policy_path: Path = paths.REPO_ROOT / "policies" / "default.toml"
+    checkpoint_dir: Path = paths.DEFAULT_STATE_DIR / "checkpoints"
+    checkpoint_interval_ms: int = 10_000
+    parallelism: int = 1
+    bundle_time_ms: int = 100
+    decode: DecodeSettings = field(default_factory=DecodeSettings)
+    bounded: bool = False
+    start_offsets: dict[int, int] | None = None
+    end_offsets: dict[int, int] | None = None
+    from_checkpoint: str | None = None
+    job_id: str = ""
+
+    def __post_init__(self) -> None:
+        size = self.window_size_ms
+        if size <= 0 or self.slide_view_ms % size or self.allowed_lateness_ms % size or self.slide_view_ms < size:
+            raise ConfigError("the sliding view and the allowed lateness must be multiples of the window size")
+
+
+def health_job_settings(args: argparse.Namespace, state_dir: Path) -> HealthJobSettings:
+    return HealthJobSettings(
+        window_size_ms=args.window_size_s * 1000, slide_view_ms=args.slide_view_s * 1000,
+        allowed_lateness_ms=args.allowed_lateness_s * 1000, out_of_orderness_ms=args.out_of_orderness_s * 1000,
+        idle_timeout_ms=args.idle_timeout_s * 1000, policy_path=Path(args.policy).resolve(),
+        checkpoint_dir=Path(args.checkpoint_dir or state_dir / "checkpoints").resolve(),
+        checkpoint_interval_ms=args.checkpoint_interval_s * 1000, parallelism=args.parallelism,
+        bundle_time_ms=args.bundle_time_ms, bounded=args.bounded,
+        decode=DecodeSettings(dimension_pattern=args.dimension_pattern, dimension_max_length=args.dimension_max_length,
+                              dead_letter_max_bytes=args.dead_letter_max_bytes), start_offsets=parse_offsets(args.start_offsets),
+        end_offsets=parse_offsets(args.end_offsets), from_checkpoint=args.from_checkpoint,
+        job_id=args.job_id,
+    )
+
+
+def parse_offsets(text: str | None) -> dict[int, int] | None:
+    """`0:120,1:98` -> {0: 120, 1: 98}."""
+    if not text:
+        return None
+    try:
+        return {int(p): int(o) for p, o in (part.split(":") for part in text.split(","))}
+    except ValueError as exc:
+        raise ConfigError(f"offsets {text!r}: expected partition:offset[,partition:offset]") from exc
