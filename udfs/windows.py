@@ -8,7 +8,8 @@ A window's state is purged once no record can reach it any more.
 
 Every decision is taken from what the state holds (each window's start and the latest row end written
 with it), never from which timer fired: the Flink adapter registers timers only to be called back, and
-a call at any time does exactly what is due at that watermark.
+a call at any time does exactly what is due at that watermark. The one thing besides that the adapter
+keeps is the highest watermark a timer saw, so that lateness survives a restore (see `is_late`).
 
 >>> spec = WindowSpec(size_ms=60_000, slide_view_ms=180_000, allowed_lateness_ms=60_000)
 >>> spec.start_of(125_000), spec.row_ends(120_000)
@@ -60,9 +61,14 @@ class WindowSpec:
         """The ends of every row (tumbling and sliding) the window starting at `start` is part of."""
         return [start + self.size_ms * (k + 1) for k in range(self.views)]
 
-    def is_late(self, start: int, watermark: int) -> bool:
-        """A record for this window can no longer update it."""
-        return start + self.size_ms + self.allowed_lateness_ms <= watermark
+    def is_late(self, start: int, watermark: int, high_watermark: int | None = None) -> bool:
+        """A record for this window can no longer update it.
+
+        `high_watermark` is the highest watermark the slice's timers have seen, kept in state: after a
+        restore the watermark starts low again, and without it a record for a window already written and
+        purged would open that window afresh and overwrite its row with a partial count."""
+        highest = watermark if high_watermark is None else max(watermark, high_watermark)
+        return start + self.size_ms + self.allowed_lateness_ms <= highest
 
     def purge_time(self, start: int) -> int:
         """The watermark from which no record can reach the window, nor a sliding row it is part of."""

@@ -12,12 +12,13 @@ END_OF_TIME = 2 ** 63 - 1
 
 def simulate(spec: WindowSpec, events: list[tuple[str, int]], final: bool = True):
     """Drive the pure decisions as the Flink adapter does: records at the current watermark, timers at
-    watermark advances, then (with `final`) the end of input. Returns (rows written, last write wins),
+    watermark advances, a restore (the watermark starts low again; state and the timers' highest
+    watermark are kept), then (with `final`) the end of input. Returns (rows written, last write wins),
     late records, and the window starts left in state."""
     state: dict[int, list[int]] = {}  # start -> [count, emitted_through]
     written: dict[Row, int] = {}
     late: list[int] = []
-    watermark = -(2 ** 62)
+    watermark = high = -(2 ** 62)
 
     def write(rows, fired: bool):
         for row in rows:
@@ -30,18 +31,23 @@ def simulate(spec: WindowSpec, events: list[tuple[str, int]], final: bool = True
                     state[s][1] = max(state[s][1], row.end)
 
     def advance(to: int):
+        nonlocal high
+        high = max(high, to)
         write(due_rows(spec, {s: v[1] for s, v in state.items()}, to), fired=True)
         for start in purgeable(spec, list(state), to):
             del state[start]
 
     for kind, value in events:
+        if kind == "restore":
+            watermark = -(2 ** 62)
+            continue
         if kind == "watermark":
             if value > watermark:
                 watermark = value
                 advance(watermark)
             continue
         start = spec.start_of(value)
-        if spec.is_late(start, watermark):
+        if spec.is_late(start, watermark, high):
             late.append(value)
             continue
         entry = state.setdefault(start, [0, 0])
@@ -58,6 +64,8 @@ def reference(size: int, slide: int, lateness: int, events: list[tuple[str, int]
     for kind, value in events:
         if kind == "watermark":
             watermark = max(watermark, value)
+        elif kind == "restore":
+            continue  # a restore must change nothing
         elif (value - value % size) + size + lateness <= watermark:
             late.append(value)
         else:
@@ -79,7 +87,9 @@ def streams(draw):
     base = draw(st.integers(0, 10)) * size
     events, watermark = [], base
     for _ in range(draw(st.integers(0, 60))):
-        if draw(st.booleans()):
+        if draw(st.integers(0, 9)) == 0:
+            events.append(("restore", 0))
+        elif draw(st.booleans()):
             # out of order, late and very late records around the watermark
             events.append(("record", max(0, watermark + draw(st.integers(-6 * size, 3 * size)))))
         else:
