@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import pytest
 
 from riskstream.core.config import ServiceSettings, StackSettings
 from riskstream.cli.demo import local_services
-from riskstream.stack import manager
+from riskstream.stack import manager, process, watchdog
 
 
 def pytest_collection_modifyitems(items):
@@ -20,13 +21,20 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory) -> StackSettings:
-    """A private stack on free ports with its own state folder (so it never meets a developer's stack)."""
+    """A private stack on free ports with its own state folder (so it never meets a developer's stack).
+
+    Stopped at the end of the session, also when starting it failed halfway; and a watchdog stops it
+    when this process dies without a teardown (killed, interrupted hard)."""
     settings = StackSettings(state_dir=tmp_path_factory.mktemp("stack"), kafka_port=0, kafka_controller_port=0,
                              triton_http_port=0, triton_grpc_port=0, triton_metrics_port=0, registry_port=0,
                              registry_management_port=0)
-    manager.up(settings)
-    yield settings
-    manager.down(settings)
+    guard = watchdog.start(os.getpid(), settings.state_dir)
+    try:
+        manager.up(settings)
+        yield settings
+    finally:
+        manager.down(settings)
+        process.terminate(guard)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
+from riskstream.io import processes
 from riskstream.io import jars
 from riskstream.io import kafka_admin
 from riskstream.core.config import KAFKA_CONTROLLER_PORT, KAFKA_PORT, StackSettings
@@ -109,4 +110,4 @@ def start(settings: StackSettings, previous: ServiceRecord | None) -> ServiceRec
 
 
 def is_healthy(record: ServiceRecord) -> bool:
-    return process.pid_alive(record.pid) and kafka_admin.is_ready(record.address)
+    return processes.pid_alive(record.pid) and kafka_admin.is_ready(record.address)

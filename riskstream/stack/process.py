@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from riskstream.core.errors import PortInUse, ServiceFailedToStart
+from riskstream.io.processes import free_port, pid_alive
 
 
 def port_is_free(port: int) -> bool:
@@ -25,29 +26,10 @@ def port_is_free(port: int) -> bool:
 def claim_port(requested: int, service: str, env_var: str) -> int:
     """The requested port if free, a free one when 0 is requested, else a PortInUse error."""
     if requested == 0:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind(("127.0.0.1", 0))
-            return sock.getsockname()[1]
+        return free_port()
     if not port_is_free(requested):
         raise PortInUse(service, requested, env_var)
     return requested
-
-
-def pid_alive(pid: int | None) -> bool:
-    """True while the process runs; a zombie (exited, not yet reaped) counts as dead."""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, IndexError):
-        return False
-    return state not in ("Z", "X")
 
 
 def spawn(command: list[str], log_path: Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> int:

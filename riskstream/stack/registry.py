@@ -13,6 +13,7 @@ import subprocess
 import tarfile
 from pathlib import Path
 
+from riskstream.io import processes
 from riskstream.core import paths, schemas
 from riskstream.core.config import REGISTRY_MANAGEMENT_PORT, REGISTRY_PORT, RegistrySettings, StackSettings
 from riskstream.core.errors import MissingTool
@@ -114,4 +115,4 @@ def register_impression_history(url: str) -> list[int]:
 
 
 def is_healthy(record: ServiceRecord) -> bool:
-    return process.pid_alive(record.pid) and registry_client.is_ready(record.address)
+    return processes.pid_alive(record.pid) and registry_client.is_ready(record.address)

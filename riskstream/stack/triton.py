@@ -5,6 +5,7 @@ import os
 import sys
 from pathlib import Path
 
+from riskstream.io import processes
 from riskstream.core import paths
 from riskstream.io import triton_client
 from riskstream.core.config import TRITON_GRPC_PORT, TRITON_HTTP_PORT, TRITON_METRICS_PORT, StackSettings
@@ -92,4 +93,4 @@ def start(settings: StackSettings, previous: ServiceRecord | None) -> ServiceRec
 
 
 def is_healthy(record: ServiceRecord) -> bool:
-    return process.pid_alive(record.pid) and triton_client.is_ready(record.address)
+    return processes.pid_alive(record.pid) and triton_client.is_ready(record.address)

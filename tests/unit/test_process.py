@@ -1,8 +1,10 @@
 import socket
 import sys
+import time
 
 import pytest
 
+from riskstream.io import processes
 from riskstream.core.errors import PortInUse
 from riskstream.stack import process
 
@@ -23,8 +25,28 @@ def test_port_zero_picks_a_free_port():
 
 def test_pid_alive_treats_exited_processes_as_dead(tmp_path):
     pid = process.spawn([sys.executable, "-c", "import time; time.sleep(30)"], tmp_path / "x.log")
-    assert process.pid_alive(pid)
+    assert processes.pid_alive(pid)
     process.terminate(pid, grace_s=5)
     # The child is ours and now a zombie until reaped: it must still count as dead.
-    assert not process.pid_alive(pid)
-    assert not process.pid_alive(None)
+    assert not processes.pid_alive(pid)
+    assert not processes.pid_alive(None)
+
+
+def test_the_watchdog_stops_the_recorded_services_when_their_owner_dies(tmp_path):
+    from riskstream.io import stack_state
+    from riskstream.stack import watchdog
+
+    service = process.spawn([sys.executable, "-c", "import time; time.sleep(300)"], tmp_path / "service.log")
+    owner = process.spawn([sys.executable, "-c", "import time; time.sleep(3)"], tmp_path / "owner.log")
+    guard = watchdog.start(owner, tmp_path)
+    try:
+        stack_state.save(tmp_path, {"kafka": stack_state.ServiceRecord(pid=service, address="-", log_path="-")})
+        time.sleep(1.5)
+        assert processes.pid_alive(service) and processes.pid_alive(guard)  # the owner still lives
+        deadline = time.monotonic() + 30
+        while processes.pid_alive(service) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not processes.pid_alive(service), (tmp_path / "logs" / "watchdog.log").read_text()
+    finally:
+        process.terminate(service)
+        process.terminate(guard)

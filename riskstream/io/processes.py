@@ -1,0 +1,43 @@
+"""Facts about local processes and ports that jobs, the CLI and the stack all ask about."""
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+
+def pid_alive(pid: int | None) -> bool:
+    """True while the process runs; a zombie (exited, not yet reaped) counts as dead."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def ancestors(pid: int) -> list[int]:
+    """The parent, grandparent, ... of a process, up to (not including) init."""
+    chain = []
+    while pid > 1 and len(chain) < 64:
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            break
+        if pid > 1:
+            chain.append(pid)
+    return chain
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that was free a moment ago (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
