@@ -126,9 +126,9 @@ class HealthWindows(KeyedProcessFunction):
     read from state once per slice per process and cached, since every record needs it.
 
     PyFlink 2.3 applies the timers a bundle registered only after the checkpoint that ended the bundle,
-    so that checkpoint lacks them (see the README's known limits). When a slice is first touched in a
-    process, the timers of every window it holds are registered again (timers are deduplicated), which
-    repairs a restored slice as soon as it sees a record or a timer.
+    so that checkpoint lacks them (see the README's known limits). Re-registering a slice's timers on
+    its first touch after a restore (iterating its windows in process_element) was tried and lost
+    rows in the crash test, so it is not done.
     """
 
     def __init__(self, spec: WindowSpec, categories: tuple[str, ...], policy: Policy, lineage: Lineage):
@@ -145,22 +145,16 @@ class HealthWindows(KeyedProcessFunction):
         self.high_watermark = runtime_context.get_state(ValueStateDescriptor("high-watermark", Types.LONG()))
         self._high: dict[str, int | None] = {}
 
-    def _high_watermark(self, key: str, ctx) -> int | None:
-        """The slice's highest timer watermark; on its first touch in this process, also re-register the
-        timers of the windows it holds (see the class docstring)."""
+    def _high_watermark(self, key: str) -> int | None:
         if key not in self._high:
             self._high[key] = self.high_watermark.value()
-            timers = ctx.timer_service()
-            for start in self.windows.keys():
-                for timestamp in self.spec.timers(start):
-                    timers.register_event_time_timer(timestamp)
         return self._high[key]
 
     def process_element(self, value, ctx):
         spec = self.spec
         watermark = ctx.timer_service().current_watermark()
         start = spec.start_of(value.event_time)
-        if spec.is_late(start, watermark, self._high_watermark(ctx.get_current_key(), ctx)):
+        if spec.is_late(start, watermark, self._high_watermark(ctx.get_current_key())):
             yield LATE_EVENTS, tagged("late_events", [
                 value.source_partition, value.source_offset, value.event_id, value.event_time, start, watermark,
                 *(value[d] for d in DIMENSIONS), self.lineage.job_id])
@@ -187,7 +181,7 @@ class HealthWindows(KeyedProcessFunction):
     def on_timer(self, timestamp: int, ctx):
         spec = self.spec
         key = ctx.get_current_key()
-        high = self._high_watermark(key, ctx)
+        high = self._high_watermark(key)
         if high is None or timestamp > high:
             self._high[key] = timestamp
             self.high_watermark.update(timestamp)
