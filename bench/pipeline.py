@@ -71,7 +71,7 @@ def latency(services, stack, seconds: int, rate: float, bundle_time_ms: int) -> 
                             window_size_ms=5_000, slide_view_ms=5_000, allowed_lateness_ms=5_000,
                             out_of_orderness_ms=1_000, checkpoint_interval_ms=5_000, bundle_time_ms=bundle_time_ms,
                             checkpoint_dir=stack.state_dir / "bench-checkpoints")
-    client, _ = safety_health.start(services, job)
+    client = safety_health.start(services, job).client
     time.sleep(15)  # let the MiniCluster and Python workers come up before the clock starts
     began_ms = int(time.time() * 1000)
     produce(kafka, GeneratorSettings(seed=98, count=int(seconds * rate), rate=rate, start_ms=began_ms), realtime=True,

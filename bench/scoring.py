@@ -69,7 +69,7 @@ class MicroBatchingScore(AsyncFunction):
 def _timed(strategy: str, texts: list[str], triton: TritonSettings, capacity: int, linger_ms: float
            ) -> tuple[float, float]:
     """(seconds the job took, mean captions per Triton execution)."""
-    env, t_env = runtime.create()
+    env, t_env, _ = runtime.create()
     stream = env.from_collection(texts, type_info=Types.STRING())
     if strategy == "pandas":
         score = udf(MaxSafetyScore(triton), result_type=DataTypes.DOUBLE(), func_type="pandas")

@@ -7,19 +7,27 @@ what identifies a row, so a replay after a restart overwrites what it wrote befo
 """
 from __future__ import annotations
 
+import logging
 import pickle
+import time
 
 from pyflink.common import Row, Types
-from pyflink.datastream import DataStream
+from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.datastream.connectors.base import Sink
 from pyflink.datastream.functions import KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import ListStateDescriptor, ValueStateDescriptor
 
 from riskstream.io import clickhouse
 from riskstream.core.config import ClickHouseSettings
+from riskstream.core.errors import EmbeddedPathHeld
 
 END_OF_TIME = 2 ** 63 - 1  # Flink's final watermark (Long.MAX_VALUE)
 TAGGED_ROW = Types.ROW_NAMED(["table", "values"], [Types.STRING(), Types.PRIMITIVE_ARRAY(Types.BYTE())])
+# PyFlink opens a Python operator when its first bundle arrives, not when the task starts: one marker
+# row at the start makes the writer open ClickHouse (and own an embedded path) straight away.
+OPEN_MARKER = "__open__"
+HELD_PATH_WAIT_S = 30.0  # an embedded path held briefly by a reader (a query, `stack status`) is waited for
+log = logging.getLogger(__name__)
 
 
 def tagged(table: str, values: list) -> Row:
@@ -47,11 +55,27 @@ class ClickHouseInsert(KeyedProcessFunction):
         self._client = None
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        self._client = clickhouse.connect(self.settings, database=self.settings.database)
+        # Opened here, not at the first row, so the job owns an embedded path from its start; one held by
+        # another process fails the task with that process named. The owner brings the schema up to date
+        # (nobody else can open an embedded path while the job runs); applied migrations are skipped.
+        deadline = time.monotonic() + HELD_PATH_WAIT_S
+        while True:
+            try:
+                self._client = clickhouse.connect(self.settings, database=self.settings.database)
+                break
+            except EmbeddedPathHeld as exc:
+                if time.monotonic() > deadline:
+                    raise
+                log.warning("waiting for the embedded ClickHouse path: %s", exc)
+                time.sleep(1.0)
+        clickhouse.migrate(self._client)
+        self._timers_set = False
         self.pending = runtime_context.get_list_state(ListStateDescriptor("pending", Types.PICKLED_BYTE_ARRAY()))
         self.count = runtime_context.get_state(ValueStateDescriptor("count", Types.INT()))
 
     def process_element(self, value, ctx):
+        if value[0] == OPEN_MARKER:
+            return iter(())
         self.pending.add((value[0], bytes(value[1])))
         count = (self.count.value() or 0) + 1
         self.count.update(count)
@@ -61,9 +85,12 @@ class ClickHouseInsert(KeyedProcessFunction):
         # last rows can come after it (PyFlink forwards it before all of on_timer's output): write at once.
         if count >= self.max_rows or watermark >= END_OF_TIME:
             self._flush()
-        elif count == 1:
+        elif count == 1 or not self._timers_set:
+            # Also on the first row after a restore: PyFlink 2.3 may have left the restored pending rows
+            # without their timers (registered in the bundle a checkpoint ended; see the README).
             timers.register_event_time_timer(watermark + 1)
             timers.register_processing_time_timer(timers.current_processing_time() + self.flush_interval_ms)
+            self._timers_set = True
         return iter(())
 
     def on_timer(self, timestamp: int, ctx):
@@ -90,9 +117,11 @@ def discarding_sink() -> Sink:
     return Sink("org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink")
 
 
-def write(stream: DataStream, insert: ClickHouseInsert, uid: str) -> None:
+def write(env: StreamExecutionEnvironment, stream: DataStream, insert: ClickHouseInsert, uid: str) -> None:
     """Attach the insert operator (stable uid) and a discarding sink that makes it part of the job."""
+    opener = env.from_collection([Row(OPEN_MARKER, b"")], type_info=TAGGED_ROW) \
+        .name(f"{uid}-open").uid(f"{uid}-open").set_parallelism(1)
     # One writer, one key: the embedded engine admits one process, and batches are what make inserts cheap.
-    written = stream.key_by(lambda row: 0, key_type=Types.INT()).process(insert, output_type=Types.INT()) \
+    written = stream.union(opener).key_by(lambda row: 0, key_type=Types.INT()).process(insert, output_type=Types.INT()) \
         .name(f"{uid}-insert").uid(f"{uid}-insert").set_parallelism(1)
     written.sink_to(discarding_sink()).name(f"{uid}-done").uid(f"{uid}-done").set_parallelism(1)

@@ -1,6 +1,8 @@
 """The Flink environment every riskstream job starts from: connector JARs, Python workers, checkpoints."""
 from __future__ import annotations
 
+import os
+import socket
 import sys
 from pathlib import Path
 
@@ -9,22 +11,47 @@ from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.table import EnvironmentSettings, StreamTableEnvironment
 
 from riskstream.io import jars
+from riskstream.io.processes import free_port
 
 
 def connector_jars() -> list[Path]:
     return jars.ensure("flink-connectors")
 
 
+def configure_logs(log_dir: Path, run_name: str) -> Path:
+    """Give this process's Flink JVM a log file of its own, kept after the run; returns its path.
+
+    PyFlink starts one JVM per Python process, logging to `<log dir>/flink-<ident>-python-<host>.log`
+    and overwriting it: with every run sharing one name, the log of a crashed run was lost at the next
+    start. The name is only taken when the JVM starts; once it runs, its file is reported as is."""
+    from pyflink import java_gateway
+
+    if java_gateway._gateway is None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        os.environ["FLINK_LOG_DIR"] = str(log_dir)
+        os.environ["FLINK_IDENT_STRING"] = run_name
+    ident = os.environ.get("FLINK_IDENT_STRING")
+    folder = os.environ.get("FLINK_LOG_DIR")
+    if not ident or not folder:
+        return Path("(PyFlink's default log folder)")
+    return Path(folder) / f"flink-{ident}-python-{socket.gethostname()}.log"
+
+
 def create(parallelism: int = 1, bundle_size: int = 10_000, bundle_time_ms: int = 100,
            checkpoint_dir: Path | None = None, checkpoint_interval_ms: int = 10_000,
-           restore_from: str | None = None, restart_attempts: int = 3
-           ) -> tuple[StreamExecutionEnvironment, StreamTableEnvironment]:
+           restore_from: str | None = None, restart_attempts: int = 3, rest_port: int = 0
+           ) -> tuple[StreamExecutionEnvironment, StreamTableEnvironment, str]:
     """A streaming environment with the pinned connectors; local runs start a MiniCluster.
 
     With `checkpoint_dir`, exactly-once checkpoints are taken every interval and retained when the
-    job is cancelled or dies, so `restore_from` (a chk-N or savepoint folder) can resume it.
+    job is cancelled or dies, so `restore_from` (a chk-N or savepoint folder) can resume it. Returns the
+    environments and the URL of the MiniCluster's REST API (`rest_port`, or a free port for 0).
     """
     config = Configuration()
+    rest_port = rest_port or free_port()
+    config.set_string("rest.address", "127.0.0.1")
+    config.set_string("rest.bind-address", "127.0.0.1")
+    config.set_string("rest.port", str(rest_port))
     if checkpoint_dir is not None:
         config.set_string("execution.checkpointing.interval", f"{checkpoint_interval_ms} ms")
         config.set_string("execution.checkpointing.mode", "EXACTLY_ONCE")
@@ -50,7 +77,7 @@ def create(parallelism: int = 1, bundle_size: int = 10_000, bundle_time_ms: int 
     env = StreamExecutionEnvironment.get_execution_environment(config)
     env.set_parallelism(parallelism)
     t_env = StreamTableEnvironment.create(env, environment_settings=EnvironmentSettings.in_streaming_mode())
-    return env, t_env
+    return env, t_env, f"http://127.0.0.1:{rest_port}"
 
 
 def stop(job_client, savepoint_dir: Path, drain: bool) -> str:

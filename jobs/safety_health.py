@@ -9,9 +9,11 @@ category, tumbling plus a sliding view, allowed lateness, late events counted) -
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pyflink.common import Types
@@ -20,11 +22,12 @@ from pyflink.table import DataTypes, Schema, StreamTableEnvironment
 from pyflink.table.udf import udf
 
 from jobs import clickhouse_sink, health_operators as ops, runtime
-from riskstream.io import checkpoints, registry
+from riskstream.io import checkpoints, clickhouse, job_runs, registry
 from riskstream.core import config, job_config
 from riskstream.core.config import KafkaSettings, ServiceSettings
 from riskstream.core.job_config import HealthJobSettings
 from riskstream.io import stack_state as state
+from riskstream.io.job_runs import JobRun
 from riskstream.io.triton_client import ModelInfo, model_info
 from udfs import policy as policy_file
 from udfs.policy import Policy
@@ -138,10 +141,10 @@ def window(scored: DataStream, job: HealthJobSettings, model: ModelInfo, policy:
     return windows, windows.get_side_output(ops.LATE_EVENTS)
 
 
-def sink(rows: DataStream, services: ServiceSettings) -> None:
+def sink(env: StreamExecutionEnvironment, rows: DataStream, services: ServiceSettings) -> None:
     insert = clickhouse_sink.ClickHouseInsert(services.clickhouse, {
         "safety_health": HEALTH_COLUMNS, "late_events": ops.LATE_COLUMNS, "dead_letters": ops.DEAD_LETTER_COLUMNS})
-    clickhouse_sink.write(rows, insert, uid="clickhouse")
+    clickhouse_sink.write(env, rows, insert, uid="clickhouse")
 
 
 def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, services: ServiceSettings,
@@ -151,62 +154,85 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, servic
     impressions, dead_letter_index = decode(t_env, raw, services, job)
     scored = score(t_env, impressions, services)
     health, late = window(scored, job, model, policy, lineage)
-    sink(health.union(late, dead_letter_index), services)
+    sink(env, health.union(late, dead_letter_index), services)
     return lineage
 
 
 def prepare(services: ServiceSettings, job: HealthJobSettings):
-    """Fail fast on what can be checked before Flink starts: Triton's model, the registry, the policy file."""
+    """Fail fast on what can be checked before Flink starts: Triton's model, the registry, the policy
+    file, and an embedded ClickHouse path that another process holds (the writer must own it)."""
     job = replace(job, job_id=job.job_id or f"safety-health-{uuid.uuid4().hex[:12]}")
+    clickhouse.require_embedded_free(services.clickhouse)
     model = model_info(services.triton.url, services.triton.model_name)
     if services.registry is not None:
         registry.require_ready(services.registry.url)
     return job, model, policy_file.load(job.policy_path, model.categories)
 
 
-def _environment(services: ServiceSettings, job: HealthJobSettings):
+@dataclass(frozen=True)
+class Started:
+    """A submitted job: Flink's client for it, the lineage stamped on its rows, and its run record."""
+
+    client: object
+    lineage: Lineage
+    run: JobRun
+
+
+def start(services: ServiceSettings, job: HealthJobSettings) -> Started:
+    """Submit without waiting. `riskstream job stop|drain` (or `runtime.drain(started.client, ...)`) ends it."""
     job, model, policy = prepare(services, job)
+    log_file = "(PyFlink's default log folder)"
+    if job.state_dir is not None:
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        log_file = str(runtime.configure_logs(job.state_dir / "logs" / "jobs", f"{job.job_id}-{stamp}-{os.getpid()}"))
     restore = checkpoints.latest(job.checkpoint_dir) if job.from_checkpoint == "latest" else job.from_checkpoint
-    env, t_env = runtime.create(parallelism=job.parallelism, bundle_time_ms=job.bundle_time_ms,
-                                checkpoint_dir=job.checkpoint_dir, checkpoint_interval_ms=job.checkpoint_interval_ms,
-                                restore_from=restore)
-    return env, build(env, t_env, services, job, model, policy)
+    env, t_env, rest_url = runtime.create(
+        parallelism=job.parallelism, bundle_time_ms=job.bundle_time_ms, checkpoint_dir=job.checkpoint_dir,
+        checkpoint_interval_ms=job.checkpoint_interval_ms, restore_from=restore, rest_port=job.rest_port)
+    lineage = build(env, t_env, services, job, model, policy)
+    client = env.execute_async(lineage.job_id)
+    run = JobRun(job_id=lineage.job_id, flink_job_id=str(client.get_job_id()), pid=os.getpid(), rest_url=rest_url,
+                 log_file=log_file, checkpoint_dir=str(job.checkpoint_dir), started_ms=int(time.time() * 1000))
+    if job.state_dir is not None:
+        job_runs.record(job.state_dir, run)
+    return Started(client, lineage, run)
 
 
 def run(services: ServiceSettings, job: HealthJobSettings) -> Lineage:
-    """Run to completion (bounded) or until cancelled."""
-    env, lineage = _environment(services, job)
-    env.execute(lineage.job_id)
-    return lineage
-
-
-def start(services: ServiceSettings, job: HealthJobSettings):
-    """Submit without waiting; returns (JobClient, lineage). `runtime.drain(client, ...)` fires every window and stops."""
-    env, lineage = _environment(services, job)
-    return env.execute_async(lineage.job_id), lineage
+    """Run until the input ends (bounded), or until stopped or cancelled; the run is recorded meanwhile."""
+    started = start(services, job)
+    print(f"job {started.run.job_id} running: Flink job {started.run.flink_job_id}, REST {started.run.rest_url}, "
+          f"log {started.run.log_file}", flush=True)
+    try:
+        started.client.get_job_execution_result().result()
+    finally:
+        if job.state_dir is not None:
+            job_runs.forget(job.state_dir, started.run)
+    return started.lineage
 
 
 def parse_args(argv: list[str] | None) -> tuple[ServiceSettings, HealthJobSettings]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     config.add_options(parser, config.SERVICE_OPTIONS + job_config.HEALTH_JOB_OPTIONS + (config.STATE_DIR,))
-    parser.add_argument("--bounded", action="store_true", help="stop at the offsets present when the job starts")
-    parser.add_argument("--start-offsets", help="partition:offset[,...] to start from (default: earliest)")
-    parser.add_argument("--end-offsets", help="partition:offset[,...] to stop at (a bounded run)")
-    parser.add_argument("--from-checkpoint",
-                        help="restore from this checkpoint or savepoint folder, or 'latest' in --checkpoint-dir")
-    parser.add_argument("--job-id", default="", help="lineage id written on every row (default: generated)")
-    args = parser.parse_args(argv)
+    job_config.add_run_arguments(parser)
+    return settings_from(parser.parse_args(argv))
+
+
+def settings_from(args: argparse.Namespace) -> tuple[ServiceSettings, HealthJobSettings]:
     state_dir = Path(args.state_dir)
     return config.service_settings(args, state.addresses(state_dir)), job_config.health_job_settings(args, state_dir)
 
 
-def main(argv: list[str] | None = None) -> int:
-    services, job = parse_args(argv)
+def run_and_report(services: ServiceSettings, job: HealthJobSettings) -> int:
     print(config.describe(services))
     print(config.describe(job))
     lineage = run(services, job)
     print(f"job {lineage.job_id} finished")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_and_report(*parse_args(argv))
 
 
 if __name__ == "__main__":

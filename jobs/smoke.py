@@ -17,12 +17,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from pyflink.common import Row
+from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.table import DataTypes, StreamTableEnvironment, Table
 from pyflink.table.udf import FunctionContext, ScalarFunction, udf
 
 from jobs import clickhouse_sink, runtime
 from jobs.scoring_udf import TritonScoringFunction
-from riskstream.core import config, paths
+from riskstream.core import config
 from riskstream.core.config import (ClickHouseSettings, KafkaSettings, RegistrySettings, ServiceSettings,
                                     TritonSettings)
 from riskstream.io import stack_state as state
@@ -125,28 +126,28 @@ def score(t_env: StreamTableEnvironment, raw: Table, triton: TritonSettings,
         GROUP BY window_start, window_end, surface""")
 
 
-def sink(t_env: StreamTableEnvironment, counts: Table, clickhouse: ClickHouseSettings, lineage: Lineage) -> None:
+def sink(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, counts: Table, clickhouse: ClickHouseSettings, lineage: Lineage) -> None:
     extra = [lineage.model_name, lineage.model_version, lineage.job_id]
     rows = t_env.to_data_stream(counts).map(
         lambda row: clickhouse_sink.tagged(TABLE, list(row) + extra), output_type=clickhouse_sink.TAGGED_ROW
     ).name("smoke-minute-counts-rows").uid("smoke-minute-counts-rows")
     insert = clickhouse_sink.ClickHouseInsert(clickhouse, {TABLE: RESULT_COLUMNS + ("model_name", "model_version", "job_id")})
-    clickhouse_sink.write(rows, insert, uid="smoke-minute-counts")
+    clickhouse_sink.write(env, rows, insert, uid="smoke-minute-counts")
 
 
-def build(t_env: StreamTableEnvironment, settings: ServiceSettings, lineage: Lineage,
+def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, settings: ServiceSettings, lineage: Lineage,
           start_offsets: dict[int, int] | None = None) -> None:
     raw = source(t_env, settings.kafka, start_offsets)
     counts = score(t_env, raw, settings.triton, settings.registry)
-    sink(t_env, counts, settings.clickhouse, lineage)
+    sink(env, t_env, counts, settings.clickhouse, lineage)
 
 
 def run(settings: ServiceSettings, start_offsets: dict[int, int] | None = None) -> Lineage:
     """Run the bounded smoke job to completion on a local MiniCluster; return its lineage."""
     model = model_info(settings.triton.url, settings.triton.model_name)
     lineage = Lineage(job_id=f"smoke-{uuid.uuid4().hex[:12]}", model_name=model.name, model_version=model.version)
-    env, t_env = runtime.create()
-    build(t_env, settings, lineage, start_offsets)
+    env, t_env, _ = runtime.create()
+    build(env, t_env, settings, lineage, start_offsets)
     env.execute(lineage.job_id)
     return lineage
 

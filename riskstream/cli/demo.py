@@ -67,7 +67,7 @@ def run(stack: StackSettings, args: argparse.Namespace) -> int:
                           + (f" to {i.end:g}" if i.end is not None else "") for i in generator.incidents)
     job = HealthJobSettings(start_offsets=start, job_id=f"demo-{uuid.uuid4().hex[:8]}",
                             checkpoint_dir=stack.state_dir / "checkpoints", checkpoint_interval_ms=5_000,
-                            bounded=args.bounded)
+                            bounded=args.bounded, state_dir=stack.state_dir)
     print(f"== producing {generator.count} impressions over {generator.count / generator.rate / 60:.0f} minutes of "
           f"event time (incident: {incidents or 'none'}), then {LATE} late and {MALFORMED} malformed records")
     if args.bounded:
@@ -80,7 +80,8 @@ def run(stack: StackSettings, args: argparse.Namespace) -> int:
     else:
         print(f"== streaming: the job {job.job_id} runs on a Flink MiniCluster while the stream is produced "
               f"{args.speedup:g}x faster than real time")
-        client, lineage = safety_health.start(services, job)
+        started_job = safety_health.start(services, job)
+        client, lineage = started_job.client, started_job.lineage
         report = produce(kafka, generator, realtime=True, speedup=args.speedup, registry=services.registry)
         produce_faults(kafka, generator, late=LATE, malformed=MALFORMED, registry=services.registry)
         kafka_admin.wait_committed(kafka.bootstrap_servers, safety_health.consumer_group(job.job_id),

@@ -1,11 +1,11 @@
-"""The `riskstream` command: local stack, JARs, topics, the impression generator and the demo run."""
+"""The `riskstream` command: local stack, JARs, topics, the impression generator, the job and the demo run."""
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
 
-from riskstream.cli import generator_args
+from riskstream.cli import generator_args, job_commands
 from riskstream.core import config, paths
 from riskstream.io import jars
 from riskstream.core.errors import RiskstreamError
@@ -154,6 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="alert-rules provisioning file (default: the rendered one)")
     config.add_options(alert, config.SERVICE_OPTIONS + (config.STATE_DIR,))
     alert.set_defaults(handler=_alerts)
+
+    job_commands.add_parser(commands)
 
     demo = commands.add_parser("demo", help="stack up, run the safety-health job on a generated stream, print what it wrote")
     config.add_options(demo, config.STACK_OPTIONS)

@@ -23,6 +23,15 @@ class ServiceUnavailable(RiskstreamError):
         super().__init__(f"{service} is not reachable at {address}{hint}")
 
 
+class EmbeddedPathHeld(ServiceUnavailable):
+    """An embedded ClickHouse (chDB) path is open in another process; one process at a time may open it."""
+
+    def __init__(self, address: str, pid: int, holder: str):
+        self.pid = pid
+        super().__init__("ClickHouse", address, f"the path is held by {holder}; an embedded ClickHouse admits one "
+                         f"process at a time: stop that one, or point --clickhouse-url at a ClickHouse server")
+
+
 class PortInUse(RiskstreamError):
     """A port the stack wants is taken by another process."""
 

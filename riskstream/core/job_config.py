@@ -40,12 +40,15 @@ DIMENSION_MAX_LENGTH = Option("--dimension-max-length", "RISKSTREAM_DIMENSION_MA
 DEAD_LETTER_MAX_BYTES = Option("--dead-letter-max-bytes", "RISKSTREAM_DEAD_LETTER_MAX_BYTES", 262_144,
                                "payload bytes a dead letter keeps; longer values are truncated, with their "
                                "length and SHA-256 recorded", int)
+REST_PORT = Option("--rest-port", "RISKSTREAM_JOB_REST_PORT", 0,
+                   "port of the job's Flink REST API on 127.0.0.1, which `riskstream job stop|drain` call "
+                   "(0 picks a free one)", int)
 BUNDLE_TIME = Option("--bundle-time-ms", "RISKSTREAM_BUNDLE_TIME_MS", 100,
                      "longest a Python operator holds records and watermarks before passing them on", int)
 
 HEALTH_JOB_OPTIONS = (WINDOW_SIZE, SLIDE_VIEW, ALLOWED_LATENESS, OUT_OF_ORDERNESS, IDLE_TIMEOUT, POLICY,
                       CHECKPOINT_DIR, CHECKPOINT_INTERVAL, PARALLELISM, BUNDLE_TIME, DIMENSION_PATTERN,
-                      DIMENSION_MAX_LENGTH, DEAD_LETTER_MAX_BYTES)
+                      DIMENSION_MAX_LENGTH, DEAD_LETTER_MAX_BYTES, REST_PORT)
 
 # The Kafka producer's default max.request.size; a dead letter (payload, key and headers capped, plus
 # the envelope) must stay under it, so the caps together are checked against it.
@@ -98,11 +101,24 @@ class HealthJobSettings:
     end_offsets: dict[int, int] | None = None
     from_checkpoint: str | None = None
     job_id: str = ""
+    # Where the run is recorded (for `riskstream job ...`) and its Flink log kept; None: neither.
+    state_dir: Path | None = None
+    rest_port: int = 0
 
     def __post_init__(self) -> None:
         size = self.window_size_ms
         if size <= 0 or self.slide_view_ms % size or self.allowed_lateness_ms % size or self.slide_view_ms < size:
             raise ConfigError("the sliding view and the allowed lateness must be multiples of the window size")
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where a run starts and stops in the input, what it restores, and the lineage id it writes."""
+    parser.add_argument("--bounded", action="store_true", help="stop at the offsets present when the job starts")
+    parser.add_argument("--start-offsets", help="partition:offset[,...] to start from (default: earliest)")
+    parser.add_argument("--end-offsets", help="partition:offset[,...] to stop at (a bounded run)")
+    parser.add_argument("--from-checkpoint",
+                        help="restore from this checkpoint or savepoint folder, or 'latest' in --checkpoint-dir")
+    parser.add_argument("--job-id", default="", help="lineage id written on every row (default: generated)")
 
 
 def health_job_settings(args: argparse.Namespace, state_dir: Path) -> HealthJobSettings:
@@ -116,7 +132,7 @@ def health_job_settings(args: argparse.Namespace, state_dir: Path) -> HealthJobS
         decode=DecodeSettings(dimension_pattern=args.dimension_pattern, dimension_max_length=args.dimension_max_length,
                               dead_letter_max_bytes=args.dead_letter_max_bytes), start_offsets=parse_offsets(args.start_offsets),
         end_offsets=parse_offsets(args.end_offsets), from_checkpoint=args.from_checkpoint,
-        job_id=args.job_id,
+        job_id=args.job_id, state_dir=Path(state_dir).resolve(), rest_port=args.rest_port,
     )
 
 

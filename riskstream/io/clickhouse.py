@@ -3,10 +3,12 @@
 `chdb:///abs/path` opens the embedded ClickHouse engine in this process; `http(s)://host:port` talks to a
 server. Both go through clickhouse-connect, so DDL, inserts and queries are the same code and SQL.
 An embedded path is locked by the one process that opens it: the writer owns it, readers come after.
+`embedded_holder` says which process holds a path, from the engine's own `status` file.
 """
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,16 +20,72 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from riskstream.core import paths
 from riskstream.core.config import ClickHouseSettings
-from riskstream.core.errors import RiskstreamError, ServiceUnavailable
+from riskstream.core.errors import EmbeddedPathHeld, RiskstreamError, ServiceUnavailable
 
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+_STATUS_PID = re.compile(r"^PID: (\d+)$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Holder:
+    """The process that has an embedded ClickHouse path open."""
+
+    pid: int
+    command: str
+
+
+def embedded_path(settings: ClickHouseSettings) -> Path:
+    return Path(settings.url.removeprefix("chdb://"))
+
+
+def embedded_holder(path: Path) -> Holder | None:
+    """The live process holding the engine lock on `path` (its `status` file names it), else None."""
+    status = Path(path) / "status"
+    try:
+        match = _STATUS_PID.search(status.read_text(errors="replace"))
+    except OSError:
+        return None
+    if match is None or not _has_open(int(match.group(1)), status.resolve()):
+        return None  # the file outlives its writer; only an open descriptor means the lock is held
+    pid = int(match.group(1))
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        command = "?"
+    return Holder(pid, command[:160])
+
+
+def _has_open(pid: int, target: Path) -> bool:
+    try:
+        descriptors = os.listdir(f"/proc/{pid}/fd")
+    except FileNotFoundError:
+        return False
+    except PermissionError:
+        return True  # another user's live process: assume it holds what its status file says
+    for fd in descriptors:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == str(target):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def require_embedded_free(settings: ClickHouseSettings) -> None:
+    """Fail fast, naming the holder, when another process has the embedded path open."""
+    if not settings.is_embedded:
+        return
+    holder = embedded_holder(embedded_path(settings))
+    if holder is not None and holder.pid != os.getpid():
+        raise EmbeddedPathHeld(settings.url, holder.pid, f"PID {holder.pid} ({holder.command})")
 
 
 def connect(settings: ClickHouseSettings, database: str | None = None) -> Client:
-    """A client for the configured ClickHouse; fails fast with the address it tried."""
+    """A client for the configured ClickHouse; fails fast with the address it tried (and, for an
+    embedded path another process holds, which process)."""
     try:
         if settings.is_embedded:
-            Path(settings.url.removeprefix("chdb://")).mkdir(parents=True, exist_ok=True)
+            embedded_path(settings).mkdir(parents=True, exist_ok=True)
             client = clickhouse_connect.get_client(dsn=settings.url)
         else:
             parsed = urlparse(settings.url)
@@ -40,6 +98,10 @@ def connect(settings: ClickHouseSettings, database: str | None = None) -> Client
             client.database = database
         return client
     except (ClickHouseError, OSError, RuntimeError) as exc:
+        # The engine says only "Error initializing EmbeddedServer" (the lock error goes to stderr).
+        holder = embedded_holder(embedded_path(settings)) if settings.is_embedded else None
+        if holder is not None and holder.pid != os.getpid():
+            raise EmbeddedPathHeld(settings.url, holder.pid, f"PID {holder.pid} ({holder.command})") from exc
         raise ServiceUnavailable("ClickHouse", settings.url, str(exc).splitlines()[0]) from exc
 
 

@@ -9,6 +9,7 @@ checked-in schema history under BACKWARD compatibility.
 from __future__ import annotations
 
 import json
+import time
 import urllib.error
 import urllib.request
 
@@ -79,10 +80,15 @@ class Registry:
         self._client.close()
 
 
-def require_ready(url: str) -> None:
-    """Fail fast, with the address, when the registry does not answer its API (down, or a wrong URL:
-    a URL without the API's path would make every Confluent record an unknown schema id)."""
-    if not is_ready(url):
+def require_ready(url: str, wait_s: float = 15.0) -> None:
+    """Fail fast, with the address, when the registry does not answer its API within `wait_s` (down, or a
+    wrong URL: a URL without the API's path would make every Confluent record an unknown schema id).
+    One slow answer is not an outage: a registry on a busy machine can take seconds."""
+    deadline = time.monotonic() + wait_s
+    while not is_ready(url):
+        if time.monotonic() < deadline:
+            time.sleep(1.0)
+            continue
         raise SchemaRegistryUnavailable("schema registry", url, "GET /subjects did not answer 200; the URL must be "
                                         "the Confluent-compatible API's root (Apicurio: .../apis/ccompat/v7)")
 

@@ -1,9 +1,12 @@
 """`riskstream stack up|down|status`: the local stack as one unit, each service checked on its own."""
 from __future__ import annotations
 
+import os
+import time
 from dataclasses import dataclass
 
-from riskstream.io import clickhouse
+from riskstream.io import processes
+from riskstream.io import clickhouse, job_runs
 from riskstream.core.config import ClickHouseSettings, StackSettings
 from riskstream.core.errors import RiskstreamError
 from riskstream.io import stack_state as state
@@ -27,7 +30,7 @@ def up(settings: StackSettings) -> list[str]:
     report = []
     for name, module in PROCESS_SERVICES.items():
         previous = records.get(name)
-        if previous and module.is_healthy(previous):
+        if previous and _healthy_soon(module, previous):
             report.append(f"{name}: already up at {previous.address}")
             continue
         if previous:
@@ -35,15 +38,46 @@ def up(settings: StackSettings) -> list[str]:
         records[name] = module.start(settings, previous)
         state.save(settings.state_dir, records)
         report.append(f"{name}: up at {records[name].address} (log {records[name].log_path})")
-    records[CLICKHOUSE] = _clickhouse_up(settings)
+    records[CLICKHOUSE] = _clickhouse_up(settings, records.get(CLICKHOUSE))
     state.save(settings.state_dir, records)
+    details = records[CLICKHOUSE].details
+    held = f", held by {details['held_by']} (it applies the schema)" if details.get("held_by") else ""
     report.append(f"{CLICKHOUSE}: embedded at {records[CLICKHOUSE].address}, "
-                  f"schema version {records[CLICKHOUSE].details['schema_version']}")
+                  f"schema version {details['schema_version']}{held}")
     return report
 
 
-def _clickhouse_up(settings: StackSettings) -> ServiceRecord:
+def _holder(settings: StackSettings) -> str | None:
+    """Who has the embedded path open, as users know it: a recorded job run, else a PID and command."""
+    holder = clickhouse.embedded_holder(settings.clickhouse_path)
+    if holder is None or holder.pid == os.getpid():
+        return None
+    run = job_runs.owning_run(settings.state_dir, holder.pid)
+    if run is not None:
+        return f"job {run.job_id} PID {run.pid}"
+    return f"PID {holder.pid} ({holder.command})"
+
+
+def _healthy_soon(module, record: ServiceRecord, wait_s: float = 20.0) -> bool:
+    """Healthy now, or within `wait_s` while its process lives: a service slow to answer on a busy
+    machine (a job starting beside it) is not restarted, which would cut off whoever uses it."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        if module.is_healthy(record):
+            return True
+        if not processes.pid_alive(record.pid) or time.monotonic() > deadline:
+            return False
+        time.sleep(1.0)
+
+
+def _clickhouse_up(settings: StackSettings, previous: ServiceRecord | None) -> ServiceRecord:
     ch = ClickHouseSettings(url=settings.clickhouse_url)
+    holder = _holder(settings)
+    if holder:
+        # A running job owns the path and applies the schema itself when it opens it (jobs.clickhouse_sink).
+        version = (previous.details.get("schema_version", "?") if previous else "?")
+        return ServiceRecord(pid=None, address=settings.clickhouse_url, log_path="",
+                             details={"schema_version": version, "held_by": holder})
     client = clickhouse.connect(ch, database=ch.database)
     try:
         clickhouse.migrate(client)
@@ -77,7 +111,7 @@ def status(settings: StackSettings) -> list[ServiceStatus]:
         record = records.get(name)
         if record is None:
             result.append(ServiceStatus(name, False, f"{name}: DOWN (not started; run `riskstream stack up`)"))
-        elif not process.pid_alive(record.pid):
+        elif not processes.pid_alive(record.pid):
             result.append(ServiceStatus(name, False, f"{name}: DOWN (pid {record.pid} is not running; "
                                                      f"log {record.log_path})"))
         elif not module.is_healthy(record):
@@ -95,12 +129,12 @@ def _clickhouse_status(settings: StackSettings, record: ServiceRecord | None) ->
     path = settings.clickhouse_path
     if not path.exists():
         return ServiceStatus(CLICKHOUSE, False, f"{CLICKHOUSE}: DOWN (data folder {path} is missing)")
+    holder = _holder(settings)
+    if holder:
+        return ServiceStatus(CLICKHOUSE, True, f"{CLICKHOUSE}: embedded at {record.address}, held by {holder}")
     try:
         client = clickhouse.connect(ClickHouseSettings(url=settings.clickhouse_url), database="riskstream")
         client.close()
     except RiskstreamError as exc:
-        if "lock" in str(exc).lower():
-            return ServiceStatus(CLICKHOUSE, True, f"{CLICKHOUSE}: embedded at {record.address}, "
-                                                   f"open by a running writer (a job)")
         return ServiceStatus(CLICKHOUSE, False, f"{CLICKHOUSE}: DOWN ({exc})")
     return ServiceStatus(CLICKHOUSE, True, f"{CLICKHOUSE}: embedded at {record.address}")

@@ -99,7 +99,7 @@ def ingress_run(services, tmp_path_factory):
         good_positions += positions
     job = HealthJobSettings(start_offsets=start, job_id=JOB_ID, checkpoint_interval_ms=2_000,
                             checkpoint_dir=tmp_path_factory.mktemp("checkpoints"))
-    client, _ = safety_health.start(services, job)
+    client = safety_health.start(services, job).client
     try:
         kafka_admin.wait_committed(kafka.bootstrap_servers, safety_health.consumer_group(JOB_ID),
                                    kafka.impressions_topic, kafka_admin.end_offsets(kafka.bootstrap_servers,

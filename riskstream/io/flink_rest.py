@@ -1,0 +1,119 @@
+"""Flink's REST API, the few calls operating a job needs: its state, stop with a savepoint, its restore.
+
+The same calls work against a local MiniCluster (the job process opens its REST port) and a session or
+application cluster on Kubernetes. https://nightlies.apache.org/flink/flink-docs-stable/docs/ops/rest_api/
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import requests
+
+from riskstream.core.errors import RiskstreamError, ServiceUnavailable
+
+# Tasks in these states take part in a checkpoint; any other (CREATED, SCHEDULED, DEPLOYING, INITIALIZING
+# while restoring state) makes Flink refuse a savepoint with "Not all required tasks are currently running".
+_READY = {"RUNNING", "FINISHED"}
+_NOT_YET_RUNNING = "Not all required tasks are currently running"
+
+
+@dataclass(frozen=True)
+class Restored:
+    """What a job restored from at its start, per Flink's checkpoint statistics."""
+
+    checkpoint_id: int
+    external_path: str
+    is_savepoint: bool
+
+
+class FlinkRest:
+    def __init__(self, url: str, timeout_s: float = 10.0):
+        self.url = url.rstrip("/")
+        self.timeout_s = timeout_s
+
+    def _call(self, method: str, path: str, **kwargs) -> dict:
+        try:
+            response = requests.request(method, f"{self.url}{path}", timeout=self.timeout_s, **kwargs)
+        except requests.RequestException as exc:
+            raise ServiceUnavailable("Flink REST API", self.url, type(exc).__name__) from exc
+        if response.status_code >= 400:
+            raise RiskstreamError(f"Flink REST {method} {path} answered {response.status_code}: {response.text[:500]}")
+        return response.json()
+
+    def job(self, flink_job_id: str) -> dict:
+        return self._call("GET", f"/jobs/{flink_job_id}")
+
+    def not_ready_tasks(self, flink_job_id: str) -> dict[str, int]:
+        """Task counts by state for tasks that cannot yet take part in a checkpoint (empty: all can)."""
+        job = self.job(flink_job_id)
+        if job.get("state") != "RUNNING":
+            return {f"job {job.get('state')}": 1}
+        waiting: dict[str, int] = {}
+        for vertex in job.get("vertices", []):
+            for state, count in vertex.get("tasks", {}).items():
+                if count and state not in _READY:
+                    waiting[state] = waiting.get(state, 0) + count
+        return waiting
+
+    def wait_all_running(self, flink_job_id: str, timeout_s: float = 120.0) -> None:
+        """Until every task runs (a job just restored spends a while INITIALIZING); an error saying which
+        tasks did not, after `timeout_s`."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            waiting = self.not_ready_tasks(flink_job_id)
+            if not waiting:
+                return
+            if time.monotonic() > deadline:
+                raise RiskstreamError(f"job {flink_job_id} at {self.url}: tasks not running after {timeout_s:.0f}s: "
+                                      f"{waiting}")
+            time.sleep(0.5)
+
+    def stop_with_savepoint(self, flink_job_id: str, savepoint_dir: Path, drain: bool,
+                            timeout_s: float = 300.0) -> str:
+        """Stop the job with a final savepoint in `savepoint_dir`; returns the savepoint's location.
+
+        With `drain`, event time is first advanced to the end so every window fires; without, open
+        windows stay in the savepoint for a resumed job to complete. Waits for every task to run first,
+        and tries again while Flink still says not all of them do."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self.wait_all_running(flink_job_id, timeout_s=max(1.0, deadline - time.monotonic()))
+            trigger = self._call("POST", f"/jobs/{flink_job_id}/stop", json={
+                "targetDirectory": Path(savepoint_dir).resolve().as_uri(), "drain": drain,
+                "formatType": "CANONICAL"})["request-id"]
+            result = self._await(f"/jobs/{flink_job_id}/savepoints/{trigger}", deadline)
+            if "location" in result:
+                return result["location"]
+            cause = str(result.get("failure-cause", result))
+            if _NOT_YET_RUNNING not in cause or time.monotonic() > deadline:
+                raise RiskstreamError(f"stop with savepoint of job {flink_job_id} failed: {cause[:2000]}")
+            time.sleep(1.0)
+
+    def _await(self, path: str, deadline: float) -> dict:
+        while True:
+            answer = self._call("GET", path)
+            if answer.get("status", {}).get("id") == "COMPLETED":
+                return answer.get("operation", {})
+            if time.monotonic() > deadline:
+                raise RiskstreamError(f"{self.url}{path} still in progress at the deadline: {answer}")
+            time.sleep(0.5)
+
+    def records_out(self, flink_job_id: str) -> dict[str, int]:
+        """Records each operator chain has emitted since the job (re)started, by vertex name."""
+        return {v["name"]: int(v.get("metrics", {}).get("write-records", 0)) for v in self.job(flink_job_id)["vertices"]}
+
+    def restored(self, flink_job_id: str) -> Restored | None:
+        """The checkpoint or savepoint the job restored from, or None if it started afresh."""
+        restored = (self._call("GET", f"/jobs/{flink_job_id}/checkpoints").get("latest") or {}).get("restored")
+        if not restored:
+            return None
+        return Restored(int(restored["id"]), restored.get("external_path", ""), bool(restored.get("is_savepoint")))
+
+
+def location_path(location: str) -> Path:
+    """A checkpoint or savepoint location as Flink reports it (`file:/...` URI) or as a user types it."""
+    parsed = urlparse(location)
+    return Path(unquote(parsed.path)) if parsed.scheme == "file" else Path(location).resolve()
