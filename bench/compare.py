@@ -1,0 +1,169 @@
+"""The job against its peers, in one run on one backlog: events/s, ratio to the baseline, Triton's share, memory, CPU.
+
+    .venv/bin/python -m bench.compare --events 100000 [--rounds 3]
+
+On the local stack (started if needed), one backlog of generated impressions is produced, then, interleaved
+per round: the safety-health job (`python -m jobs.safety_health --bounded`) and the hand-written baseline
+loop (`bench/peers/baseline.py`), each a process of its own, each first on an empty input so its start-up
+is measured and subtracted (events/s = events / (t_run - t_empty)). Triton's ceiling is measured in the
+same run: the backlog's captions scored directly, in batches of 4,096, one client. Peak RSS is the sum
+over each process tree (Kafka and Triton apart); CPU seconds are by process, with Triton's own beside them.
+Before printing, it checks that the baseline's 1-minute rows equal the job's (impressions, scored,
+unsafe per window and slice): a peer that does other work is not a peer.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import measure
+from riskstream.cli.demo import local_services
+from riskstream.cli.generator import GeneratorSettings, generate
+from riskstream.cli.produce import produce
+from riskstream.core import paths
+from riskstream.core.config import StackSettings
+from riskstream.io import clickhouse, kafka_admin, topics
+from riskstream.io import stack_state as state
+from riskstream.io.scoring import SafetyScorer
+from riskstream.stack import manager
+
+SEED = 97
+
+
+@dataclass
+class PeerRun:
+    peer: str
+    job_id: str
+    measured: measure.Measured
+    empty: measure.Measured
+    triton_cpu_s: float
+
+    def events_per_s(self, events: int) -> float:
+        return events / max(self.measured.wall_s - self.empty.wall_s, 1e-9)
+
+
+def _offsets(offsets: dict[int, int]) -> str:
+    return ",".join(f"{p}:{o}" for p, o in sorted(offsets.items()))
+
+
+def _command(peer: str, job_id: str, start: dict[int, int], end: dict[int, int], stack: StackSettings,
+             work: Path) -> list[str]:
+    common = ["--start-offsets", _offsets(start), "--end-offsets", _offsets(end), "--job-id", job_id,
+              "--state-dir", str(stack.state_dir)]
+    if peer == "job":
+        return [sys.executable, "-m", "jobs.safety_health", "--bounded", "--checkpoint-dir", str(work / job_id),
+                *common]
+    return [sys.executable, "-m", "bench.peers.baseline", *common]
+
+
+def _environment() -> dict[str, str]:
+    """Without PyFlink's gateway variables, which a parent that ran a job would pass on."""
+    return {k: v for k, v in os.environ.items() if not k.lstrip("_").startswith("PYFLINK_")}
+
+
+def _run(peer: str, start, end, stack, work: Path, triton_pid: int) -> PeerRun:
+    job_id = f"bench-{peer}-{uuid.uuid4().hex[:8]}"
+    empty = measure.run(_command(peer, f"{job_id}-empty", start, start, stack, work), work / f"{job_id}-empty.log",
+                        env=_environment(), cwd=paths.REPO_ROOT)
+    triton_before = measure.cpu_seconds(triton_pid)
+    measured = measure.run(_command(peer, job_id, start, end, stack, work), work / f"{job_id}.log",
+                           env=_environment(), cwd=paths.REPO_ROOT)
+    for run, log in ((empty, f"{job_id}-empty.log"), (measured, f"{job_id}.log")):
+        if run.returncode != 0:
+            raise SystemExit(f"{peer} failed (exit {run.returncode}); see {work / log}")
+    return PeerRun(peer, job_id, measured, empty, measure.cpu_seconds(triton_pid) - triton_before)
+
+
+def triton_ceiling(services, captions: list[str], batch: int = 4096) -> float:
+    """Captions/s Triton scores when fed directly, in the batches the job and baseline send."""
+    scorer = SafetyScorer(services.triton, max_batch=batch)
+    scorer.open()
+    try:
+        scorer.score(captions[:batch])  # warm-up
+        began = time.monotonic()
+        for offset in range(0, len(captions), batch):
+            if scorer.score(captions[offset:offset + batch]) is None:
+                raise SystemExit("Triton failed to score a batch during the ceiling measurement")
+        return len(captions) / (time.monotonic() - began)
+    finally:
+        scorer.close()
+
+
+def tumbling_rows(services, job_id: str) -> dict[tuple, tuple[int, int, int]]:
+    client = clickhouse.connect(services.clickhouse, database=services.clickhouse.database)
+    try:
+        rows = client.query(
+            "SELECT toUnixTimestamp64Milli(window_start), surface, region, recommender_model_version, item_category, "
+            "impressions, scored, unsafe FROM safety_health FINAL WHERE job_id = {job:String} AND window_seconds = 60",
+            parameters={"job": job_id}).result_rows
+    finally:
+        client.close()
+    return {tuple(r[:5]): tuple(r[5:]) for r in rows}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved job/baseline pairs")
+    args = parser.parse_args(argv)
+
+    stack = StackSettings()
+    manager.up(stack)
+    services = local_services(stack)
+    kafka = services.kafka
+    kafka_admin.ensure_topics(kafka.bootstrap_servers, topics.specs(kafka))
+    generator = GeneratorSettings(seed=SEED, count=args.events, rate=200.0,
+                                  start_ms=int(time.time() * 1000) - args.events * 5)
+    start = kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.impressions_topic)
+    produce(kafka, generator, registry=services.registry)
+    end = kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.impressions_topic)
+    captions = [g.record["caption"] for g in generate(generator) if g.record.get("caption")]
+    triton_pid = state.load(stack.state_dir)["triton"].pid
+    work = stack.state_dir / "bench-compare"
+
+    ceilings, runs = [], []
+    for _ in range(args.rounds):
+        ceilings.append(triton_ceiling(services, captions))
+        runs.append(_run("job", start, end, stack, work, triton_pid))
+        runs.append(_run("baseline", start, end, stack, work, triton_pid))
+
+    for job, baseline in zip(runs[0::2], runs[1::2]):
+        if tumbling_rows(services, job.job_id) != tumbling_rows(services, baseline.job_id):
+            raise SystemExit(f"rows differ: {job.job_id} vs {baseline.job_id}; the peers did not do the same work")
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=paths.REPO_ROOT).stdout.strip()
+    ceiling = statistics.median(ceilings)
+    print(f"bench.compare --events {args.events} --rounds {args.rounds}: {time.strftime('%Y-%m-%d')}, commit {commit}, "
+          f"{os.cpu_count()} CPUs; Triton ceiling {ceiling:,.0f} captions/s (median of {len(ceilings)}); "
+          f"baseline rows equal the job's in every round")
+    print("| peer | events/s net of start-up (median, min-max) | x baseline | share of Triton ceiling | "
+          "start-up s | peak RSS MiB | CPU s (by process) | Triton CPU s |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    base_rate = statistics.median(r.events_per_s(args.events) for r in runs if r.peer == "baseline")
+    for peer in ("job", "baseline"):
+        mine = [r for r in runs if r.peer == peer]
+        rates = [r.events_per_s(args.events) for r in mine]
+        rate = statistics.median(rates)
+        cpu: dict[str, float] = {}
+        for r in mine:
+            for name, seconds in r.measured.cpu_s.items():
+                cpu[name] = cpu.get(name, 0.0) + seconds / len(mine)
+        cpu_text = ", ".join(f"{name} {seconds:.0f}" for name, seconds in sorted(cpu.items(), key=lambda i: -i[1])
+                             if seconds >= 0.5)
+        print(f"| {peer} | {rate:,.0f} ({min(rates):,.0f}-{max(rates):,.0f}) | {rate / base_rate:.2f} | "
+              f"{rate / ceiling:.0%} | {statistics.median(r.empty.wall_s for r in mine):.1f} | "
+              f"{max(r.measured.peak_rss_mib for r in mine):,.0f} | {cpu_text} | "
+              f"{statistics.median(r.triton_cpu_s for r in mine):.0f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
