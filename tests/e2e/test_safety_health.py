@@ -132,3 +132,18 @@ def test_bad_input_reaches_the_dead_letter_topic_and_index_with_offsets(services
     for name, position in bad_positions.items():
         assert mine[position]["payload"] == (original[name][0] or b""), name
         assert mine[position]["error_message"]
+
+
+def test_the_benchmarks_baseline_peer_writes_the_same_tumbling_rows_as_the_job(services, health_run):
+    """bench.compare refuses to print unless its hand-written peer does the job's work; keep that true."""
+    from bench.compare import tumbling_rows
+    from bench.peers import baseline
+
+    _, good_positions, bad_positions = health_run
+    positions = good_positions + list(bad_positions.values())
+    start = {p: min(o for q, o in positions if q == p) for p, _ in positions}
+    end = {p: max(o for q, o in positions if q == p) + 1 for p, _ in positions}
+    result = baseline.run(services, start, end, "e2e-baseline-peer", paths.REPO_ROOT / "policies" / "default.toml")
+    assert result["dead_letters"] == len(bad_positions)
+    job_rows = tumbling_rows(services, "e2e-correctness")
+    assert job_rows and tumbling_rows(services, "e2e-baseline-peer") == job_rows
