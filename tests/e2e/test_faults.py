@@ -19,7 +19,7 @@ from riskstream.core.job_config import HealthJobSettings
 from riskstream.cli.generator import SURFACES
 from riskstream.io import stack_state as state
 from riskstream.stack import manager, process
-from tests.e2e import store, stream
+from tests.e2e import kafka_io, store, stream
 
 def test_sigkill_then_restart_from_checkpoint_loses_nothing_and_counts_nothing_twice(services, tmp_path):
     start_ms = 1_767_312_000_000  # 2026-01-02T00:00:00Z
@@ -173,3 +173,35 @@ def test_idle_partitions_stop_holding_the_watermark_back_after_the_idle_timeout(
         assert actual == closed
     else:
         assert not actual
+
+
+def test_a_registry_outage_does_not_stop_records_whose_writer_schema_the_job_has(services, stack, tmp_path):
+    """Confluent-format records name their writer schema by registry id; once the job has fetched an id it
+    keeps the schema, so the registry going away mid-stream costs nothing for records that use it."""
+    from riskstream.cli.produce import impression_encoder
+
+    start_ms = 1_767_744_000_000  # 2026-01-07T00:00:00Z
+    encoder = impression_encoder(services.kafka, services.registry)  # registers (or finds) the id first
+
+    def send(records):
+        return kafka_io.send(services.kafka.bootstrap_servers, services.kafka.impressions_topic,
+                             [(r["user_id_hash"].encode(), encoder.encode(r), r["event_time"]) for r in records])
+
+    before, during = stream.records(71, 600, start_ms), stream.records(72, 600, start_ms + 2 * stream.MINUTE)
+    job = HealthJobSettings(start_offsets=stream.offsets(services), job_id="e2e-registry-outage",
+                            checkpoint_dir=tmp_path, checkpoint_interval_ms=2_000)
+    client = safety_health.start(services, job).client
+    try:
+        send(before)
+        stream.wait_processed(services, "e2e-registry-outage")
+        process.terminate(state.load(stack.state_dir)["registry"].pid)
+        send(during)
+        stream.wait_processed(services, "e2e-registry-outage")
+        assert "RUNNING" in str(client.get_job_status().result())
+    finally:
+        runtime.drain(client, tmp_path / "savepoints")
+        manager.up(stack)  # the registry back on its port, its schemas kept in its H2 file
+
+    assert stream.tumbling_counts(services, "e2e-registry-outage") == stream.expected_counts(before + during)
+    dead = store.query(services, "SELECT count() AS n FROM dead_letters WHERE job_id = 'e2e-registry-outage'")
+    assert dead == [{"n": 0}]
