@@ -29,8 +29,10 @@ from riskstream.cli.generator import GeneratorSettings, generate
 from riskstream.cli.produce import produce
 from riskstream.core import paths
 from riskstream.core.config import StackSettings
+from riskstream.core.job_config import format_offsets
 from riskstream.io import clickhouse, kafka_admin, topics
 from riskstream.io import stack_state as state
+from riskstream.io.processes import job_environment
 from riskstream.io.scoring import SafetyScorer
 from riskstream.stack import manager
 
@@ -49,13 +51,9 @@ class PeerRun:
         return events / max(self.measured.wall_s - self.empty.wall_s, 1e-9)
 
 
-def _offsets(offsets: dict[int, int]) -> str:
-    return ",".join(f"{p}:{o}" for p, o in sorted(offsets.items()))
-
-
 def _command(peer: str, job_id: str, start: dict[int, int], end: dict[int, int], stack: StackSettings,
              work: Path) -> list[str]:
-    common = ["--start-offsets", _offsets(start), "--end-offsets", _offsets(end), "--job-id", job_id,
+    common = ["--start-offsets", format_offsets(start), "--end-offsets", format_offsets(end), "--job-id", job_id,
               "--state-dir", str(stack.state_dir)]
     if peer == "job":
         return [sys.executable, "-m", "jobs.safety_health", "--bounded", "--checkpoint-dir", str(work / job_id),
@@ -63,18 +61,13 @@ def _command(peer: str, job_id: str, start: dict[int, int], end: dict[int, int],
     return [sys.executable, "-m", "bench.peers.baseline", *common]
 
 
-def _environment() -> dict[str, str]:
-    """Without PyFlink's gateway variables, which a parent that ran a job would pass on."""
-    return {k: v for k, v in os.environ.items() if not k.lstrip("_").startswith("PYFLINK_")}
-
-
 def _run(peer: str, start, end, stack, work: Path, triton_pid: int) -> PeerRun:
     job_id = f"bench-{peer}-{uuid.uuid4().hex[:8]}"
     empty = measure.run(_command(peer, f"{job_id}-empty", start, start, stack, work), work / f"{job_id}-empty.log",
-                        env=_environment(), cwd=paths.REPO_ROOT)
+                        env=job_environment(), cwd=paths.REPO_ROOT)
     triton_before = measure.cpu_seconds(triton_pid)
     measured = measure.run(_command(peer, job_id, start, end, stack, work), work / f"{job_id}.log",
-                           env=_environment(), cwd=paths.REPO_ROOT)
+                           env=job_environment(), cwd=paths.REPO_ROOT)
     for run, log in ((empty, f"{job_id}-empty.log"), (measured, f"{job_id}.log")):
         if run.returncode != 0:
             raise SystemExit(f"{peer} failed (exit {run.returncode}); see {work / log}")

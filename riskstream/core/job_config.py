@@ -136,6 +136,11 @@ def health_job_settings(args: argparse.Namespace, state_dir: Path) -> HealthJobS
     )
 
 
+def format_offsets(offsets: dict[int, int]) -> str:
+    """{0: 120, 1: 98} -> `0:120,1:98`, as --start-offsets and --end-offsets take them."""
+    return ",".join(f"{p}:{o}" for p, o in sorted(offsets.items()))
+
+
 def parse_offsets(text: str | None) -> dict[int, int] | None:
     """`0:120,1:98` -> {0: 120, 1: 98}."""
     if not text:

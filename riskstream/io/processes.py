@@ -41,3 +41,9 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def job_environment() -> dict[str, str]:
+    """This process's environment without PyFlink's gateway variables, for a job started as a child:
+    once a job has run in this process they say "gateway already running" (or "disabled")."""
+    return {k: v for k, v in os.environ.items() if not k.lstrip("_").startswith("PYFLINK_")}

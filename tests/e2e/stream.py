@@ -59,13 +59,3 @@ def wait_group_gone(pgid: int, timeout_s: float = 30.0) -> None:
             return
         time.sleep(0.2)
     raise AssertionError(f"processes of group {pgid} still alive after SIGKILL")
-
-
-def job_environment() -> dict[str, str]:
-    """This process's environment without PyFlink's gateway variables: once a job has run in this
-    process they say "gateway already running" (or "disabled"), which a new job process must not inherit."""
-    return {k: v for k, v in os.environ.items() if not k.lstrip("_").startswith("PYFLINK_")}
-
-
-def offsets_arg(offsets: dict[int, int]) -> str:
-    return ",".join(f"{p}:{o}" for p, o in sorted(offsets.items()))

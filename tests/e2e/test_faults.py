@@ -12,10 +12,10 @@ import pytest
 
 from dashboards import render, rule_eval
 from jobs import runtime, safety_health
-from riskstream.io import checkpoints, clickhouse
+from riskstream.io import checkpoints, clickhouse, processes
 from riskstream.io.flink_rest import FlinkRest, location_path
 from riskstream.core import paths
-from riskstream.core.job_config import HealthJobSettings
+from riskstream.core.job_config import HealthJobSettings, format_offsets
 from riskstream.cli.generator import SURFACES
 from riskstream.io import stack_state as state
 from riskstream.stack import manager, process
@@ -29,11 +29,11 @@ def test_sigkill_then_restart_from_checkpoint_loses_nothing_and_counts_nothing_t
     checkpoint_dir = tmp_path / "checkpoints"
     command = [sys.executable, "-m", "jobs.safety_health", "--kafka-bootstrap", services.kafka.bootstrap_servers,
                "--triton-url", services.triton.url, "--clickhouse-url", services.clickhouse.url,
-               "--start-offsets", stream.offsets_arg(start), "--checkpoint-dir", str(checkpoint_dir),
+               "--start-offsets", format_offsets(start), "--checkpoint-dir", str(checkpoint_dir),
                "--checkpoint-interval-s", "1", "--job-id", "e2e-crash", "--state-dir", str(tmp_path)]
     with (tmp_path / "first-run.log").open("w") as log:
         job = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                               cwd=paths.REPO_ROOT, env=stream.job_environment())
+                               cwd=paths.REPO_ROOT, env=processes.job_environment())
     try:
         # A checkpoint has covered the first batch: windows fired and rows were written before the kill.
         stream.wait_processed(services, "e2e-crash")

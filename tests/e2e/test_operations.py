@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 
 from riskstream.core import paths
-from riskstream.io import job_runs
+from riskstream.core.job_config import format_offsets
+from riskstream.io import job_runs, processes
 from tests.e2e import store, stream
 
 JOB = "e2e-ops"
@@ -16,13 +17,13 @@ JOB = "e2e-ops"
 
 def _cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "riskstream.cli.main", *args], capture_output=True, text=True,
-                          cwd=paths.REPO_ROOT, env=stream.job_environment(), timeout=timeout)
+                          cwd=paths.REPO_ROOT, env=processes.job_environment(), timeout=timeout)
 
 
 def _background(log: Path, *args: str) -> subprocess.Popen:
     with log.open("w") as out:
         return subprocess.Popen([sys.executable, "-m", "riskstream.cli.main", *args], stdout=out,
-                                stderr=subprocess.STDOUT, cwd=paths.REPO_ROOT, env=stream.job_environment(),
+                                stderr=subprocess.STDOUT, cwd=paths.REPO_ROOT, env=processes.job_environment(),
                                 start_new_session=True)
 
 
@@ -61,7 +62,7 @@ def test_stop_resume_and_drain_from_the_cli_lose_and_duplicate_nothing(services,
     start = stream.offsets(services)
     stream.send(services, first)
     log = tmp_path / "run-1.log"
-    job = _background(log, "job", "run", "--job-id", JOB, "--start-offsets", stream.offsets_arg(start), *job_args)
+    job = _background(log, "job", "run", "--job-id", JOB, "--start-offsets", format_offsets(start), *job_args)
     run = _wait_recorded(state_dir, job, log)
     stream.wait_processed(services, JOB)
 

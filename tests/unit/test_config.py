@@ -59,3 +59,10 @@ def test_impressions_are_kept_a_week_by_default_and_forever_with_minus_one():
     assert impressions.configs["retention.ms"] == str(7 * 24 * 3600 * 1000)
     [forever, _] = topics.specs(KafkaSettings("127.0.0.1:9092", impressions_retention_hours=-1))
     assert forever.configs["retention.ms"] == "-1"
+
+
+def test_offsets_format_and_parse_are_inverse():
+    from riskstream.core.job_config import format_offsets, parse_offsets
+
+    assert format_offsets({1: 98, 0: 120}) == "0:120,1:98"
+    assert parse_offsets(format_offsets({0: 120, 1: 98, 2: 0})) == {0: 120, 1: 98, 2: 0}

@@ -8,7 +8,7 @@ from fastavro.schema import parse_schema
 from riskstream.cli.generator import GeneratorSettings, generate
 from riskstream.core import schemas
 from riskstream.core.errors import DecodeError, ErrorCode
-from udfs.wire import AvroDecoder, Encoder, SchemaHistory, WireFormat, frame
+from udfs.wire import AvroDecoder, Encoder, SchemaHistory, WireFormat
 
 HISTORY = SchemaHistory.from_folder(schemas.IMPRESSION_HISTORY)
 READER = HISTORY.latest
