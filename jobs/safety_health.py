@@ -1,8 +1,9 @@
 """The safety-health job: impressions -> Triton scores -> event-time windows -> ClickHouse.
 
-source (Kafka, raw Avro bytes with topic/partition/offset) -> decode (dead letters to their topic)
--> score (one Triton call per Arrow batch) -> windows (per surface x region x model version x
-category, tumbling plus a sliding view, allowed lateness, late events counted) -> sink (ClickHouse).
+source (Kafka, raw Avro bytes with topic/partition/offset) -> ingest (per Arrow batch: decode, dead
+letters to their topic, one Triton call, partial aggregates per window and slice) -> windows (per
+surface x region x model version x category, tumbling plus a sliding view, allowed lateness, late
+events counted) -> sink (ClickHouse).
 
     python -m jobs.safety_health --help
 """
@@ -18,10 +19,11 @@ from pathlib import Path
 
 from pyflink.common import Types
 from pyflink.datastream import DataStream, StreamExecutionEnvironment
-from pyflink.table import DataTypes, Schema, StreamTableEnvironment
+from pyflink.table import StreamTableEnvironment
 from pyflink.table.udf import udf
 
 from jobs import clickhouse_sink, health_operators as ops, runtime
+from jobs.ingest_udf import INGEST_FIELDS, INPUT_COLUMNS, PARTIAL_ROW, RESULT_TYPE, IngestBatch
 from riskstream.io import checkpoints, clickhouse, job_runs, registry
 from riskstream.core import config, job_config
 from riskstream.core.config import KafkaSettings, ServiceSettings
@@ -32,10 +34,8 @@ from riskstream.io.triton_client import ModelInfo, model_info
 from udfs import policy as policy_file
 from udfs.policy import Policy
 from udfs.health import HEALTH_COLUMNS, Lineage
+from udfs.partials import PARTIAL_FIELDS
 from udfs.windows import WindowSpec
-
-SCORED_FIELDS = ops.IMPRESSION_FIELDS + ["scores"]
-
 
 def consumer_group(job_id: str) -> str:
     """The group the job commits its offsets to on each checkpoint (progress, not a resume point)."""
@@ -70,8 +70,8 @@ def _lag(column: str, ms: int) -> str:
     return f"{column} - INTERVAL '{seconds}' SECOND({max(2, len(str(seconds)))})"
 
 
-def source(t_env: StreamTableEnvironment, kafka: KafkaSettings, job: HealthJobSettings) -> DataStream:
-    """Raw impression records with where they came from, and event-time watermarks.
+def source(t_env: StreamTableEnvironment, kafka: KafkaSettings, job: HealthJobSettings) -> str:
+    """Register the raw impression records, with where they came from and event-time watermarks; returns the table.
 
     Watermarks are made inside the Kafka source, one per partition, from the record timestamp, which
     producers set to the impression's event time. The job's watermark is the slowest partition's, so a
@@ -90,53 +90,48 @@ def source(t_env: StreamTableEnvironment, kafka: KafkaSettings, job: HealthJobSe
             source_timestamp TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
             WATERMARK FOR source_timestamp AS {_lag("source_timestamp", job.out_of_orderness_ms)}
         ) WITH ({_kafka_options(kafka, job)})""")
-    return t_env.to_data_stream(t_env.from_path("impressions_raw"))
+    return "impressions_raw"
 
 
-def decode(t_env: StreamTableEnvironment, raw: DataStream, services: ServiceSettings, job: HealthJobSettings):
-    """Valid impressions, plus dead letters written to the dead-letter topic; returns (impressions, index rows).
+def ingest(t_env: StreamTableEnvironment, raw: str, services: ServiceSettings, job: HealthJobSettings,
+           model: ModelInfo, policy: Policy):
+    """Decode, score and pre-aggregate per Arrow batch (`jobs.ingest_udf`); returns (partials, dead-letter index).
 
-    Dead letters are capped below the producer's request size (`DecodeSettings`) and zstd-compressed.
+    Dead letters go to the dead-letter topic, capped below the producer's request size (`DecodeSettings`)
+    and zstd-compressed.
     """
     kafka = services.kafka
-    decoded = raw.process(ops.DecodeImpressions(job.job_id, job.decode, services.registry),
-                          output_type=ops.IMPRESSION_ROW) \
-        .name("decode-impressions").uid("decode-impressions")
+    batch = IngestBatch(services.triton, job.job_id, job.decode, services.registry, job.window_size_ms,
+                        model.categories, policy)
+    t_env.create_temporary_function("ingest_batch", udf(batch, result_type=RESULT_TYPE, func_type="pandas"))
+    fields = ", ".join(f"r.{name} AS {name}" for name, _ in INGEST_FIELDS)
+    # Most rows are all NULL (their impression is in its group's partial): dropped before leaving SQL.
+    ingested = t_env.sql_query(f"SELECT {fields} FROM (SELECT ingest_batch({', '.join(INPUT_COLUMNS)}) AS r "
+                               f"FROM {raw}) WHERE r.window_start IS NOT NULL OR r.dead_letter IS NOT NULL")
+    # One conversion, so the UDF (and Triton) runs once per record whatever reads its result; the
+    # DataStream keeps the source's watermarks, which a table made from it would not pass on.
+    stream = t_env.to_data_stream(ingested)
+    t_env.create_temporary_view("ingested", t_env.from_data_stream(stream))
     t_env.execute_sql(f"""
         CREATE TEMPORARY TABLE dead_letter_topic (`value` BYTES) WITH (
             'connector' = 'kafka', 'topic' = '{kafka.dead_letter_topic}',
             'properties.bootstrap.servers' = '{kafka.bootstrap_servers}', 'format' = 'raw',
             'properties.compression.type' = 'zstd')""")
     statements = t_env.create_statement_set()
-    statements.add_insert("dead_letter_topic", t_env.from_data_stream(decoded.get_side_output(ops.DEAD_LETTER_KAFKA)))
+    statements.add_insert("dead_letter_topic", t_env.sql_query(
+        "SELECT dead_letter AS `value` FROM ingested WHERE dead_letter IS NOT NULL"))
     statements.attach_as_datastream()
-    return decoded, decoded.get_side_output(ops.DEAD_LETTER_INDEX)
+    partials = stream.process(ops.RouteIngested(len(PARTIAL_FIELDS)), output_type=PARTIAL_ROW) \
+        .name("route-ingested").uid("route-ingested")
+    index = partials.get_side_output(ops.DEAD_LETTER_INDEX)
+    return partials, index
 
 
-def score(t_env: StreamTableEnvironment, impressions: DataStream, services: ServiceSettings) -> DataStream:
-    """Per-category scores from Triton (NULL when the item could not be scored), with event time.
-
-    The source's per-partition watermarks pass through unchanged (SOURCE_WATERMARK); the rowtime is
-    the impression's own event time.
-    """
-    score_udf = udf(ops.ScoreCaptions(services.triton), result_type=DataTypes.ARRAY(DataTypes.FLOAT()),
-                    func_type="pandas")
-    t_env.create_temporary_function("score_captions", score_udf)
-    schema = Schema.new_builder() \
-        .column_by_expression("rowtime", "TO_TIMESTAMP_LTZ(event_time, 3)") \
-        .watermark("rowtime", "SOURCE_WATERMARK()") \
-        .build()
-    t_env.create_temporary_view("impressions", t_env.from_data_stream(impressions, schema))
-    scored = t_env.sql_query(f"SELECT {', '.join(ops.IMPRESSION_FIELDS)}, score_captions(caption) AS scores, "
-                             f"rowtime FROM impressions")
-    return t_env.to_data_stream(scored)
-
-
-def window(scored: DataStream, job: HealthJobSettings, model: ModelInfo, policy: Policy, lineage: Lineage):
-    """Event-time windows per slice; returns (health rows, late-event rows)."""
+def window(partials: DataStream, job: HealthJobSettings, lineage: Lineage):
+    """Event-time windows per slice, merged from the partials; returns (health rows, late-event rows)."""
     spec = WindowSpec(job.window_size_ms, job.slide_view_ms, job.allowed_lateness_ms)
-    windows = scored.key_by(ops.slice_key, key_type=Types.STRING()) \
-        .process(ops.HealthWindows(spec, model.categories, policy, lineage), output_type=clickhouse_sink.TAGGED_ROW) \
+    windows = partials.key_by(ops.slice_key, key_type=Types.STRING()) \
+        .process(ops.HealthWindows(spec, lineage), output_type=clickhouse_sink.TAGGED_ROW) \
         .name("health-windows").uid("health-windows")
     return windows, windows.get_side_output(ops.LATE_EVENTS)
 
@@ -151,9 +146,8 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, servic
           job: HealthJobSettings, model: ModelInfo, policy: Policy) -> Lineage:
     lineage = Lineage(job.job_id, model.name, model.version, policy.version)
     raw = source(t_env, services.kafka, job)
-    impressions, dead_letter_index = decode(t_env, raw, services, job)
-    scored = score(t_env, impressions, services)
-    health, late = window(scored, job, model, policy, lineage)
+    partials, dead_letter_index = ingest(t_env, raw, services, job, model, policy)
+    health, late = window(partials, job, lineage)
     sink(env, health.union(late, dead_letter_index), services)
     return lineage
 

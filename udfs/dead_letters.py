@@ -33,6 +33,13 @@ def dead_letter(record: KafkaRecord, error: DecodeError, job_id: str, settings: 
         headers_truncated=headers_truncated, schema_ref=_schema_ref(value))
 
 
+def index_values(letter: DeadLetter) -> list:
+    """The letter's row in ClickHouse's `dead_letters` index (the payload itself stays in the topic)."""
+    return [letter.source_topic, letter.source_partition, letter.source_offset, letter.source_timestamp,
+            letter.error_class, letter.error_message, max(letter.payload_size, 0), letter.payload_sha256 or "",
+            letter.payload_truncated, letter.schema_ref or "", letter.job_id]
+
+
 def _schema_ref(value: bytes | None) -> str | None:
     if not value:
         return None

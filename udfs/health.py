@@ -9,6 +9,7 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass
 
+import numpy as np
 from datasketches import kll_floats_sketch
 
 from riskstream.core.rows import DIMENSIONS
@@ -29,7 +30,10 @@ class WindowAccumulator:
         self.unsafe_by_category: dict[str, int] = {}
         self.harm = 0.0
         self.harm_by_category: dict[str, float] = {}
-        self.sketch = kll_floats_sketch(SKETCH_K)
+        # Scores wait in a list until the sketch is needed: an accumulator of a few impressions (a batch's
+        # partial) then never builds one, and the sketch still sees every score in arrival order.
+        self._sketch: kll_floats_sketch | None = None
+        self._scores: list[float] = []
         self.items: set[str] = set()
         self.creators: set[str] = set()
         self.unsafe_items: dict[str, list] = {}  # item_id -> [unsafe impressions, max score]
@@ -46,7 +50,7 @@ class WindowAccumulator:
             return
         self.scored += 1
         top = max(scores)
-        self.sketch.update(top)
+        self._scores.append(top)
         self.harm += top
         for category, score in zip(categories, scores):
             self.harm_by_category[category] = self.harm_by_category.get(category, 0.0) + score
@@ -68,7 +72,10 @@ class WindowAccumulator:
         self.harm += other.harm
         for category, harm in other.harm_by_category.items():
             self.harm_by_category[category] = self.harm_by_category.get(category, 0.0) + harm
-        self.sketch.merge(other.sketch)
+        if other._sketch is None:
+            self._scores.extend(other._scores)
+        else:
+            self.sketch.merge(other.sketch)
         self.items |= other.items
         self.creators |= other.creators
         for item, (count, score) in other.unsafe_items.items():
@@ -78,6 +85,28 @@ class WindowAccumulator:
         for partition, (first, last) in other.offsets.items():
             span = self.offsets.setdefault(partition, [first, last])
             span[0], span[1] = min(span[0], first), max(span[1], last)
+
+    @property
+    def sketch(self) -> kll_floats_sketch:
+        """The KLL sketch of every score so far."""
+        if self._sketch is None:
+            self._sketch = kll_floats_sketch(SKETCH_K)
+        if self._scores:
+            self._sketch.update(np.asarray(self._scores, dtype=np.float32))
+            self._scores = []
+        return self._sketch
+
+    def extend_scores(self, scores: list[float]) -> None:
+        """Scores whose impressions another accumulator counted (a batch's partial), in arrival order."""
+        if self._sketch is None:
+            self._scores.extend(scores)
+        else:
+            self._sketch.update(np.asarray(scores, dtype=np.float32))
+
+    @property
+    def pending_scores(self) -> list[float]:
+        """Scores not yet in a sketch, in arrival order (all of them while no sketch was needed)."""
+        return self._scores if self._sketch is None else []
 
     def metrics(self) -> dict:
         """The row's metric columns, in ClickHouse-ready Python types."""
@@ -104,13 +133,15 @@ class WindowAccumulator:
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
+        del state["_sketch"], state["_scores"]
         state["sketch"] = bytes(self.sketch.serialize())
         return state
 
     def __setstate__(self, state: dict) -> None:
         state = dict(state)
         state.pop("emitted_through", None)  # held in the accumulator by checkpoints before it had its own state
-        state["sketch"] = kll_floats_sketch.deserialize(state["sketch"])
+        state["_sketch"] = kll_floats_sketch.deserialize(state.pop("sketch"))
+        state["_scores"] = []
         self.__dict__.update(state)
 
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from riskstream.core.schemas import IMPRESSION_HISTORY
 from riskstream.core.job_config import DecodeSettings
-from riskstream.core.errors import DecodeError, ErrorCode
-from riskstream.core.rows import Impression, KafkaRecord
+from riskstream.core.errors import DecodeError, ErrorCode, SchemaRegistryUnavailable
+from riskstream.core.rows import DeadLetter, Impression, KafkaRecord
+from udfs.dead_letters import dead_letter
 from udfs.dimensions import DimensionRules
 from udfs.wire import AvroDecoder, SchemaById, SchemaHistory
 
@@ -41,3 +42,19 @@ class ImpressionDecoder:
             caption=avro["caption"], source_partition=record.partition, source_offset=record.offset)
         self.dimensions.check(impression.dimensions)
         return impression
+
+
+def decode_or_reject(decoder: ImpressionDecoder, record: KafkaRecord, job_id: str) -> Impression | DeadLetter:
+    """The impression, or the record's dead letter: no input fails the job.
+
+    A registry that cannot be reached is not the producer's fault: SchemaRegistryUnavailable propagates
+    (the job fails fast with the address, and restarts from its checkpoint)."""
+    try:
+        return decoder.decode(record)
+    except DecodeError as exc:
+        return dead_letter(record, exc, job_id, decoder.settings)
+    except SchemaRegistryUnavailable:
+        raise
+    except Exception as exc:  # noqa: BLE001 - no input may crash the job; it becomes a dead letter
+        error = DecodeError(ErrorCode.UNEXPECTED_ERROR, f"{type(exc).__name__}: {exc}")
+        return dead_letter(record, error, job_id, decoder.settings)

@@ -1,0 +1,129 @@
+"""The job's vectorized step: decode, score and pre-aggregate one Arrow batch of Kafka records.
+
+A pandas UDF is called once per Arrow batch and must return one row per input row. It returns, on the
+first record of each (window, slice) group, that group's partial aggregate (`udfs.partials`); on each
+rejected record, its dead letter; on every other record, NULLs, which the SQL after it filters out.
+So the keyed window step receives one row per window, slice and batch, not one per impression.
+
+A checkpoint barrier finishes the batch in flight first, and a watermark is forwarded only after the
+batch before it: every impression is in exactly one partial, and its partial reaches the window step
+before any watermark that followed the impression (lateness is decided as for the impression itself).
+"""
+from __future__ import annotations
+
+import pickle
+
+import pandas as pd
+from pyflink.common import Types
+from pyflink.table import DataTypes
+from pyflink.table.udf import FunctionContext
+
+from jobs.scoring_udf import TritonScoringFunction
+from riskstream.core.config import RegistrySettings, TritonSettings
+from riskstream.core.job_config import DecodeSettings
+from riskstream.core.rows import Impression, KafkaRecord
+from riskstream.io.registry import Registry
+from udfs.dead_letters import DeadLetterEncoder, index_values
+from udfs.impressions import ImpressionDecoder, decode_or_reject
+from udfs.partials import PARTIAL_FIELDS, aggregate_with_leaders
+from udfs.policy import Policy
+
+DEAD_LETTER_FIELDS = (("dead_letter", "BYTES"), ("dead_letter_index", "BYTES"))
+INGEST_FIELDS = PARTIAL_FIELDS + DEAD_LETTER_FIELDS
+# Arrow maps need non-null keys (Kafka header keys are never null).
+INPUT_COLUMNS = ("record_key", "payload", "CAST(headers AS MAP<STRING NOT NULL, BYTES>)", "source_topic",
+                 "source_partition", "source_offset", "source_timestamp")
+
+
+def data_type(sql_type: str):
+    """The Flink data type of one of `INGEST_FIELDS`' SQL types."""
+    if sql_type.startswith("ARRAY<"):
+        return DataTypes.ARRAY(data_type(sql_type[len("ARRAY<"):-1]))
+    return {"BIGINT": DataTypes.BIGINT(), "STRING": DataTypes.STRING(), "DOUBLE": DataTypes.DOUBLE(),
+            "BYTES": DataTypes.BYTES()}[sql_type]
+
+
+def type_info(sql_type: str):
+    """The DataStream type of one of `PARTIAL_FIELDS`' SQL types."""
+    if sql_type.startswith("ARRAY<"):
+        return Types.BASIC_ARRAY(type_info(sql_type[len("ARRAY<"):-1]))
+    return {"BIGINT": Types.LONG(), "STRING": Types.STRING(), "DOUBLE": Types.DOUBLE(),
+            "BYTES": Types.PRIMITIVE_ARRAY(Types.BYTE())}[sql_type]
+
+
+RESULT_TYPE = DataTypes.ROW([DataTypes.FIELD(name, data_type(kind)) for name, kind in INGEST_FIELDS])
+# PyFlink cannot key a stream that came from SQL with ARRAY<STRING> columns (its type round trip fails),
+# so partials are re-typed as a plain DataStream row first.
+PARTIAL_ROW = Types.ROW_NAMED([name for name, _ in PARTIAL_FIELDS], [type_info(kind) for _, kind in PARTIAL_FIELDS])
+
+
+EPOCH = pd.Timestamp(0, tz="UTC")
+
+
+def _epoch_ms(timestamps: pd.Series) -> list[int]:
+    """TIMESTAMP_LTZ(3) values (timezone-aware pandas timestamps) as epoch milliseconds."""
+    return ((timestamps - EPOCH) // pd.Timedelta(milliseconds=1)).tolist()
+
+
+def _bytes_or_none(value) -> bytes | None:
+    return None if value is None else bytes(value)
+
+
+class IngestBatch(TritonScoringFunction):
+    """Kafka records -> partial aggregates per window and slice, plus dead letters (see the module doc)."""
+
+    def __init__(self, triton: TritonSettings, job_id: str, decode: DecodeSettings,
+                 registry: RegistrySettings | None, window_ms: int, categories: tuple[str, ...], policy: Policy):
+        super().__init__(triton)
+        self.job_id = job_id
+        self.decode_settings = decode
+        self.registry_settings = registry
+        self.window_ms = window_ms
+        self.categories = categories
+        self.policy = policy
+
+    def open(self, function_context: FunctionContext) -> None:
+        super().open(function_context)
+        self.registry = Registry(self.registry_settings) if self.registry_settings else None
+        self.decoder = ImpressionDecoder(self.decode_settings, self.registry.schema_by_id if self.registry else None)
+        self.dead_letters = DeadLetterEncoder()
+
+    def close(self) -> None:
+        if self.registry is not None:
+            self.registry.close()
+        super().close()
+
+    def eval(self, keys, payloads, headers, topics, partitions, offsets, timestamps) -> pd.DataFrame:
+        count = len(payloads)
+        columns: dict[str, list] = {name: [None] * count for name, _ in INGEST_FIELDS}
+        impressions: list[Impression] = []
+        rows: list[int] = []
+        for row, (key, value, header_map, topic, partition, offset, timestamp_ms) in enumerate(zip(
+                keys, payloads, headers, topics, partitions.tolist(), offsets.tolist(), _epoch_ms(timestamps))):
+            record = KafkaRecord(value=_bytes_or_none(value), key=_bytes_or_none(key),
+                                 headers=tuple(sorted((k, _bytes_or_none(v)) for k, v in (header_map or ()))),
+                                 topic=topic, partition=partition, offset=offset, timestamp_ms=timestamp_ms)
+            result = decode_or_reject(self.decoder, record, self.job_id)
+            if isinstance(result, Impression):
+                impressions.append(result)
+                rows.append(row)
+            else:
+                columns["dead_letter"][row] = self.dead_letters.encode(result)
+                columns["dead_letter_index"][row] = pickle.dumps(index_values(result),
+                                                                 protocol=pickle.HIGHEST_PROTOCOL)
+        scores = self._scores(impressions)
+        for position, partial in aggregate_with_leaders(impressions, scores, self.window_ms, self.categories,
+                                                        self.policy):
+            row = rows[position]
+            for name, _ in PARTIAL_FIELDS:
+                columns[name][row] = getattr(partial, name)
+        return pd.DataFrame({name: pd.Series(values, dtype="object") for name, values in columns.items()})
+
+    def _scores(self, impressions: list[Impression]) -> list:
+        """Each impression's per-category scores, or None where it could not be scored."""
+        present, scores = self.score_present(pd.Series([i.caption for i in impressions], dtype="object"))
+        result: list = [None] * len(impressions)
+        if scores is not None:
+            for index, row in zip(present.nonzero()[0], scores.tolist()):
+                result[index] = row
+        return result

@@ -1,0 +1,137 @@
+"""Pre-aggregation of one batch of impressions: one partial aggregate per window and slice.
+
+The job's vectorized step sees a batch of records at once (one Arrow batch); summing the batch per
+(window, slice) there means the keyed window step gets one row per window and slice and batch instead of
+one per impression, and touches its state once for each. A partial is a typed row (`PARTIAL_FIELDS`):
+counts and sums, the scores for the window's quantile sketch in arrival order, the distinct items and
+creators, and the records' (partition, offset, event id, event time), which the window step needs when
+it finds the whole partial late. Pure logic, no pyflink.
+
+>>> from udfs.policy import Policy
+>>> from riskstream.core.rows import Impression
+>>> a = Impression(61_000, "e1", "i1", "c1", "feed", "br", "v1", "news", "x", 0, 7)
+>>> b = Impression(62_000, "e2", "i2", "c1", "feed", "br", "v1", "news", "y", 0, 8)
+>>> [p] = aggregate([a, b], [[0.9, 0.1], None], 60_000, ("spam", "hate"), Policy("p1", {"spam": 0.8}))
+>>> (p.window_start, p.impressions, p.scored, p.unsafe, p.unsafe_categories, p.record_offsets)
+(60000, 2, 1, 1, ['spam'], [7, 8])
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from riskstream.core.rows import DIMENSIONS, Impression
+from udfs.health import WindowAccumulator
+from udfs.policy import Policy
+
+
+@dataclass(frozen=True, slots=True)
+class Partial:
+    """One window's aggregate of one slice over one batch; field order is the row's column order."""
+
+    window_start: int
+    surface: str
+    region: str
+    recommender_model_version: str
+    item_category: str
+    impressions: int
+    scored: int
+    unsafe: int
+    unsafe_categories: list[str]
+    unsafe_counts: list[int]
+    harm: float
+    harm_categories: list[str]
+    harm_sums: list[float]
+    top_scores: list[float]
+    items: list[str]
+    creators: list[str]
+    unsafe_item_ids: list[str]
+    unsafe_item_counts: list[int]
+    unsafe_item_scores: list[float]
+    record_partitions: list[int]
+    record_offsets: list[int]
+    record_event_ids: list[str]
+    record_event_times: list[int]
+
+    @property
+    def dimensions(self) -> tuple[str, ...]:
+        return tuple(getattr(self, d) for d in DIMENSIONS)
+
+    def accumulator(self) -> WindowAccumulator:
+        """The window accumulator this partial sums (the inverse of building it)."""
+        acc = WindowAccumulator()
+        acc.impressions, acc.scored, acc.unsafe, acc.harm = self.impressions, self.scored, self.unsafe, self.harm
+        acc.unsafe_by_category = dict(zip(self.unsafe_categories, self.unsafe_counts))
+        acc.harm_by_category = dict(zip(self.harm_categories, self.harm_sums))
+        acc.extend_scores(self.top_scores)
+        acc.items, acc.creators = set(self.items), set(self.creators)
+        acc.unsafe_items = {item: [count, score] for item, count, score in
+                            zip(self.unsafe_item_ids, self.unsafe_item_counts, self.unsafe_item_scores)}
+        for partition, offset in zip(self.record_partitions, self.record_offsets):
+            span = acc.offsets.setdefault(partition, [offset, offset])
+            span[0], span[1] = min(span[0], offset), max(span[1], offset)
+        return acc
+
+    def late_records(self):
+        """(partition, offset, event id, event time) of each impression it holds."""
+        return zip(self.record_partitions, self.record_offsets, self.record_event_ids, self.record_event_times)
+
+
+# Column name -> SQL type of the partial row, in `Partial`'s field order (the job maps them to Flink types).
+_SQL_TYPES = {"int": "BIGINT", "str": "STRING", "float": "DOUBLE", "bytes": "BYTES", "list[str]": "ARRAY<STRING>",
+              "list[int]": "ARRAY<BIGINT>", "list[float]": "ARRAY<DOUBLE>"}
+PARTIAL_FIELDS: tuple[tuple[str, str], ...] = tuple((f.name, _SQL_TYPES[f.type]) for f in fields(Partial))
+
+
+class _Group:
+    """The records of one window and slice within a batch, summed as they come."""
+
+    __slots__ = ("accumulator", "partitions", "offsets", "event_ids", "event_times")
+
+    def __init__(self) -> None:
+        self.accumulator = WindowAccumulator()
+        self.partitions: list[int] = []
+        self.offsets: list[int] = []
+        self.event_ids: list[str] = []
+        self.event_times: list[int] = []
+
+
+def aggregate(impressions: list[Impression], scores: list, window_ms: int, categories: tuple[str, ...],
+              policy: Policy) -> list[Partial]:
+    """One partial per (tumbling window, slice) the batch touches, in first-seen order.
+
+    `scores[i]` holds the per-category scores of `impressions[i]`, or None when it was not scored."""
+    return [partial for _, partial in aggregate_with_leaders(impressions, scores, window_ms, categories, policy)]
+
+
+def aggregate_with_leaders(impressions: list[Impression], scores: list, window_ms: int,
+                           categories: tuple[str, ...], policy: Policy) -> list[tuple[int, Partial]]:
+    """As `aggregate`, each partial with the position of its first impression (where a 1:1 step puts it)."""
+    groups: dict[tuple, _Group] = {}
+    leaders: dict[tuple, int] = {}
+    for position, (impression, item_scores) in enumerate(zip(impressions, scores)):
+        start = impression.event_time - impression.event_time % window_ms
+        key = (start, impression.dimensions)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = _Group()
+            leaders[key] = position
+        group.accumulator.add(impression.item_id, impression.creator_id, impression.source_partition,
+                              impression.source_offset, item_scores, categories, policy)
+        group.partitions.append(impression.source_partition)
+        group.offsets.append(impression.source_offset)
+        group.event_ids.append(impression.event_id)
+        group.event_times.append(impression.event_time)
+    return [(leaders[key], _partial(*key, group)) for key, group in groups.items()]
+
+
+def _partial(start: int, dims: tuple[str, ...], group: _Group) -> Partial:
+    acc = group.accumulator
+    unsafe_items = list(acc.unsafe_items.items())
+    return Partial(
+        start, *dims, impressions=acc.impressions, scored=acc.scored, unsafe=acc.unsafe,
+        unsafe_categories=list(acc.unsafe_by_category), unsafe_counts=list(acc.unsafe_by_category.values()),
+        harm=acc.harm, harm_categories=list(acc.harm_by_category), harm_sums=list(acc.harm_by_category.values()),
+        top_scores=acc.pending_scores, items=list(acc.items), creators=list(acc.creators),
+        unsafe_item_ids=[item for item, _ in unsafe_items], unsafe_item_counts=[c for _, (c, _) in unsafe_items],
+        unsafe_item_scores=[float(s) for _, (_, s) in unsafe_items], record_partitions=group.partitions,
+        record_offsets=group.offsets, record_event_ids=group.event_ids, record_event_times=group.event_times)
