@@ -121,7 +121,13 @@ def write(env: StreamExecutionEnvironment, stream: DataStream, insert: ClickHous
     """Attach the insert operator (stable uid) and a discarding sink that makes it part of the job."""
     opener = env.from_collection([Row(OPEN_MARKER, b"")], type_info=TAGGED_ROW) \
         .name(f"{uid}-open").uid(f"{uid}-open").set_parallelism(1)
+    parallelism = env.get_parallelism()
+    if parallelism > 1:
+        # PyFlink's key-by step takes the parallelism of its input and a forward edge from it, so every
+        # stream unioned before it must run at the job's parallelism: the single opener row is spread out.
+        opener = opener.map(lambda row: row, output_type=TAGGED_ROW).name(f"{uid}-open-spread") \
+            .uid(f"{uid}-open-spread").set_parallelism(parallelism)
     # One writer, one key: the embedded engine admits one process, and batches are what make inserts cheap.
-    written = stream.union(opener).key_by(lambda row: 0, key_type=Types.INT()).process(insert, output_type=Types.INT()) \
-        .name(f"{uid}-insert").uid(f"{uid}-insert").set_parallelism(1)
+    written = stream.union(opener).key_by(lambda row: 0, key_type=Types.INT()) \
+        .process(insert, output_type=Types.INT()).name(f"{uid}-insert").uid(f"{uid}-insert").set_parallelism(1)
     written.sink_to(discarding_sink()).name(f"{uid}-done").uid(f"{uid}-done").set_parallelism(1)

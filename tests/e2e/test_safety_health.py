@@ -147,3 +147,34 @@ def test_the_benchmarks_baseline_peer_writes_the_same_tumbling_rows_as_the_job(s
     assert result["dead_letters"] == len(bad_positions)
     job_rows = tumbling_rows(services, "e2e-correctness")
     assert job_rows and tumbling_rows(services, "e2e-baseline-peer") == job_rows
+
+
+def test_the_job_at_parallelism_two_writes_the_same_rows(services, health_run, tmp_path):
+    """Two source, ingest and window subtasks (and the single writer) give what one of each gave."""
+    _, good_positions, bad_positions = health_run
+    positions = good_positions + list(bad_positions.values())
+    start = {p: min(o for q, o in positions if q == p) for p, _ in positions}
+    end = {p: max(o for q, o in positions if q == p) + 1 for p, _ in positions}
+    safety_health.run(services, HealthJobSettings(
+        bounded=True, start_offsets=start, end_offsets=end, job_id="e2e-parallel", parallelism=2,
+        checkpoint_dir=tmp_path / "checkpoints", checkpoint_interval_ms=2_000))
+
+    def rows(job_id: str) -> dict:
+        found = store.query(services, "SELECT *, toUnixTimestamp64Milli(window_start) AS start_ms FROM safety_health "
+                                      "FINAL WHERE job_id = {job:String}", job=job_id)
+        return {(r["window_seconds"], r["start_ms"], r["surface"], r["region"], r["recommender_model_version"],
+                 r["item_category"]): r for r in found}
+
+    serial, parallel = rows("e2e-correctness"), rows("e2e-parallel")
+    assert serial and parallel.keys() == serial.keys()
+    for key, want in serial.items():
+        got = parallel[key]
+        for column in ("impressions", "scored", "unscored", "unsafe", "distinct_items", "distinct_creators",
+                       "unsafe_by_category", "offset_ranges"):
+            assert got[column] == want[column], (key, column)
+        assert got["harm"] == pytest.approx(want["harm"], rel=1e-9), key
+        for q in ("score_p50", "score_p95", "score_p99"):
+            assert got[q] == pytest.approx(want[q], abs=1e-7), (key, q)
+    dead = store.query(services, "SELECT source_partition, source_offset FROM dead_letters FINAL "
+                                 "WHERE job_id = 'e2e-parallel'")
+    assert {(r["source_partition"], r["source_offset"]) for r in dead} == set(bad_positions.values())
