@@ -101,6 +101,21 @@ def tumbling_rows(services, job_id: str) -> dict[tuple, tuple[int, int, int]]:
     return {tuple(r[:5]): tuple(r[5:]) for r in rows}
 
 
+def produce_backlog(stack: StackSettings, events: int):
+    """Start the local stack if needed and produce a backlog of generated impressions (the seed is fixed);
+    returns (services, start offsets, end offsets, the backlog's captions)."""
+    manager.up(stack)
+    services = local_services(stack)
+    kafka = services.kafka
+    kafka_admin.ensure_topics(kafka.bootstrap_servers, topics.specs(kafka))
+    generator = GeneratorSettings(seed=SEED, count=events, rate=200.0, start_ms=int(time.time() * 1000) - events * 5)
+    start = kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.impressions_topic)
+    produce(kafka, generator, registry=services.registry)
+    end = kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.impressions_topic)
+    captions = [g.record["caption"] for g in generate(generator) if g.record.get("caption")]
+    return services, start, end, captions
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
@@ -108,16 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     stack = StackSettings()
-    manager.up(stack)
-    services = local_services(stack)
-    kafka = services.kafka
-    kafka_admin.ensure_topics(kafka.bootstrap_servers, topics.specs(kafka))
-    generator = GeneratorSettings(seed=SEED, count=args.events, rate=200.0,
-                                  start_ms=int(time.time() * 1000) - args.events * 5)
-    start = kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.impressions_topic)
-    produce(kafka, generator, registry=services.registry)
-    end = kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.impressions_topic)
-    captions = [g.record["caption"] for g in generate(generator) if g.record.get("caption")]
+    services, start, end, captions = produce_backlog(stack, args.events)
     triton_pid = state.load(stack.state_dir)["triton"].pid
     work = stack.state_dir / "bench-compare"
 
