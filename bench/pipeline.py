@@ -107,8 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     kafka_admin.ensure_topics(services.kafka.bootstrap_servers, topics.specs(services.kafka))
 
     t = throughput(services, stack, args.events, args.bundle_time_ms)
+    net = (f"{t['events_per_s']:.0f} events/s net of start-up" if t["full_run_s"] > t["empty_run_s"] else
+           "no rate: the run was not longer than start-up varies; use more --events")
     print(f"throughput: {t['events']} events in {t['full_run_s']:.1f}s, empty-input baseline {t['empty_run_s']:.1f}s "
-          f"-> {t['events_per_s']:.0f} events/s net of start-up")
+          f"-> {net}")
     print(f"scoring: {t['triton_items']} items in {t['triton_executions']} Triton executions "
           f"-> mean batch {t['mean_batch']:.0f} (Arrow batch limit 4096)")
     if args.skip_latency:
