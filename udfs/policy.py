@@ -1,64 +1,177 @@
-"""Safety policy: per-category thresholds under a version, loaded from a TOML file.
+"""Safety policy: per-category thresholds, block thresholds and kill switches under a version.
 
-A bad file is rejected with the line at fault, so an operator can fix it before a job reads it.
+Written as a TOML file (the checked-in `policies/` files are the first versions) and published as an
+Avro record (`schemas/policy/`) on the policies topic. Both are checked by the same rules; a bad file is
+rejected with the line at fault, a bad record with the field at fault, so an operator can fix it before
+anything reads it.
 
 >>> policy = Policy(version="v1", thresholds={"spam": 0.8})
 >>> policy.unsafe_categories(("spam", "hate"), [0.9, 0.99])
 ['spam']
+>>> [str(c) for c in diff(policy, Policy("v2", {"spam": 0.7}))]
+['version: v1 -> v2', 'thresholds.spam: 0.8 -> 0.7']
 """
 from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from riskstream.core.errors import PolicyError
+
+MODES = ("enforce", "shadow")
+SLICE_FIELDS = ("surface", "region", "category")
+FILE_KEYS = ("version", "mode", "thresholds", "block_thresholds", "kill_switches")
+
+
+@dataclass(frozen=True)
+class KillSwitch:
+    """A slice not to serve; None matches any value."""
+
+    surface: str | None = None
+    region: str | None = None
+    category: str | None = None
 
 
 @dataclass(frozen=True)
 class Policy:
     version: str
     thresholds: dict[str, float] = field(default_factory=dict)
+    mode: str = "enforce"
+    block_thresholds: dict[str, float] = field(default_factory=dict)
+    kill_switches: tuple[KillSwitch, ...] = ()
+    author: str = ""
+    reason: str = ""
+    created_at_ms: int = 0
+    rollback_of: str | None = None
 
     def unsafe_categories(self, categories: tuple[str, ...], scores) -> list[str]:
         """Categories whose score reaches the policy threshold; a category without one is not judged."""
         return [c for c, s in zip(categories, scores) if c in self.thresholds and s >= self.thresholds[c]]
 
+    def rules(self) -> "Policy":
+        """The policy without its publication details: what two publications must share to be the same policy."""
+        return replace(self, author="", reason="", created_at_ms=0, rollback_of=None)
+
+
+def to_record(policy: Policy) -> dict:
+    """The policy as a record of `schemas/policy/`."""
+    record = {f.name: getattr(policy, f.name) for f in fields(Policy)}
+    record["kill_switches"] = [{name: getattr(k, name) for name in SLICE_FIELDS} for k in policy.kill_switches]
+    return record
+
+
+def from_record(record: dict, source: str, known_categories: tuple[str, ...] | None = None) -> Policy:
+    """Check a decoded record by the file's rules; PolicyError names the field at fault."""
+    policy = _checked(record, known_categories, source, None)
+    return replace(policy, author=record.get("author") or "", reason=record.get("reason") or "",
+                   created_at_ms=int(record.get("created_at_ms") or 0), rollback_of=record.get("rollback_of"))
+
 
 def _line_of(text: str, key: str) -> int:
     for number, line in enumerate(text.splitlines(), start=1):
-        if re.match(rf"\s*{re.escape(key)}\s*=", line):
+        if re.match(rf"\s*\[*{re.escape(key)}\]*\s*(=|$)", line):
             return number
     return 1
 
 
 def parse(text: str, source: str = "<policy>", known_categories: tuple[str, ...] | None = None) -> Policy:
-    """Parse and validate a policy; PolicyError names the file and line at fault."""
+    """Parse and validate a policy file; PolicyError names the file and line at fault."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         line = getattr(exc, "lineno", None) or int(re.search(r"line (\d+)", str(exc)).group(1))
         raise PolicyError(source, line, f"not valid TOML: {exc.msg if hasattr(exc, 'msg') else exc}") from exc
-    unknown = set(raw) - {"version", "thresholds"}
+    return _checked(raw, known_categories, source, text)
+
+
+def _checked(raw: dict, known_categories: tuple[str, ...] | None, source: str, text: str | None) -> Policy:
+    """The rules every policy obeys, whether it came as a file (`text`) or as a record."""
+
+    def fail(key: str, detail: str, path: str | None = None):
+        if text is not None:
+            return PolicyError(source, _line_of(text, key), detail)
+        return PolicyError(source, None, detail, field=path or key)
+
+    unknown = set(raw) - set(FILE_KEYS) if text is not None else set()
     if unknown:
         key = sorted(unknown)[0]
-        raise PolicyError(source, _line_of(text, key), f"unknown key {key!r} (expected version, [thresholds])")
+        raise fail(key, f"unknown key {key!r} (expected {', '.join(FILE_KEYS)})")
     version = raw.get("version")
     if not isinstance(version, str) or not version.strip():
-        raise PolicyError(source, _line_of(text, "version"), "version must be a non-empty string")
+        raise fail("version", "version must be a non-empty string")
+    mode = raw.get("mode", "enforce")
+    if mode not in MODES:
+        raise fail("mode", f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     thresholds = raw.get("thresholds")
     if not isinstance(thresholds, dict) or not thresholds:
-        raise PolicyError(source, _line_of(text, "[thresholds]"), "a [thresholds] table with at least one category is required")
-    for category, value in thresholds.items():
-        line = _line_of(text, category)
-        if known_categories is not None and category not in known_categories:
-            raise PolicyError(source, line, f"unknown category {category!r}; the model has {', '.join(known_categories)}")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-            raise PolicyError(source, line, f"threshold of {category!r} must be a number in [0, 1], got {value!r}")
-    return Policy(version=version, thresholds={k: float(v) for k, v in thresholds.items()})
+        raise fail("[thresholds]" if text is not None else "thresholds",
+                   "a [thresholds] table with at least one category is required")
+    blocks = raw.get("block_thresholds") or {}
+    for table, values in (("thresholds", thresholds), ("block_thresholds", blocks)):
+        if not isinstance(values, dict):
+            raise fail(table, f"{table} must be a table of category = number")
+        for category, value in values.items():
+            if known_categories is not None and category not in known_categories:
+                raise fail(category, f"unknown category {category!r}; the model has {', '.join(known_categories)}",
+                           f"{table}.{category}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise fail(category, f"threshold of {category!r} must be a number in [0, 1], got {value!r}",
+                           f"{table}.{category}")
+    for category, value in blocks.items():
+        if category in thresholds and value < thresholds[category]:
+            raise fail(category, f"block threshold of {category!r} ({value}) is below its unsafe threshold "
+                                 f"({thresholds[category]}): an item would be blocked without being unsafe",
+                       f"block_thresholds.{category}")
+    switches = []
+    for number, switch in enumerate(raw.get("kill_switches") or []):
+        path = f"kill_switches[{number}]"
+        if not isinstance(switch, dict) or set(switch) - set(SLICE_FIELDS):
+            raise fail("kill_switches", f"each kill switch holds only {', '.join(SLICE_FIELDS)}", path)
+        if not any(switch.get(name) for name in SLICE_FIELDS):
+            raise fail("kill_switches", "a kill switch must name a surface, a region or a category "
+                                        "(one naming none would stop everything)", path)
+        category = switch.get("category")
+        if category and known_categories is not None and category not in known_categories:
+            raise fail("kill_switches", f"unknown category {category!r}", f"{path}.category")
+        switches.append(KillSwitch(**{name: switch.get(name) or None for name in SLICE_FIELDS}))
+    return Policy(version=version, thresholds={k: float(v) for k, v in thresholds.items()}, mode=mode,
+                  block_thresholds={k: float(v) for k, v in blocks.items()}, kill_switches=tuple(switches))
 
 
 def load(path: Path, known_categories: tuple[str, ...] | None = None) -> Policy:
     path = Path(path)
     return parse(path.read_text(), str(path), known_categories)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One difference between two policies: a field path, its value before and after (None: absent)."""
+
+    path: str
+    before: object
+    after: object
+
+    def __str__(self) -> str:
+        return f"{self.path}: {'(none)' if self.before is None else self.before} -> " \
+               f"{'(none)' if self.after is None else self.after}"
+
+
+def diff(active: Policy | None, candidate: Policy) -> list[Change]:
+    """What `candidate` changes against `active` (everything, when there is none), in a stable order."""
+    base = active or Policy(version="")
+    changes = [Change(name, getattr(base, name) or None, getattr(candidate, name))
+               for name in ("version", "mode") if getattr(base, name) != getattr(candidate, name)]
+    for table in ("thresholds", "block_thresholds"):
+        before, after = getattr(base, table), getattr(candidate, table)
+        changes += [Change(f"{table}.{category}", before.get(category), after.get(category))
+                    for category in sorted(set(before) | set(after)) if before.get(category) != after.get(category)]
+    before, after = set(base.kill_switches), set(candidate.kill_switches)
+    changes += [Change("kill_switches", _slice_text(k), None) for k in sorted(before - after, key=_slice_text)]
+    changes += [Change("kill_switches", None, _slice_text(k)) for k in sorted(after - before, key=_slice_text)]
+    return changes
+
+
+def _slice_text(switch: KillSwitch) -> str:
+    return ",".join(f"{name}={getattr(switch, name)}" for name in SLICE_FIELDS if getattr(switch, name))

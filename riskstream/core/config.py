@@ -109,6 +109,8 @@ IMPRESSIONS_TOPIC = Option("--impressions-topic", "RISKSTREAM_IMPRESSIONS_TOPIC"
                            "topic the impression stream is read from")
 DEAD_LETTER_TOPIC = Option("--dead-letter-topic", "RISKSTREAM_DEAD_LETTER_TOPIC", "impressions-dlq",
                            "topic malformed records are written to, with the reason")
+POLICIES_TOPIC = Option("--policies-topic", "RISKSTREAM_POLICIES_TOPIC", "policies",
+                        "compacted topic of published safety policies (their history)")
 TOPIC_PARTITIONS = Option("--topic-partitions", "RISKSTREAM_TOPIC_PARTITIONS", 3,
                           "partitions of topics the project creates", int)
 IMPRESSIONS_RETENTION = Option("--impressions-retention-hours", "RISKSTREAM_IMPRESSIONS_RETENTION_HOURS", 168,
@@ -139,7 +141,7 @@ GRAFANA_URL = Option("--url", "RISKSTREAM_GRAFANA_URL", None, "Grafana base URL,
 GRAFANA_TOKEN = Option("--token", "RISKSTREAM_GRAFANA_TOKEN", "",
                        "Grafana service-account token (never printed); or user:password in the URL", Secret)
 
-SERVICE_OPTIONS = (KAFKA_BOOTSTRAP, IMPRESSIONS_TOPIC, DEAD_LETTER_TOPIC, TOPIC_PARTITIONS, IMPRESSIONS_RETENTION,
+SERVICE_OPTIONS = (KAFKA_BOOTSTRAP, IMPRESSIONS_TOPIC, DEAD_LETTER_TOPIC, POLICIES_TOPIC, TOPIC_PARTITIONS, IMPRESSIONS_RETENTION,
                    WIRE_FORMAT, SCHEMA_REGISTRY_URL, SCHEMA_REGISTRY_USER_INFO, TRITON_URL, TRITON_MODEL, TRITON_TIMEOUT, TRITON_RETRIES, CLICKHOUSE_URL, CLICKHOUSE_DATABASE,
                    CLICKHOUSE_USER, CLICKHOUSE_PASSWORD)
 
@@ -149,6 +151,7 @@ class KafkaSettings:
     bootstrap_servers: str
     impressions_topic: str = "impressions"
     dead_letter_topic: str = "impressions-dlq"
+    policies_topic: str = "policies"
     partitions: int = 3
     # Kafka deletes impressions whose record timestamp (the event time) is older than this.
     impressions_retention_hours: int = 168
@@ -242,6 +245,7 @@ def service_settings(args: argparse.Namespace, local: dict[str, str] | None = No
             bootstrap_servers=address(args.kafka_bootstrap, "kafka", KAFKA_BOOTSTRAP),
             impressions_topic=args.impressions_topic,
             dead_letter_topic=args.dead_letter_topic,
+            policies_topic=args.policies_topic,
             partitions=args.topic_partitions,
             impressions_retention_hours=args.impressions_retention_hours,
             wire_format=args.wire_format,

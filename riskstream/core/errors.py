@@ -93,9 +93,11 @@ class SchemaRegistryUnavailable(ServiceUnavailable):
 
 
 class PolicyError(RiskstreamError):
-    """A policy file is invalid; carries the file and the line at fault."""
+    """A policy is invalid; carries where it came from and the line (a file) or the field (a record) at fault."""
 
-    def __init__(self, source: str, line: int, detail: str):
+    def __init__(self, source: str, line: int | None, detail: str, field: str | None = None):
         self.source = source
         self.line = line
-        super().__init__(f"{source}:{line}: {detail}")
+        self.field = field
+        where = f"{source}:{line}" if line is not None else source
+        super().__init__(f"{where}: {f'field {field}: ' if field else ''}{detail}")

@@ -20,4 +20,7 @@ def specs(kafka: KafkaSettings) -> list[TopicSpec]:
                    "max.message.bytes": str(IMPRESSIONS_MAX_MESSAGE_BYTES)}),
         # Dead letters are evidence: kept four weeks, one partition keeps them in arrival order per job.
         TopicSpec(kafka.dead_letter_topic, 1, {"retention.ms": str(4 * 7 * 24 * HOUR_MS), "cleanup.policy": "delete"}),
+        # Policies: one partition is one order of publication; every publication has a key of its own
+        # (version@created_at_ms), so compaction keeps them all and the topic is the policy history.
+        TopicSpec(kafka.policies_topic, 1, {"cleanup.policy": "compact"}),
     ]

@@ -55,9 +55,9 @@ def test_impressions_are_kept_a_week_by_default_and_forever_with_minus_one():
     from riskstream.io import topics
     from riskstream.core.config import KafkaSettings
 
-    [impressions, _] = topics.specs(KafkaSettings("127.0.0.1:9092"))
+    impressions = topics.specs(KafkaSettings("127.0.0.1:9092"))[0]
     assert impressions.configs["retention.ms"] == str(7 * 24 * 3600 * 1000)
-    [forever, _] = topics.specs(KafkaSettings("127.0.0.1:9092", impressions_retention_hours=-1))
+    forever = topics.specs(KafkaSettings("127.0.0.1:9092", impressions_retention_hours=-1))[0]
     assert forever.configs["retention.ms"] == "-1"
 
 

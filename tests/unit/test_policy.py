@@ -33,3 +33,56 @@ def test_a_bad_policy_is_rejected_with_the_line_at_fault(text, line, message):
 def test_unsafe_categories_use_each_threshold_and_skip_unjudged_ones():
     p = policy.Policy("v", {"spam": 0.8, "hate": 0.3})
     assert p.unsafe_categories(("spam", "hate", "sexual"), [0.8, 0.29, 0.99]) == ["spam"]
+
+
+def test_a_policy_survives_the_avro_record_of_the_policies_topic():
+    from udfs.wire import AvroDecoder, Encoder, SchemaHistory, WireFormat
+    from riskstream.core import schemas
+
+    history = SchemaHistory.from_folder(schemas.POLICY_HISTORY)
+    original = policy.Policy("v7", {"spam": 0.5, "hate": 0.4}, mode="shadow", block_thresholds={"spam": 0.9},
+                             kill_switches=(policy.KillSwitch(surface="shorts", region="br"),), author="ana",
+                             reason="incident 42", created_at_ms=1_767_225_600_000, rollback_of="v6")
+    encoded = Encoder(history.latest, WireFormat.SINGLE_OBJECT).encode(policy.to_record(original))
+    decoded = AvroDecoder(history.latest, history).decode(encoded)
+    assert policy.from_record(decoded, "topic", CATEGORIES) == original
+
+
+@pytest.mark.parametrize("change, field, message", [
+    ({"thresholds": {"spam": 2.0}}, "thresholds.spam", "must be a number in [0, 1]"),
+    ({"thresholds": {}}, "thresholds", "at least one category"),
+    ({"block_thresholds": {"spam": 0.2}}, "block_thresholds.spam", "below its unsafe threshold"),
+    ({"block_thresholds": {"nudity": 0.9}}, "block_thresholds.nudity", "unknown category"),
+    ({"kill_switches": [{"surface": None, "region": None, "category": None}]}, "kill_switches[0]",
+     "must name a surface"),
+    ({"mode": "maybe"}, "mode", "mode must be one of"),
+    ({"version": " "}, "version", "non-empty"),
+])
+def test_a_bad_policy_record_is_rejected_with_the_field_at_fault(change, field, message):
+    record = {**policy.to_record(policy.Policy("v", {"spam": 0.5})), **change}
+    with pytest.raises(PolicyError) as error:
+        policy.from_record(record, "policies offset 3", CATEGORIES)
+    assert error.value.field == field
+    assert str(error.value).startswith(f"policies offset 3: field {field}: ")
+    assert message in str(error.value)
+
+
+def test_a_policy_file_holds_block_thresholds_kill_switches_and_a_mode():
+    loaded = policy.parse('version = "v2"\nmode = "shadow"\n[thresholds]\nspam = 0.5\n[block_thresholds]\n'
+                          'spam = 0.9\n[[kill_switches]]\nsurface = "shorts"\nregion = "br"\n', "p.toml", CATEGORIES)
+    assert (loaded.mode, loaded.block_thresholds, loaded.kill_switches) == \
+        ("shadow", {"spam": 0.9}, (policy.KillSwitch("shorts", "br", None),))
+    with pytest.raises(PolicyError) as error:
+        policy.parse('version = "v"\n[thresholds]\nspam = 0.5\n[[kill_switches]]\ncolour = "red"\n', "p.toml")
+    assert error.value.line == 4 and "kill switch holds only" in str(error.value)
+
+
+def test_diff_lists_each_changed_threshold_and_kill_switch():
+    old = policy.Policy("v1", {"spam": 0.5, "hate": 0.4}, kill_switches=(policy.KillSwitch(region="br"),))
+    new = policy.Policy("v2", {"spam": 0.6, "toxicity": 0.3}, block_thresholds={"spam": 0.9},
+                        kill_switches=(policy.KillSwitch(surface="feed"),))
+    assert [str(c) for c in policy.diff(old, new)] == [
+        "version: v1 -> v2", "thresholds.hate: 0.4 -> (none)", "thresholds.spam: 0.5 -> 0.6",
+        "thresholds.toxicity: (none) -> 0.3", "block_thresholds.spam: (none) -> 0.9",
+        "kill_switches: region=br -> (none)", "kill_switches: (none) -> surface=feed"]
+    assert policy.diff(old, old) == []

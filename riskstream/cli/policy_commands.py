@@ -1,0 +1,100 @@
+"""`riskstream policy validate|diff|publish|history|rollback`: the safety policy's lifecycle on the policies topic.
+
+A policy is written as a TOML file (`policies/`), validated (against the served model's categories when
+Triton answers), compared with the active one, and published with a reason; the topic keeps every
+publication, so `history` lists them and `rollback VERSION` makes an earlier one active again.
+"""
+from __future__ import annotations
+
+import argparse
+import getpass
+import time
+from pathlib import Path
+
+from riskstream.core import config
+from riskstream.cli import policy_store
+from udfs import policy as policies
+
+
+def add_parser(commands, services_of) -> None:
+    policy = commands.add_parser("policy", help="validate, compare, publish, list and roll back safety policies")
+    actions = policy.add_subparsers(dest="policy_action", required=True)
+    for name, text, handler in (
+            ("validate", "check a policy file (and its categories against the served model)", _validate),
+            ("diff", "what a policy file changes against the active policy", _diff),
+            ("publish", "validate a policy file and publish it as the active policy", _publish),
+            ("history", "every publication on the policies topic, oldest first, and the active one", _history),
+            ("rollback", "publish an earlier version again as the active policy", _rollback)):
+        action = actions.add_parser(name, help=text)
+        config.add_options(action, config.SERVICE_OPTIONS + (config.STATE_DIR,))
+        if name in ("validate", "diff", "publish"):
+            action.add_argument("file", type=Path, help="policy TOML file")
+        if name == "rollback":
+            action.add_argument("version", help="the version to make active again")
+        if name in ("publish", "rollback"):
+            action.add_argument("--reason", required=True, help="why (kept in the history)")
+            action.add_argument("--author", default=getpass.getuser(), help="who (default: this user)")
+        action.set_defaults(handler=lambda args, h=handler: h(args, services_of(args)))
+
+
+def _categories(services) -> tuple[str, ...] | None:
+    from riskstream.io.triton_client import model_info
+
+    try:
+        return model_info(services.triton.url, services.triton.model_name).categories
+    except Exception as exc:  # noqa: BLE001 - validation without the model still checks everything else
+        print(f"note: categories not checked: Triton at {services.triton.url} did not answer ({exc})")
+        return None
+
+
+def _validate(args: argparse.Namespace, services) -> int:
+    policy = policies.load(args.file, _categories(services))
+    print(f"{args.file}: valid; version {policy.version}, mode {policy.mode}, {len(policy.thresholds)} thresholds, "
+          f"{len(policy.block_thresholds)} block thresholds, {len(policy.kill_switches)} kill switches")
+    return 0
+
+
+def _diff(args: argparse.Namespace, services) -> int:
+    categories = _categories(services)
+    candidate = policies.load(args.file, categories)
+    current = policy_store.active(policy_store.history(services.kafka, categories))
+    print(f"active: {current.version if current else '(none published)'}; {args.file}: {candidate.version}")
+    changes = policies.diff(current, candidate)
+    for change in changes:
+        print(f"  {change}")
+    if not changes:
+        print("  no change")
+    return 0
+
+
+def _publish(args: argparse.Namespace, services) -> int:
+    categories = _categories(services)
+    published = policy_store.publish(services.kafka, policies.load(args.file, categories), args.author, args.reason,
+                                     categories)
+    print(f"published {published.policy.version} ({published.policy.mode}) at offset {published.offset} of "
+          f"{services.kafka.policies_topic}")
+    return 0
+
+
+def _history(args: argparse.Namespace, services) -> int:
+    found = policy_store.history(services.kafka, _categories(services))
+    current = policy_store.active(found)
+    for publication in found:
+        policy = publication.policy
+        if policy is None:
+            print(f"{publication.offset:>6}  INVALID  {publication.key}: {publication.error}")
+            continue
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(policy.created_at_ms / 1000))
+        rolled = f" (rollback of {policy.rollback_of})" if policy.rollback_of is not None else ""
+        print(f"{publication.offset:>6}  {policy.version}  {policy.mode}  {when}  {policy.author}: "
+              f"{policy.reason}{rolled}")
+    print(f"active: {current.version if current else '(none)'}")
+    return 0
+
+
+def _rollback(args: argparse.Namespace, services) -> int:
+    published = policy_store.rollback(services.kafka, args.version, args.author, args.reason,
+                                      _categories(services))
+    print(f"{published.policy.version} is active again (offset {published.offset}; it replaced "
+          f"{published.policy.rollback_of or '(none)'})")
+    return 0
