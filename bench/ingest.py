@@ -27,6 +27,7 @@ from riskstream.core import paths
 from riskstream.core.config import StackSettings
 from riskstream.core.job_config import HealthJobSettings
 from riskstream.core.rows import Impression, KafkaRecord
+from riskstream.io.triton_client import model_info
 from udfs import policy as policy_file
 from udfs.impressions import decode_or_reject
 
@@ -57,12 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     batches = [arrow_batch(chunk) for chunk in chunks]
 
     job = HealthJobSettings(job_id="bench-ingest")
-    udf = IngestBatch(services.triton, job.job_id, job.decode, services.registry, job.window_size_ms, (), None)
+    model = model_info(services.triton.url, services.triton.model_name)
+    udf = IngestBatch(services.triton, job.job_id, job.decode, services.registry, job.window_size_ms,
+                      model.categories, policy_file.load(job.policy_path, model.categories))
     udf.open(None)
     try:
-        model = udf.scorer.model
-        udf.categories = model.categories
-        udf.policy = policy_file.load(job.policy_path, model.categories)
         captions = [[i.caption for i in (decode_or_reject(udf.decoder, r, job.job_id) for r in chunk)
                      if isinstance(i, Impression) and i.caption is not None] for chunk in chunks]
         whole, triton = [], []

@@ -85,7 +85,7 @@ def _history(args: argparse.Namespace, services) -> int:
             print(f"{publication.offset:>6}  INVALID  {publication.key}: {publication.error}")
             continue
         when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(policy.created_at_ms / 1000))
-        rolled = f" (rollback of {policy.rollback_of})" if policy.rollback_of is not None else ""
+        rolled = f" (rollback of {policy.rollback_of or '(none)'})" if policy.rollback_of is not None else ""
         print(f"{publication.offset:>6}  {policy.version}  {policy.mode}  {when}  {policy.author}: "
               f"{policy.reason}{rolled}")
     print(f"active: {current.version if current else '(none)'}")

@@ -65,27 +65,29 @@ def active(found: list[Publication]) -> Policy | None:
 
 
 def publish(kafka: KafkaSettings, policy: Policy, author: str, reason: str,
-            categories: tuple[str, ...] | None = None, rollback_of: str | None = None) -> Publication:
+            categories: tuple[str, ...] | None = None) -> Publication:
     """Validate, refuse a version already published with other rules, and append it; returns its record."""
+    found = history(kafka, categories)
+    for old in found:
+        if old.policy is not None and old.policy.version == policy.version and old.policy.rules() != policy.rules():
+            raise PolicyError("publish", None, f"version {policy.version!r} was already published (offset "
+                              f"{old.offset}) with other rules; give this policy a new version", field="version")
+    return _append(kafka, policy, author, reason, categories, rollback_of=None)
+
+
+def _append(kafka: KafkaSettings, policy: Policy, author: str, reason: str, categories: tuple[str, ...] | None,
+            rollback_of: str | None) -> Publication:
     if not reason.strip():
         raise PolicyError("publish", None, "a reason is required (it goes into the history and the audit)",
                           field="reason")
     published = replace(policy, author=author, reason=reason, created_at_ms=int(time.time() * 1000),
                         rollback_of=rollback_of)
-    encoder, _ = _history_codec()
-    record = policies.to_record(published)
-    # The record is checked as the job will read it: decoded by the schema and the policy rules.
-    policies.from_record(record, "publish", categories)
-    found = history(kafka, categories)
-    if rollback_of is None:
-        for old in found:
-            if old.policy is not None and old.policy.version == policy.version and \
-                    old.policy.rules() != policy.rules():
-                raise PolicyError("publish", None, f"version {policy.version!r} was already published (offset "
-                                  f"{old.offset}) with other rules; give this policy a new version",
-                                  field="version")
+    encoder, decoder = _history_codec()
+    value = encoder.encode(policies.to_record(published))
+    # Checked as a reader of the topic will check it: decoded by the schema, then the policy rules.
+    policies.from_record(decoder.decode(value), "publish", categories)
     key = f"{published.version}@{published.created_at_ms}"
-    offset = policy_topic.append(kafka, key.encode(), encoder.encode(record), published.created_at_ms)
+    offset = policy_topic.append(kafka, key.encode(), value, published.created_at_ms)
     return Publication(offset, key, published)
 
 
@@ -98,5 +100,5 @@ def rollback(kafka: KafkaSettings, version: str, author: str, reason: str,
         raise PolicyError("rollback", None, f"no valid publication of version {version!r} on {kafka.policies_topic}",
                           field="version")
     current = active(found)
-    return publish(kafka, replace(target, mode="enforce"), author, reason, categories,
+    return _append(kafka, replace(target, mode="enforce"), author, reason, categories,
                    rollback_of=current.version if current else "")

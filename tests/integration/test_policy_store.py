@@ -73,3 +73,30 @@ def test_publish_history_active_refusals_and_rollback(kafka):
     assert found[-1].policy.reason == "v2 over-blocks" and len(found) == 7
     with pytest.raises(PolicyError, match="no valid publication"):
         policy_store.rollback(kafka, "v9", "dee", "bad target", CATEGORIES)
+
+
+def test_the_policy_commands_from_validate_to_rollback(stack, kafka, tmp_path, capsys):
+    from riskstream.cli.main import main
+
+    where = ["--state-dir", str(stack.state_dir), "--policies-topic", kafka.policies_topic]
+    bad = tmp_path / "bad.toml"
+    bad.write_text('version = "v1"\n[thresholds]\nspam = 0.5\nnudity = 0.5\n')
+    assert main(["policy", "validate", str(bad), *where]) == 2
+    assert f"{bad}:4: unknown category 'nudity'" in capsys.readouterr().err
+
+    first, second = tmp_path / "v1.toml", tmp_path / "v2.toml"
+    first.write_text('version = "v1"\n[thresholds]\nspam = 0.5\n')
+    second.write_text('version = "v2"\n[thresholds]\nspam = 0.4\n[[kill_switches]]\nregion = "br"\n')
+    assert main(["policy", "validate", str(first), *where]) == 0
+    assert main(["policy", "publish", str(first), "--reason", "first", "--author", "ana", *where]) == 0
+    capsys.readouterr()
+    assert main(["policy", "diff", str(second), *where]) == 0
+    out = capsys.readouterr().out
+    assert "active: v1" in out and "thresholds.spam: 0.5 -> 0.4" in out and "kill_switches: (none) -> region=br" in out
+    assert main(["policy", "publish", str(second), "--reason", "tighter", *where]) == 0
+    assert main(["policy", "rollback", "v1", "--reason", "too tight", "--author", "ben", *where]) == 0
+    capsys.readouterr()
+    assert main(["policy", "history", *where]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[1] for line in lines[:3]] == ["v1", "v2", "v1"]
+    assert "ben: too tight (rollback of v2)" in lines[2] and lines[-1] == "active: v1"
