@@ -37,7 +37,7 @@ def configure_logs(log_dir: Path, run_name: str) -> Path:
     return Path(folder) / f"flink-{ident}-python-{socket.gethostname()}.log"
 
 
-def create(parallelism: int = 1, bundle_size: int = 10_000, bundle_time_ms: int = 1000,
+def create(parallelism: int = 1, bundle_size: int = 10_000, bundle_time_ms: int = 100,
            checkpoint_dir: Path | None = None, checkpoint_interval_ms: int = 10_000,
            restore_from: str | None = None, restart_attempts: int = 3, rest_port: int = 0
            ) -> tuple[StreamExecutionEnvironment, StreamTableEnvironment, str]:

@@ -43,7 +43,7 @@ DEAD_LETTER_MAX_BYTES = Option("--dead-letter-max-bytes", "RISKSTREAM_DEAD_LETTE
 REST_PORT = Option("--rest-port", "RISKSTREAM_JOB_REST_PORT", 0,
                    "port of the job's Flink REST API on 127.0.0.1, which `riskstream job stop|drain` call "
                    "(0 picks a free one)", int)
-BUNDLE_TIME = Option("--bundle-time-ms", "RISKSTREAM_BUNDLE_TIME_MS", 1000,
+BUNDLE_TIME = Option("--bundle-time-ms", "RISKSTREAM_BUNDLE_TIME_MS", 100,
                      "longest a Python operator holds records and watermarks before passing them on", int)
 
 HEALTH_JOB_OPTIONS = (WINDOW_SIZE, SLIDE_VIEW, ALLOWED_LATENESS, OUT_OF_ORDERNESS, IDLE_TIMEOUT, POLICY,
@@ -94,7 +94,7 @@ class HealthJobSettings:
     checkpoint_dir: Path = paths.DEFAULT_STATE_DIR / "checkpoints"
     checkpoint_interval_ms: int = 10_000
     parallelism: int = 1
-    bundle_time_ms: int = 1000
+    bundle_time_ms: int = 100
     decode: DecodeSettings = field(default_factory=DecodeSettings)
     bounded: bool = False
     start_offsets: dict[int, int] | None = None
