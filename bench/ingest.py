@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.ingest --events 16384 [--rounds 3]
 
 Produces a backlog as `bench.compare` does, reads it back with confluent-kafka, cuts it into batches of
-4,096 records shaped as the job's Arrow batches (key, value, headers, topic, partition, offset,
+4,096 records shaped as the job's Arrow batches (key, value, header names and values, topic, partition, offset,
 timestamp), and times, per batch, in this one process: the UDF's whole call (`IngestBatch.eval`: decode,
 dead letters, one Triton call, partial aggregates) and Triton's call alone on the same captions. Next to
 `bench.compare`, it separates what the project's own code costs from what the Flink runtime around it adds.
@@ -35,7 +35,8 @@ from udfs.impressions import decode_or_reject
 def arrow_batch(records: list[KafkaRecord]) -> tuple[pd.Series, ...]:
     """The UDF's arguments for these records, as PyFlink hands them over from an Arrow batch."""
     return (pd.Series([r.key for r in records], dtype="object"), pd.Series([r.value for r in records], dtype="object"),
-            pd.Series([list(r.headers) for r in records], dtype="object"),
+            pd.Series([[k for k, _ in r.headers] for r in records], dtype="object"),
+            pd.Series([[v for _, v in r.headers] for r in records], dtype="object"),
             pd.Series([r.topic for r in records], dtype="object"), pd.Series([r.partition for r in records]),
             pd.Series([r.offset for r in records]),
             pd.Series(pd.to_datetime([r.timestamp_ms for r in records], unit="ms", utc=True)))

@@ -30,8 +30,10 @@ from udfs.policy import Policy
 
 DEAD_LETTER_FIELDS = (("dead_letter", "BYTES"), ("dead_letter_index", "BYTES"))
 INGEST_FIELDS = PARTIAL_FIELDS + DEAD_LETTER_FIELDS
-# Arrow maps need non-null keys (Kafka header keys are never null).
-INPUT_COLUMNS = ("record_key", "payload", "CAST(headers AS MAP<STRING NOT NULL, BYTES>)", "source_topic",
+# Headers cross to Python as two parallel arrays, not as a MAP: PyFlink's Arrow writer can emit a map
+# batch that pyarrow refuses ("Map array child array should have no nulls"), which failed the job on
+# a hostile stream. MAP_KEYS and MAP_VALUES walk the same entries, so the arrays stay aligned.
+INPUT_COLUMNS = ("record_key", "payload", "MAP_KEYS(headers)", "MAP_VALUES(headers)", "source_topic",
                  "source_partition", "source_offset", "source_timestamp")
 
 
@@ -69,6 +71,13 @@ def _bytes_or_none(value) -> bytes | None:
     return None if value is None else bytes(value)
 
 
+def _headers(names, values) -> tuple:
+    """Kafka headers as (name, value) pairs, sorted, from the two arrays SQL hands over (None: no headers)."""
+    if names is None:
+        return ()
+    return tuple(sorted((name, _bytes_or_none(value)) for name, value in zip(names, values)))
+
+
 class IngestBatch(TritonScoringFunction):
     """Kafka records -> partial aggregates per window and slice, plus dead letters (see the module doc)."""
 
@@ -93,15 +102,16 @@ class IngestBatch(TritonScoringFunction):
             self.registry.close()
         super().close()
 
-    def eval(self, keys, payloads, headers, topics, partitions, offsets, timestamps) -> pd.DataFrame:
+    def eval(self, keys, payloads, header_keys, header_values, topics, partitions, offsets, timestamps) -> pd.DataFrame:
         count = len(payloads)
         columns: dict[str, list] = {name: [None] * count for name, _ in INGEST_FIELDS}
         impressions: list[Impression] = []
         rows: list[int] = []
-        for row, (key, value, header_map, topic, partition, offset, timestamp_ms) in enumerate(zip(
-                keys, payloads, headers, topics, partitions.tolist(), offsets.tolist(), _epoch_ms(timestamps))):
+        for row, (key, value, names, values, topic, partition, offset, timestamp_ms) in enumerate(zip(
+                keys, payloads, header_keys, header_values, topics, partitions.tolist(), offsets.tolist(),
+                _epoch_ms(timestamps))):
             record = KafkaRecord(value=_bytes_or_none(value), key=_bytes_or_none(key),
-                                 headers=tuple(sorted((k, _bytes_or_none(v)) for k, v in (header_map or ()))),
+                                 headers=_headers(names, values),
                                  topic=topic, partition=partition, offset=offset, timestamp_ms=timestamp_ms)
             result = decode_or_reject(self.decoder, record, self.job_id)
             if isinstance(result, Impression):
