@@ -9,7 +9,9 @@
 """
 from __future__ import annotations
 
+import functools
 import hashlib
+import itertools
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -61,6 +63,25 @@ class Incident:
 
 
 @dataclass(frozen=True)
+class Catalogue:
+    """An item catalogue as recommendation traffic sees it: `items` items, each with a caption of its own
+    composed from the labelled corpus, shown with Zipf popularity (rank r drawn with weight (r+1)^-exponent),
+    plus a stream of new items (`new_item_share` of impressions show an item never shown before).
+
+    A tenth of the items are composed from unsafe captions; which pool an impression draws from follows
+    the base unsafe rate and incidents, as without a catalogue."""
+
+    items: int = 1_000_000
+    zipf_exponent: float = 1.1
+    new_item_share: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.items < 10 or self.zipf_exponent <= 0 or not 0 <= self.new_item_share <= 1:
+            raise ConfigError(f"catalogue: needs items >= 10, a Zipf exponent > 0 and a new-item share in [0, 1], "
+                              f"got {self.items}, {self.zipf_exponent}, {self.new_item_share}")
+
+
+@dataclass(frozen=True)
 class GeneratorSettings:
     seed: int = 42
     count: int = 10_000
@@ -68,6 +89,8 @@ class GeneratorSettings:
     start_ms: int = 1_767_225_600_000  # 2026-01-01T00:00:00Z
     base_unsafe_rate: float = 0.02
     incidents: tuple[Incident, ...] = field(default_factory=tuple)
+    # None: every caption of the corpus is shown as ITEMS_PER_CAPTION items, uniformly (a small catalogue).
+    catalogue: Catalogue | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +109,44 @@ def _stable_id(prefix: str, *parts: object) -> str:
     return prefix + hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=6).hexdigest()
 
 
+@functools.lru_cache(maxsize=4)
+def _zipf_cumulative(items: int, exponent: float) -> list[float]:
+    return list(itertools.accumulate((rank + 1) ** -exponent for rank in range(items)))
+
+
+class _Pool:
+    """One side (safe or unsafe) of a catalogue: Zipf-ranked items whose captions are composed from the corpus.
+
+    Item r's caption is base caption r mod B, followed, for r >= B, by fragments of safe captions that
+    spell r // B in base F (F fragments): every rank has its own caption, and its labels are the base's."""
+
+    def __init__(self, name: str, size: int, bases: list, fragments: list[str], exponent: float):
+        self.name, self.size, self.bases, self.fragments = name, size, bases, fragments
+        self.cumulative = _zipf_cumulative(size, exponent)
+        self.new_items = 0
+
+    def draw(self, rng: random.Random, new: bool) -> tuple[str, caption_store.LabelledCaption]:
+        if new:
+            rank = self.size + self.new_items
+            self.new_items += 1
+        else:
+            rank = rng.choices(range(self.size), cum_weights=self.cumulative)[0]
+        base = self.bases[rank % len(self.bases)]
+        words, quotient = [], rank // len(self.bases)
+        while quotient:
+            quotient, digit = divmod(quotient, len(self.fragments))
+            words.append(self.fragments[digit])
+        text = " ".join([base.text, *words])
+        return _stable_id("item-", self.name, rank), caption_store.LabelledCaption(text, base.labels)
+
+
+def _catalogue_pools(catalogue: Catalogue, safe: list, unsafe: list) -> tuple[_Pool, _Pool]:
+    fragments = sorted({" ".join(c.text.split()[:3]) for c in safe})
+    unsafe_items = max(1, catalogue.items // 10)
+    return (_Pool("safe", catalogue.items - unsafe_items, safe, fragments, catalogue.zipf_exponent),
+            _Pool("unsafe", unsafe_items, unsafe, fragments, catalogue.zipf_exponent))
+
+
 def generate(settings: GeneratorSettings, captions: list[caption_store.LabelledCaption] | None = None
              ) -> Iterator[GeneratedImpression]:
     """Yield `settings.count` impressions; the same settings always yield the same stream."""
@@ -93,6 +154,8 @@ def generate(settings: GeneratorSettings, captions: list[caption_store.LabelledC
     safe = [c for c in captions if not c.unsafe]
     unsafe = [c for c in captions if c.unsafe]
     rng = random.Random(settings.seed)
+    catalogue = settings.catalogue
+    pools = _catalogue_pools(catalogue, safe, unsafe) if catalogue else None
     for i in range(settings.count):
         event_time = settings.start_ms + int(i * 1000 / settings.rate)
         minute = (event_time - settings.start_ms) / 60_000
@@ -101,9 +164,12 @@ def generate(settings: GeneratorSettings, captions: list[caption_store.LabelledC
         for incident in settings.incidents:
             if incident.active(surface, region, minute):
                 unsafe_rate = min(1.0, unsafe_rate * incident.multiplier)
-        caption = rng.choice(unsafe if rng.random() < unsafe_rate else safe)
-        copy = rng.randrange(ITEMS_PER_CAPTION)
-        item_id = _stable_id("item-", caption.text, copy)
+        if pools is None:
+            caption = rng.choice(unsafe if rng.random() < unsafe_rate else safe)
+            item_id = _stable_id("item-", caption.text, rng.randrange(ITEMS_PER_CAPTION))
+        else:
+            pool = pools[1] if rng.random() < unsafe_rate else pools[0]
+            item_id, caption = pool.draw(rng, new=rng.random() < catalogue.new_item_share)
         creator = int(item_id[5:], 16) % CREATORS
         record = {
             "event_id": _stable_id("ev-", settings.seed, i),

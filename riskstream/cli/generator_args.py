@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from riskstream.cli.generator import GeneratorSettings, Incident
+from riskstream.cli.generator import Catalogue, GeneratorSettings, Incident
 
 
 def add_options(parser: argparse.ArgumentParser, count: int, rate: float) -> None:
@@ -17,6 +17,12 @@ def add_options(parser: argparse.ArgumentParser, count: int, rate: float) -> Non
     parser.add_argument("--base-unsafe-rate", type=float, default=0.02, help="share of unsafe captions outside incidents")
     parser.add_argument("--incident", action="append", default=[], metavar="SPEC",
                         help="surface=S,region=R,start=MIN[,multiplier=X][,end=MIN]; repeatable")
+    parser.add_argument("--catalogue-items", type=int, default=0,
+                        help="draw items from a catalogue of this many, each with its own caption, with Zipf "
+                             "popularity (0: the corpus's captions as a few items each, uniformly)")
+    parser.add_argument("--zipf", type=float, default=1.1, help="the catalogue's Zipf exponent")
+    parser.add_argument("--new-items", type=float, default=0.0,
+                        help="share of impressions that show an item never shown before (with --catalogue-items)")
 
 
 def settings(args: argparse.Namespace) -> GeneratorSettings:
@@ -26,4 +32,6 @@ def settings(args: argparse.Namespace) -> GeneratorSettings:
     start_ms = args.start_ms if args.start_ms is not None else int((time.time() * 1000 - duration_ms) // 60_000 * 60_000)
     return GeneratorSettings(seed=args.seed, count=args.count, rate=args.rate, start_ms=start_ms,
                              base_unsafe_rate=args.base_unsafe_rate,
-                             incidents=tuple(Incident.parse(text) for text in args.incident))
+                             incidents=tuple(Incident.parse(text) for text in args.incident),
+                             catalogue=Catalogue(args.catalogue_items, args.zipf, args.new_items)
+                             if args.catalogue_items else None)

@@ -3,7 +3,8 @@ from collections import Counter
 import pytest
 
 from riskstream.core.errors import ConfigError
-from riskstream.cli.generator import SURFACES, GeneratorSettings, Incident, generate
+from riskstream.cli.generator import SURFACES, Catalogue, GeneratorSettings, Incident, generate
+from riskstream.core import captions as caption_store
 
 
 def test_same_seed_same_stream_and_another_seed_another():
@@ -41,3 +42,48 @@ def test_incident_multiplies_unsafe_items_in_its_surface_region_and_time_only():
 def test_bad_incident_specs_are_rejected_with_the_expected_form(text):
     with pytest.raises(ConfigError, match="incident"):
         Incident.parse(text)
+
+
+def _catalogue_stream(count, **catalogue):
+    return list(generate(GeneratorSettings(seed=5, count=count, catalogue=Catalogue(**catalogue))))
+
+
+def test_catalogue_items_each_have_one_caption_of_their_own_labelled_as_its_corpus_caption():
+    stream = _catalogue_stream(30_000, items=200_000)
+    caption_of = {}
+    for g in stream:
+        assert caption_of.setdefault(g.record["item_id"], g.record["caption"]) == g.record["caption"]
+    assert len(set(caption_of.values())) == len(caption_of) > 5_000
+    corpus = {c.text: c.labels for c in caption_store.load()}
+    for g in stream[:2_000]:
+        base = next(text for text in corpus if g.record["caption"].startswith(text))
+        assert g.labels == corpus[base]
+    assert 0.01 < sum(bool(g.labels) for g in stream) / len(stream) < 0.03  # the base unsafe rate, 0.02
+
+
+def test_catalogue_popularity_follows_zipf():
+    """Among safe items (90% of 1,000), rank r's share is r^-s / H(900, s), computed here independently."""
+    exponent, safe_items, count = 1.1, 900, 60_000
+    stream = _catalogue_stream(count, items=1_000, zipf_exponent=exponent)
+    safe = Counter(g.record["item_id"] for g in stream if not g.labels)
+    total = sum(safe.values())
+    harmonic = sum(r ** -exponent for r in range(1, safe_items + 1))
+    for rank, (_, seen) in enumerate(safe.most_common(3), start=1):
+        expected = rank ** -exponent / harmonic
+        assert seen / total == pytest.approx(expected, rel=0.08)
+    assert len(safe) > 700
+
+
+def test_new_items_are_never_seen_before():
+    stream = _catalogue_stream(3_000, items=1_000, new_item_share=1.0)
+    assert len({g.record["item_id"] for g in stream}) == len({g.record["caption"] for g in stream}) == 3_000
+
+
+def test_a_catalogue_stream_is_reproducible():
+    assert [g.record for g in _catalogue_stream(500, items=5_000)] == [g.record for g in _catalogue_stream(500, items=5_000)]
+
+
+@pytest.mark.parametrize("catalogue", [dict(items=5), dict(zipf_exponent=0), dict(new_item_share=1.5)])
+def test_a_bad_catalogue_is_refused(catalogue):
+    with pytest.raises(ConfigError, match="catalogue"):
+        Catalogue(**catalogue)
