@@ -1,6 +1,8 @@
 """The job against its peers, in one run on one backlog: events/s, ratio to the baseline, Triton's share, memory, CPU.
 
-    .venv/bin/python -m bench.compare --events 100000 [--rounds 3]
+    .venv/bin/python -m bench.compare --events 100000 [--rounds 3] [--catalogue-items 1000000 --cache]
+    .venv/bin/python -m bench.compare --scale 25000,100000,400000
+
 
 On the local stack (started if needed), one backlog of generated impressions is produced, then, interleaved
 per round: the safety-health job (`python -m jobs.safety_health --bounded`) and the hand-written baseline
@@ -10,10 +12,17 @@ same run: the backlog's captions scored directly, in batches of 4,096, one clien
 over each process tree (Kafka and Triton apart); CPU seconds are by process, with Triton's own beside them.
 Before printing, it checks that the baseline's 1-minute rows equal the job's (impressions, scored,
 unsafe per window and slice): a peer that does other work is not a peer.
+
+The job and the baseline both score every impression (the job's score cache off). `--cache` adds the job
+with its item-score cache on (`job+cache`), its rows checked equal to the others', and prints the hit rate
+the job itself counted. `--catalogue-items N` draws the backlog from an N-item catalogue with Zipf
+popularity (`--zipf`), as real traffic repeats items; without it, the corpus's ~1,340 items repeat
+uniformly and any cache would hit nearly always. `--scale` repeats the whole comparison per backlog size.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -25,7 +34,7 @@ from pathlib import Path
 
 from bench import measure
 from riskstream.cli.demo import local_services
-from riskstream.cli.generator import GeneratorSettings, generate
+from riskstream.cli.generator import Catalogue, GeneratorSettings, generate
 from riskstream.cli.produce import produce
 from riskstream.core import paths
 from riskstream.core.config import StackSettings
@@ -55,14 +64,15 @@ def _command(peer: str, job_id: str, start: dict[int, int], end: dict[int, int],
              work: Path) -> list[str]:
     common = ["--start-offsets", format_offsets(start), "--end-offsets", format_offsets(end), "--job-id", job_id,
               "--state-dir", str(stack.state_dir)]
-    if peer == "job":
+    if peer in ("job", "job+cache"):
+        cache = [] if peer == "job+cache" else ["--score-cache-items", "0"]
         return [sys.executable, "-m", "jobs.safety_health", "--bounded", "--checkpoint-dir", str(work / job_id),
-                *common]
+                *cache, *common]
     return [sys.executable, "-m", "bench.peers.baseline", *common]
 
 
 def _run(peer: str, start, end, stack, work: Path, triton_pid: int) -> PeerRun:
-    job_id = f"bench-{peer}-{uuid.uuid4().hex[:8]}"
+    job_id = f"bench-{peer.replace('+', '-')}-{uuid.uuid4().hex[:8]}"
     empty = measure.run(_command(peer, f"{job_id}-empty", start, start, stack, work), work / f"{job_id}-empty.log",
                         env=job_environment(), cwd=paths.REPO_ROOT)
     triton_before = measure.cpu_seconds(triton_pid)
@@ -89,6 +99,14 @@ def triton_ceiling(services, captions: list[str], batch: int = 4096) -> float:
         scorer.close()
 
 
+def cache_stats(work: Path, run: PeerRun) -> dict | None:
+    """The score cache's counts the job logged at close (None: no cache, or no such line)."""
+    for line in (work / f"{run.job_id}.log").read_text(errors="replace").splitlines():
+        if "score cache {" in line:
+            return json.loads(line[line.index("{"):])
+    return None
+
+
 def tumbling_rows(services, job_id: str) -> dict[tuple, tuple[int, int, int]]:
     client = clickhouse.connect(services.clickhouse, database=services.clickhouse.database)
     try:
@@ -101,14 +119,15 @@ def tumbling_rows(services, job_id: str) -> dict[tuple, tuple[int, int, int]]:
     return {tuple(r[:5]): tuple(r[5:]) for r in rows}
 
 
-def produce_backlog(stack: StackSettings, events: int):
+def produce_backlog(stack: StackSettings, events: int, catalogue: Catalogue | None = None):
     """Start the local stack if needed and produce a backlog of generated impressions (the seed is fixed);
     returns (services, start offsets, end offsets, the backlog's captions)."""
     manager.up(stack)
     services = local_services(stack)
     kafka = services.kafka
     kafka_admin.ensure_topics(kafka.bootstrap_servers, topics.specs(kafka))
-    generator = GeneratorSettings(seed=SEED, count=events, rate=200.0, start_ms=int(time.time() * 1000) - events * 5)
+    generator = GeneratorSettings(seed=SEED, count=events, rate=200.0, start_ms=int(time.time() * 1000) - events * 5,
+                                  catalogue=catalogue)
     start = kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.impressions_topic)
     produce(kafka, generator, registry=services.registry)
     end = kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.impressions_topic)
@@ -116,40 +135,38 @@ def produce_backlog(stack: StackSettings, events: int):
     return services, start, end, captions
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--rounds", type=int, default=1, help="interleaved job/baseline pairs")
-    args = parser.parse_args(argv)
-
-    stack = StackSettings()
-    services, start, end, captions = produce_backlog(stack, args.events)
+def compare(stack: StackSettings, events: int, rounds: int, peers: tuple[str, ...], catalogue: Catalogue | None,
+            work: Path) -> None:
+    """One backlog, `rounds` interleaved runs of every peer, the rows check, then the table."""
+    services, start, end, captions = produce_backlog(stack, events, catalogue)
     triton_pid = state.load(stack.state_dir)["triton"].pid
-    work = stack.state_dir / "bench-compare"
-
     ceilings, runs = [], []
-    for _ in range(args.rounds):
+    for _ in range(rounds):
         ceilings.append(triton_ceiling(services, captions))
-        runs.append(_run("job", start, end, stack, work, triton_pid))
-        runs.append(_run("baseline", start, end, stack, work, triton_pid))
+        runs.extend(_run(peer, start, end, stack, work, triton_pid) for peer in peers)
 
-    for job, baseline in zip(runs[0::2], runs[1::2]):
-        if tumbling_rows(services, job.job_id) != tumbling_rows(services, baseline.job_id):
-            raise SystemExit(f"rows differ: {job.job_id} vs {baseline.job_id}; the peers did not do the same work")
+    for round_runs in (runs[i:i + len(peers)] for i in range(0, len(runs), len(peers))):
+        reference = tumbling_rows(services, round_runs[0].job_id)
+        for other in round_runs[1:]:
+            if tumbling_rows(services, other.job_id) != reference:
+                raise SystemExit(f"rows differ: {round_runs[0].job_id} vs {other.job_id}; the peers did not do "
+                                 "the same work")
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=paths.REPO_ROOT).stdout.strip()
     ceiling = statistics.median(ceilings)
-    print(f"bench.compare --events {args.events} --rounds {args.rounds}: {time.strftime('%Y-%m-%d')}, commit {commit}, "
-          f"{os.cpu_count()} CPUs; Triton ceiling {ceiling:,.0f} captions/s (median of {len(ceilings)}); "
-          f"baseline rows equal the job's in every round")
+    stream = (f"catalogue of {catalogue.items:,} items, Zipf {catalogue.zipf_exponent}" if catalogue
+              else "the corpus's items, uniform")
+    print(f"\nbench.compare --events {events} --rounds {rounds}: {time.strftime('%Y-%m-%d')}, commit {commit}, "
+          f"{os.cpu_count()} CPUs; {stream}; Triton ceiling {ceiling:,.0f} captions/s (median of {len(ceilings)}); "
+          f"rows of every peer equal in every round")
     print("| peer | events/s net of start-up (median, min-max) | x baseline | share of Triton ceiling | "
           "start-up s | peak RSS MiB | CPU s (by process) | Triton CPU s |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    base_rate = statistics.median(r.events_per_s(args.events) for r in runs if r.peer == "baseline")
-    for peer in ("job", "baseline"):
+    base_rate = statistics.median(r.events_per_s(events) for r in runs if r.peer == "baseline")
+    for peer in peers:
         mine = [r for r in runs if r.peer == peer]
-        rates = [r.events_per_s(args.events) for r in mine]
+        rates = [r.events_per_s(events) for r in mine]
         rate = statistics.median(rates)
         cpu: dict[str, float] = {}
         for r in mine:
@@ -161,6 +178,31 @@ def main(argv: list[str] | None = None) -> int:
               f"{rate / ceiling:.0%} | {statistics.median(r.empty.wall_s for r in mine):.1f} | "
               f"{max(r.measured.peak_rss_mib for r in mine):,.0f} | {cpu_text} | "
               f"{statistics.median(r.triton_cpu_s for r in mine):.0f} |")
+    for r in runs:
+        stats = cache_stats(work, r) if r.peer == "job+cache" else None
+        if stats:
+            looked_up = stats["hits"] + stats["misses"]
+            print(f"{r.job_id}: score cache hit rate {stats['hits'] / max(looked_up, 1):.1%} ({stats['hits']:,} of "
+                  f"{looked_up:,} scored impressions), {stats['size']:,} items kept, {stats['evictions']:,} evicted")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--scale", help="comma-separated backlog sizes, one comparison each (instead of --events)")
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved runs of every peer")
+    parser.add_argument("--cache", action="store_true", help="add the job with its item-score cache on")
+    parser.add_argument("--catalogue-items", type=int, default=0,
+                        help="draw the backlog from a catalogue of this many items (0: the corpus's items)")
+    parser.add_argument("--zipf", type=float, default=1.1, help="the catalogue's Zipf exponent")
+    args = parser.parse_args(argv)
+
+    stack = StackSettings()
+    catalogue = Catalogue(args.catalogue_items, args.zipf) if args.catalogue_items else None
+    peers = ("job", "baseline", "job+cache") if args.cache else ("job", "baseline")
+    sizes = [int(size) for size in args.scale.split(",")] if args.scale else [args.events]
+    for events in sizes:
+        compare(stack, events, args.rounds, peers, catalogue, stack.state_dir / "bench-compare")
     return 0
 
 

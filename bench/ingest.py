@@ -25,7 +25,7 @@ from confluent_kafka import Consumer
 from jobs.ingest_udf import IngestBatch
 from riskstream.core import paths
 from riskstream.core.config import StackSettings
-from riskstream.core.job_config import HealthJobSettings
+from riskstream.core.job_config import HealthJobSettings, ScoreCacheSettings
 from riskstream.core.rows import Impression, KafkaRecord
 from riskstream.io.triton_client import model_info
 from udfs import policy as policy_file
@@ -58,10 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     chunks = [records[i:i + BATCH] for i in range(0, len(records), BATCH)]
     batches = [arrow_batch(chunk) for chunk in chunks]
 
-    job = HealthJobSettings(job_id="bench-ingest")
+    # Cache off: every round would otherwise be served from the first one's scores.
+    job = HealthJobSettings(job_id="bench-ingest", score_cache=ScoreCacheSettings(max_items=0))
     model = model_info(services.triton.url, services.triton.model_name)
     udf = IngestBatch(services.triton, job.job_id, job.decode, services.registry, job.window_size_ms,
-                      model.categories, policy_file.load(job.policy_path, model.categories))
+                      model.categories, policy_file.load(job.policy_path, model.categories), job.score_cache)
     udf.open(None)
     try:
         captions = [[i.caption for i in (decode_or_reject(udf.decoder, r, job.job_id) for r in chunk)

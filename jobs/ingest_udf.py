@@ -11,6 +11,9 @@ before any watermark that followed the impression (lateness is decided as for th
 """
 from __future__ import annotations
 
+import dataclasses
+import json
+import logging
 import pickle
 
 import pandas as pd
@@ -20,13 +23,16 @@ from pyflink.table.udf import FunctionContext
 
 from jobs.scoring_udf import TritonScoringFunction
 from riskstream.core.config import RegistrySettings, TritonSettings
-from riskstream.core.job_config import DecodeSettings
+from riskstream.core.job_config import DecodeSettings, ScoreCacheSettings
 from riskstream.core.rows import Impression, KafkaRecord
 from riskstream.io.registry import Registry
 from udfs.dead_letters import DeadLetterEncoder, index_values
 from udfs.impressions import ImpressionDecoder, decode_or_reject
 from udfs.partials import PARTIAL_FIELDS, aggregate_with_leaders
 from udfs.policy import Policy
+from udfs.score_cache import CacheStats, ScoreCache
+
+log = logging.getLogger(__name__)
 
 DEAD_LETTER_FIELDS = (("dead_letter", "BYTES"), ("dead_letter_index", "BYTES"))
 INGEST_FIELDS = PARTIAL_FIELDS + DEAD_LETTER_FIELDS
@@ -82,9 +88,11 @@ class IngestBatch(TritonScoringFunction):
     """Kafka records -> partial aggregates per window and slice, plus dead letters (see the module doc)."""
 
     def __init__(self, triton: TritonSettings, job_id: str, decode: DecodeSettings,
-                 registry: RegistrySettings | None, window_ms: int, categories: tuple[str, ...], policy: Policy):
+                 registry: RegistrySettings | None, window_ms: int, categories: tuple[str, ...], policy: Policy,
+                 score_cache: ScoreCacheSettings = ScoreCacheSettings()):
         super().__init__(triton)
         self.job_id = job_id
+        self.score_cache_settings = score_cache
         self.decode_settings = decode
         self.registry_settings = registry
         self.window_ms = window_ms
@@ -96,10 +104,19 @@ class IngestBatch(TritonScoringFunction):
         self.registry = Registry(self.registry_settings) if self.registry_settings else None
         self.decoder = ImpressionDecoder(self.decode_settings, self.registry.schema_by_id if self.registry else None)
         self.dead_letters = DeadLetterEncoder()
+        settings = self.score_cache_settings
+        self.cache = ScoreCache(settings.max_items, settings.ttl_s) if settings.enabled else None
+        if self.cache is not None:
+            self.cache_metrics = _CacheMetrics(function_context.get_metric_group().add_group("score_cache"),
+                                               self.cache)
 
     def close(self) -> None:
         if self.registry is not None:
             self.registry.close()
+        if self.cache is not None:
+            # One line a benchmark or an operator can read after a bounded run (the metrics end with the job).
+            log.info("score cache %s", json.dumps({"job_id": self.job_id, "size": len(self.cache),
+                                                   **dataclasses.asdict(self.cache.stats)}))
         super().close()
 
     def eval(self, keys, payloads, header_keys, header_values, topics, partitions, offsets, timestamps) -> pd.DataFrame:
@@ -131,9 +148,41 @@ class IngestBatch(TritonScoringFunction):
 
     def _scores(self, impressions: list[Impression]) -> list:
         """Each impression's per-category scores, or None where it could not be scored."""
+        if self.cache is None:
+            return self._score_each(impressions)
+        plan = self.cache.plan([(i.item_id, i.caption) for i in impressions])
+        scores = None
+        if plan.captions:
+            scored = self.scorer.score(plan.captions)
+            scores = None if scored is None else scored.tolist()
+        result = self.cache.complete(plan, scores, self.scorer.last_model_version)
+        self.cache_metrics.update()
+        return result
+
+    def _score_each(self, impressions: list[Impression]) -> list:
+        """Every impression sent to the model, repeats included (no cache)."""
         present, scores = self.score_present(pd.Series([i.caption for i in impressions], dtype="object"))
         result: list = [None] * len(impressions)
         if scores is not None:
             for index, row in zip(present.nonzero()[0], scores.tolist()):
                 result[index] = row
         return result
+
+
+class _CacheMetrics:
+    """The cache's counts as Flink metrics (counters advanced by what changed since the last batch)."""
+
+    def __init__(self, group, cache: ScoreCache):
+        self.cache = cache
+        self.counters = {name: group.counter(name) for name in
+                         ("hits", "misses", "evictions", "expirations", "invalidations")}
+        self.seen = CacheStats()
+        group.gauge("size", lambda: len(cache))
+
+    def update(self) -> None:
+        stats = self.cache.stats
+        for name, counter in self.counters.items():
+            delta = getattr(stats, name) - getattr(self.seen, name)
+            if delta:
+                counter.inc(delta)
+        self.seen = dataclasses.replace(stats)

@@ -1,6 +1,7 @@
 """The Flink environment every riskstream job starts from: connector JARs, Python workers, checkpoints."""
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import sys
@@ -35,6 +36,19 @@ def configure_logs(log_dir: Path, run_name: str) -> Path:
     if not ident or not folder:
         return Path("(PyFlink's default log folder)")
     return Path(folder) / f"flink-{ident}-python-{socket.gethostname()}.log"
+
+
+def log_project_info() -> None:
+    """The project's own INFO lines (e.g. the score cache's counts at close) on this process's stderr;
+    Flink, Beam and gRPC keep their own levels."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in ("jobs", "udfs", "riskstream"):
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            logger.addHandler(handler)
+            logger.setLevel(logging.INFO)
+            logger.propagate = False
 
 
 def create(parallelism: int = 1, bundle_size: int = 10_000, bundle_time_ms: int = 100,

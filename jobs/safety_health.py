@@ -102,7 +102,7 @@ def ingest(t_env: StreamTableEnvironment, raw: str, services: ServiceSettings, j
     """
     kafka = services.kafka
     batch = IngestBatch(services.triton, job.job_id, job.decode, services.registry, job.window_size_ms,
-                        model.categories, policy)
+                        model.categories, policy, job.score_cache)
     t_env.create_temporary_function("ingest_batch", udf(batch, result_type=RESULT_TYPE, func_type="pandas"))
     fields = ", ".join(f"r.{name} AS {name}" for name, _ in INGEST_FIELDS)
     # Most rows are all NULL (their impression is in its group's partial): dropped before leaving SQL.
@@ -226,6 +226,7 @@ def run_and_report(services: ServiceSettings, job: HealthJobSettings) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    runtime.log_project_info()
     return run_and_report(*parse_args(argv))
 
 

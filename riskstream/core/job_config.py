@@ -45,10 +45,15 @@ REST_PORT = Option("--rest-port", "RISKSTREAM_JOB_REST_PORT", 0,
                    "(0 picks a free one)", int)
 BUNDLE_TIME = Option("--bundle-time-ms", "RISKSTREAM_BUNDLE_TIME_MS", 100,
                      "longest a Python operator holds records and watermarks before passing them on", int)
+SCORE_CACHE_ITEMS = Option("--score-cache-items", "RISKSTREAM_SCORE_CACHE_ITEMS", 100_000,
+                           "items whose scores the scoring step keeps, least recently used dropped first "
+                           "(0: no cache, every impression is sent to the model)", int)
+SCORE_CACHE_TTL = Option("--score-cache-ttl-s", "RISKSTREAM_SCORE_CACHE_TTL_S", 3600,
+                         "oldest a cached score may be, seconds", int)
 
 HEALTH_JOB_OPTIONS = (WINDOW_SIZE, SLIDE_VIEW, ALLOWED_LATENESS, OUT_OF_ORDERNESS, IDLE_TIMEOUT, POLICY,
                       CHECKPOINT_DIR, CHECKPOINT_INTERVAL, PARALLELISM, BUNDLE_TIME, DIMENSION_PATTERN,
-                      DIMENSION_MAX_LENGTH, DEAD_LETTER_MAX_BYTES, REST_PORT)
+                      DIMENSION_MAX_LENGTH, DEAD_LETTER_MAX_BYTES, REST_PORT, SCORE_CACHE_ITEMS, SCORE_CACHE_TTL)
 
 # The Kafka producer's default max.request.size; a dead letter (payload, key and headers capped, plus
 # the envelope) must stay under it, so the caps together are checked against it.
@@ -82,6 +87,22 @@ class DecodeSettings:
 
 
 @dataclass(frozen=True)
+class ScoreCacheSettings:
+    """The scoring step's item-score cache (`udfs.score_cache`); max_items 0 turns it off."""
+
+    max_items: int = SCORE_CACHE_ITEMS.default
+    ttl_s: int = SCORE_CACHE_TTL.default
+
+    def __post_init__(self) -> None:
+        if self.max_items < 0 or self.ttl_s <= 0:
+            raise ConfigError(f"score cache: items must be >= 0 and TTL > 0 s, got {self.max_items} and {self.ttl_s}")
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_items > 0
+
+
+@dataclass(frozen=True)
 class HealthJobSettings:
     """Everything the safety-health job needs besides service addresses."""
 
@@ -96,6 +117,7 @@ class HealthJobSettings:
     parallelism: int = 1
     bundle_time_ms: int = 100
     decode: DecodeSettings = field(default_factory=DecodeSettings)
+    score_cache: ScoreCacheSettings = field(default_factory=ScoreCacheSettings)
     bounded: bool = False
     start_offsets: dict[int, int] | None = None
     end_offsets: dict[int, int] | None = None
@@ -130,7 +152,9 @@ def health_job_settings(args: argparse.Namespace, state_dir: Path) -> HealthJobS
         checkpoint_interval_ms=args.checkpoint_interval_s * 1000, parallelism=args.parallelism,
         bundle_time_ms=args.bundle_time_ms, bounded=args.bounded,
         decode=DecodeSettings(dimension_pattern=args.dimension_pattern, dimension_max_length=args.dimension_max_length,
-                              dead_letter_max_bytes=args.dead_letter_max_bytes), start_offsets=parse_offsets(args.start_offsets),
+                              dead_letter_max_bytes=args.dead_letter_max_bytes),
+        score_cache=ScoreCacheSettings(max_items=args.score_cache_items, ttl_s=args.score_cache_ttl_s),
+        start_offsets=parse_offsets(args.start_offsets),
         end_offsets=parse_offsets(args.end_offsets), from_checkpoint=args.from_checkpoint,
         job_id=args.job_id, state_dir=Path(state_dir).resolve(), rest_port=args.rest_port,
     )

@@ -37,6 +37,8 @@ class SafetyScorer:
         self.stats = ScorerStats()
         self._client: grpcclient.InferenceServerClient | None = None
         self._model: ModelInfo | None = None
+        # The model version Triton named in its last successful response (a reload changes it).
+        self.last_model_version: str | None = None
 
     def open(self) -> None:
         self._client = grpcclient.InferenceServerClient(self.settings.url)
@@ -80,6 +82,7 @@ class SafetyScorer:
                 result = self._client.infer(self.settings.model_name, [tensor],
                                             outputs=[grpcclient.InferRequestedOutput("SCORES")],
                                             client_timeout=self.settings.timeout_s)
+                self.last_model_version = result.get_response().model_version or None
                 return result.as_numpy("SCORES")
             except InferenceServerException as exc:
                 self.stats.failed_calls += 1

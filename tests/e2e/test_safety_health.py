@@ -1,6 +1,9 @@
 """The safety-health job through real Kafka, Flink, Triton and ClickHouse, against a plain-Python reference."""
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
 
 import pytest
 from fastavro.schema import parse_schema
@@ -8,8 +11,8 @@ from fastavro.schema import parse_schema
 from jobs import safety_health
 from riskstream.io import kafka_admin, topics
 from riskstream.core import paths
-from riskstream.core.job_config import HealthJobSettings
-from riskstream.cli.generator import GeneratorSettings, Incident, generate
+from riskstream.core.job_config import HealthJobSettings, ScoreCacheSettings
+from riskstream.cli.generator import Catalogue, GeneratorSettings, Incident, generate
 from tests.e2e import kafka_io, store, reference
 from udfs import policy as policy_file
 from riskstream.core import schemas
@@ -28,6 +31,23 @@ def _impressions():
     for i in range(0, len(records) - 30, 7):
         records.insert(i + 30, records.pop(i))
     return records
+
+
+@contextlib.contextmanager
+def capture_logs(name: str):
+    """The INFO lines a logger of the job writes while the block runs (the job runs in this process)."""
+    lines: list[str] = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: lines.append(record.getMessage())
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def _bad_messages(good: dict) -> dict[str, tuple[bytes | None, int]]:
@@ -68,8 +88,8 @@ def health_run(services, tmp_path_factory):
 
 
 
-def test_every_aggregate_equals_the_plain_python_reference(services, health_run):
-    records, positions, _ = health_run
+def _assert_rows_equal_the_reference(services, job_id: str, records: list[dict], positions: list) -> None:
+    """Every row the job wrote equals the plain-Python reference over the records (scored here, all at once)."""
     scorer = SafetyScorer(services.triton)
     scorer.open()
     try:
@@ -81,7 +101,7 @@ def test_every_aggregate_equals_the_plain_python_reference(services, health_run)
     expected = reference.expected_rows(records, scores, positions, policy.thresholds, categories)
 
     rows = store.query(services, "SELECT *, toUnixTimestamp64Milli(window_start) AS start_ms FROM safety_health FINAL "
-                           "WHERE job_id = 'e2e-correctness'")
+                                 "WHERE job_id = {job:String}", job=job_id)
     actual = {(r["window_seconds"], r["start_ms"], r["surface"], r["region"], r["recommender_model_version"],
                r["item_category"]): r for r in rows}
     assert actual.keys() == expected.keys()
@@ -101,6 +121,33 @@ def test_every_aggregate_equals_the_plain_python_reference(services, health_run)
                ("safety_text", "1", policy.version)
     tumbling = sum(r["impressions"] for r in rows if r["window_seconds"] == 60)
     assert tumbling == len(records)
+
+
+def test_every_aggregate_equals_the_plain_python_reference(services, health_run):
+    records, positions, _ = health_run
+    _assert_rows_equal_the_reference(services, "e2e-correctness", records, positions)
+
+
+def test_with_a_small_score_cache_on_a_zipf_catalogue_every_aggregate_still_equals_the_reference(services, tmp_path):
+    """Head items repeat (hits), the tail does not, and a 300-item cache evicts all the time: the rows are
+    those of the reference, which scores every impression; the cache's counts say it was exercised."""
+    kafka = services.kafka
+    kafka_admin.ensure_topics(kafka.bootstrap_servers, topics.specs(kafka))
+    start = kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.impressions_topic)
+    settings = GeneratorSettings(seed=8, count=3000, rate=20.0, start_ms=START_MS + 3_600_000,
+                                 catalogue=Catalogue(items=50_000, zipf_exponent=1.1, new_item_share=0.05))
+    records = [g.record for g in generate(settings)]
+    positions = kafka_io.send(kafka.bootstrap_servers, kafka.impressions_topic,
+                              [(r["user_id_hash"].encode(), CODEC.encode(r), r["event_time"]) for r in records])
+    with capture_logs("jobs.ingest_udf") as lines:
+        safety_health.run(services, HealthJobSettings(
+            bounded=True, start_offsets=start, job_id="e2e-score-cache", checkpoint_dir=tmp_path,
+            score_cache=ScoreCacheSettings(max_items=300)))
+    _assert_rows_equal_the_reference(services, "e2e-score-cache", records, positions)
+    [stats] = [json.loads(line[line.index("{"):]) for line in lines if "score cache {" in line]
+    assert stats["hits"] + stats["misses"] == len(records)
+    assert stats["misses"] >= len({r["item_id"] for r in records})  # every item scored at least once
+    assert stats["hits"] > len(records) // 4 and stats["evictions"] > 0 and stats["size"] <= 300
 
 
 def test_the_incident_slice_is_the_top_unsafe_slice_in_its_window(services, health_run):
