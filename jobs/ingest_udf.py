@@ -22,14 +22,16 @@ from pyflink.table import DataTypes
 from pyflink.table.udf import FunctionContext
 
 from jobs.scoring_udf import TritonScoringFunction
-from riskstream.core.config import RegistrySettings, TritonSettings
+from riskstream.core.config import KafkaSettings, RegistrySettings, TritonSettings
 from riskstream.core.job_config import DecodeSettings, ScoreCacheSettings
 from riskstream.core.rows import Impression, KafkaRecord
+from riskstream.io.policy_topic import Follower
 from riskstream.io.registry import Registry
 from udfs.dead_letters import DeadLetterEncoder, index_values
 from udfs.impressions import ImpressionDecoder, decode_or_reject
 from udfs.partials import PARTIAL_FIELDS, aggregate_with_leaders
 from udfs.policy import Policy
+from udfs.policy_log import ActivePolicy
 from udfs.score_cache import CacheStats, ScoreCache
 
 log = logging.getLogger(__name__)
@@ -89,10 +91,11 @@ class IngestBatch(TritonScoringFunction):
 
     def __init__(self, triton: TritonSettings, job_id: str, decode: DecodeSettings,
                  registry: RegistrySettings | None, window_ms: int, categories: tuple[str, ...], policy: Policy,
-                 score_cache: ScoreCacheSettings = ScoreCacheSettings()):
+                 score_cache: ScoreCacheSettings = ScoreCacheSettings(), policies: KafkaSettings | None = None):
         super().__init__(triton)
         self.job_id = job_id
         self.score_cache_settings = score_cache
+        self.policies = policies
         self.decode_settings = decode
         self.registry_settings = registry
         self.window_ms = window_ms
@@ -104,13 +107,35 @@ class IngestBatch(TritonScoringFunction):
         self.registry = Registry(self.registry_settings) if self.registry_settings else None
         self.decoder = ImpressionDecoder(self.decode_settings, self.registry.schema_by_id if self.registry else None)
         self.dead_letters = DeadLetterEncoder()
+        self.follower, self.active = None, ActivePolicy(self.policy, "", self.categories)
+        if self.policies is not None:
+            self._follow_policies()
         settings = self.score_cache_settings
         self.cache = ScoreCache(settings.max_items, settings.ttl_s) if settings.enabled else None
         if self.cache is not None:
             self.cache_metrics = _CacheMetrics(function_context.get_metric_group().add_group("score_cache"),
                                                self.cache)
 
+    def _follow_policies(self) -> None:
+        """Start from the topic's active policy (a restart too), then take each new one between batches."""
+        kafka = self.policies
+        self.follower = Follower(kafka, group_id=f"riskstream-{self.job_id}-policies")
+        self.active = ActivePolicy(self.policy, kafka.policies_topic, self.categories)
+        self.active.add([(r.offset, r.key, r.value) for r in self.follower.open()])
+        log.info("policy %s active (from %s)", self.active.policy.version, kafka.policies_topic)
+
+    def _policy(self) -> Policy:
+        """The policy this batch is judged by: the newest active one the topic has delivered by now."""
+        if self.follower is not None:
+            changed = self.active.add([(r.offset, r.key, r.value) for r in self.follower.poll()])
+            if changed is not None:
+                log.info("policy %s active from this batch on (author %s: %s)", changed.version, changed.author,
+                         changed.reason)
+        return self.active.policy
+
     def close(self) -> None:
+        if self.follower is not None:
+            self.follower.close()
         if self.registry is not None:
             self.registry.close()
         if self.cache is not None:
@@ -138,9 +163,10 @@ class IngestBatch(TritonScoringFunction):
                 columns["dead_letter"][row] = self.dead_letters.encode(result)
                 columns["dead_letter_index"][row] = pickle.dumps(index_values(result),
                                                                  protocol=pickle.HIGHEST_PROTOCOL)
+        policy = self._policy()
         scores = self._scores(impressions)
         for position, partial in aggregate_with_leaders(impressions, scores, self.window_ms, self.categories,
-                                                        self.policy):
+                                                        policy):
             row = rows[position]
             for name, _ in PARTIAL_FIELDS:
                 columns[name][row] = getattr(partial, name)

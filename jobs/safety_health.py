@@ -24,14 +24,14 @@ from pyflink.table.udf import udf
 
 from jobs import clickhouse_sink, health_operators as ops, runtime
 from jobs.ingest_udf import INGEST_FIELDS, INPUT_COLUMNS, PARTIAL_ROW, RESULT_TYPE, IngestBatch
-from riskstream.io import checkpoints, clickhouse, job_runs, registry
+from riskstream.io import checkpoints, clickhouse, job_runs, kafka_admin, policy_topic, registry, topics
 from riskstream.core import config, job_config
 from riskstream.core.config import KafkaSettings, ServiceSettings
 from riskstream.core.job_config import HealthJobSettings
 from riskstream.io import stack_state as state
 from riskstream.io.job_runs import JobRun
 from riskstream.io.triton_client import ModelInfo, model_info
-from udfs import policy as policy_file
+from udfs import policy as policy_file, policy_log
 from udfs.policy import Policy
 from udfs.health import HEALTH_COLUMNS, Lineage
 from udfs.partials import PARTIAL_FIELDS
@@ -102,7 +102,7 @@ def ingest(t_env: StreamTableEnvironment, raw: str, services: ServiceSettings, j
     """
     kafka = services.kafka
     batch = IngestBatch(services.triton, job.job_id, job.decode, services.registry, job.window_size_ms,
-                        model.categories, policy, job.score_cache)
+                        model.categories, policy, job.score_cache, policies=kafka)
     t_env.create_temporary_function("ingest_batch", udf(batch, result_type=RESULT_TYPE, func_type="pandas"))
     fields = ", ".join(f"r.{name} AS {name}" for name, _ in INGEST_FIELDS)
     # Most rows are all NULL (their impression is in its group's partial): dropped before leaving SQL.
@@ -160,7 +160,23 @@ def prepare(services: ServiceSettings, job: HealthJobSettings):
     model = model_info(services.triton.url, services.triton.model_name)
     if services.registry is not None:
         registry.require_ready(services.registry.url)
-    return job, model, policy_file.load(job.policy_path, model.categories)
+    policy = starting_policy(services.kafka, job.policy_path, model.categories)
+    return job, model, policy
+
+
+def starting_policy(kafka: KafkaSettings, path: Path, categories: tuple[str, ...]) -> Policy:
+    """The policies topic's active policy; on a topic that has none, the file's, published as its first
+    version. So a restart or a new run takes the policy in force from the topic, never from the file."""
+    file_policy = policy_file.load(path, categories)  # checked even when the topic decides
+    kafka_admin.ensure_topics(kafka.bootstrap_servers, [s for s in topics.specs(kafka) if s.name == kafka.policies_topic])
+    current = policy_log.active(policy_log.decode_all(policy_topic.read_all(kafka), kafka.policies_topic, categories))
+    if current is not None:
+        return current
+    first = replace(file_policy, author="riskstream", reason=f"initial version, from {path.name}",
+                    created_at_ms=int(time.time() * 1000))
+    key, value = policy_log.encode(first, categories)
+    policy_topic.append(kafka, key.encode(), value, first.created_at_ms)
+    return first
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,8 @@ class WindowAccumulator:
         self.creators: set[str] = set()
         self.unsafe_items: dict[str, list] = {}  # item_id -> [unsafe impressions, max score]
         self.offsets: dict[int, list[int]] = {}   # partition -> [first, last]
+        # The policies its impressions were judged by, in the order they were first seen.
+        self.policy_versions: list[str] = []
 
     def add(self, item_id: str, creator_id: str, partition: int, offset: int,
             scores: list[float] | None, categories: tuple[str, ...], policy: Policy) -> None:
@@ -64,6 +66,11 @@ class WindowAccumulator:
             entry[1] = max(entry[1], top)
 
     def merge(self, other: "WindowAccumulator") -> None:
+        # Accumulators pickled in a checkpoint before policy versions were kept have none.
+        mine = self.__dict__.setdefault("policy_versions", [])
+        for version in getattr(other, "policy_versions", ()):
+            if version not in mine:
+                mine.append(version)
         self.impressions += other.impressions
         self.scored += other.scored
         self.unsafe += other.unsafe
@@ -160,7 +167,7 @@ class Lineage:
     job_id: str
     model_name: str
     model_version: str
-    policy_version: str
+    policy_version: str  # the policy at start: a row whose accumulator names none was judged by it
 
 
 def health_row(window_start: int, window_ms: int, dims: tuple[str, ...], accumulator: WindowAccumulator,
@@ -171,6 +178,7 @@ def health_row(window_start: int, window_ms: int, dims: tuple[str, ...], accumul
         "window_start": window_start, "window_end": window_start + window_ms, "window_seconds": window_ms // 1000,
         **dict(zip(DIMENSIONS, dims)), **metrics,
         "job_id": lineage.job_id, "model_name": lineage.model_name, "model_version": lineage.model_version,
-        "policy_version": lineage.policy_version, "revision": accumulator.impressions,
+        "policy_version": ",".join(getattr(accumulator, "policy_versions", None) or [lineage.policy_version]),
+        "revision": accumulator.impressions,
     }
     return [values[column] for column in HEALTH_COLUMNS]

@@ -33,6 +33,7 @@ class Partial:
     region: str
     recommender_model_version: str
     item_category: str
+    policy_version: str  # the policy the batch was judged by
     impressions: int
     scored: int
     unsafe: int
@@ -59,6 +60,7 @@ class Partial:
     def accumulator(self) -> WindowAccumulator:
         """The window accumulator this partial sums (the inverse of building it)."""
         acc = WindowAccumulator()
+        acc.policy_versions = [self.policy_version]
         acc.impressions, acc.scored, acc.unsafe, acc.harm = self.impressions, self.scored, self.unsafe, self.harm
         acc.unsafe_by_category = dict(zip(self.unsafe_categories, self.unsafe_counts))
         acc.harm_by_category = dict(zip(self.harm_categories, self.harm_sums))
@@ -121,14 +123,14 @@ def aggregate_with_leaders(impressions: list[Impression], scores: list, window_m
         group.offsets.append(impression.source_offset)
         group.event_ids.append(impression.event_id)
         group.event_times.append(impression.event_time)
-    return [(leaders[key], _partial(*key, group)) for key, group in groups.items()]
+    return [(leaders[key], _partial(*key, group, policy.version)) for key, group in groups.items()]
 
 
-def _partial(start: int, dims: tuple[str, ...], group: _Group) -> Partial:
+def _partial(start: int, dims: tuple[str, ...], group: _Group, policy_version: str) -> Partial:
     acc = group.accumulator
     unsafe_items = list(acc.unsafe_items.items())
     return Partial(
-        start, *dims, impressions=acc.impressions, scored=acc.scored, unsafe=acc.unsafe,
+        start, *dims, policy_version=policy_version, impressions=acc.impressions, scored=acc.scored, unsafe=acc.unsafe,
         unsafe_categories=list(acc.unsafe_by_category), unsafe_counts=list(acc.unsafe_by_category.values()),
         harm=acc.harm, harm_categories=list(acc.harm_by_category), harm_sums=list(acc.harm_by_category.values()),
         top_scores=acc.pending_scores, items=list(acc.items), creators=list(acc.creators),

@@ -24,6 +24,7 @@ from riskstream.io import clickhouse
 from riskstream.io import stack_state as state
 from riskstream.io.registry import Registry
 from riskstream.io.scoring import SafetyScorer
+from riskstream.cli import policy_store
 from udfs import policy as policy_file
 from udfs.health import HEALTH_COLUMNS, Lineage, WindowAccumulator, health_row
 from udfs.impressions import ImpressionDecoder
@@ -59,7 +60,9 @@ def run(services: config.ServiceSettings, start: dict[int, int], end: dict[int, 
     scorer = SafetyScorer(services.triton, max_batch=BATCH)
     scorer.open()
     model = scorer.model
-    policy = policy_file.load(policy_path, model.categories)
+    # The job judges by the policies topic's active policy (the file's only on a topic with none): so does its peer.
+    policy = policy_store.active(policy_store.history(services.kafka, model.categories)) or \
+        policy_file.load(policy_path, model.categories)
     windows: dict[tuple, WindowAccumulator] = {}
     counts = {"events": 0, "dead_letters": 0}
     consumer = Consumer({"bootstrap.servers": services.kafka.bootstrap_servers, "group.id": f"bench-{job_id}",

@@ -4,6 +4,7 @@ One partition, so offsets are the order of publication.
 """
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
@@ -13,6 +14,7 @@ from riskstream.core.config import KafkaSettings
 from riskstream.io import kafka_admin
 
 PARTITION = 0
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -22,29 +24,62 @@ class TopicRecord:
     value: bytes | None
 
 
+class Follower:
+    """Reads the policies topic from its first record and keeps up with it: `open()` returns every record
+    there is, then `poll()` returns, without waiting, whatever was published since."""
+
+    def __init__(self, kafka: KafkaSettings, group_id: str = "riskstream-policy-cli"):
+        self.kafka = kafka
+        self.group_id = group_id
+        self._consumer: Consumer | None = None
+
+    def open(self, timeout_s: float = 10.0) -> list[TopicRecord]:
+        kafka = self.kafka
+        kafka_admin.require_ready(kafka.bootstrap_servers)
+        end = kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.policies_topic).get(PARTITION, 0)
+        # Offsets are not committed: every reader starts from the first record, as the history requires.
+        self._consumer = Consumer({"bootstrap.servers": kafka.bootstrap_servers, "group.id": self.group_id,
+                                   "enable.auto.commit": False, "enable.partition.eof": False})
+        self._consumer.assign([TopicPartition(kafka.policies_topic, PARTITION, 0)])
+        found: list[TopicRecord] = []
+        deadline = time.monotonic() + timeout_s
+        while (not found or found[-1].offset < end - 1) and end > 0 and time.monotonic() < deadline:
+            found.extend(self._consume(1.0))
+        if end > 0 and (not found or found[-1].offset < end - 1):
+            self.close()
+            raise KafkaException(f"read {len(found)} of {end} records of {kafka.policies_topic} from "
+                                 f"{kafka.bootstrap_servers} within {timeout_s} s")
+        return found
+
+    def poll(self) -> list[TopicRecord]:
+        """What arrived since, without waiting; a passing broker error is logged, and the next poll retries."""
+        return self._consume(0, tolerate=True)
+
+    def _consume(self, timeout_s: float, tolerate: bool = False) -> list[TopicRecord]:
+        found = []
+        for message in self._consumer.consume(num_messages=500, timeout=timeout_s):
+            error = message.error()
+            if error and tolerate and not error.fatal():
+                log.warning("policies topic %s: %s; the active policy stays", self.kafka.policies_topic, error)
+                continue
+            if error:
+                raise KafkaException(error)
+            found.append(TopicRecord(message.offset(), message.key(), message.value()))
+        return found
+
+    def close(self) -> None:
+        if self._consumer is not None:
+            self._consumer.close()
+            self._consumer = None
+
+
 def read_all(kafka: KafkaSettings, timeout_s: float = 10.0) -> list[TopicRecord]:
     """Every record of the policies topic, oldest first."""
-    kafka_admin.require_ready(kafka.bootstrap_servers)
-    end = kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.policies_topic).get(PARTITION, 0)
-    found: list[TopicRecord] = []
-    if end == 0:
-        return found
-    consumer = Consumer({"bootstrap.servers": kafka.bootstrap_servers, "group.id": "riskstream-policy-cli",
-                         "enable.auto.commit": False})
+    follower = Follower(kafka)
     try:
-        consumer.assign([TopicPartition(kafka.policies_topic, PARTITION, 0)])
-        deadline = time.monotonic() + timeout_s
-        while (not found or found[-1].offset < end - 1) and time.monotonic() < deadline:
-            for message in consumer.consume(num_messages=500, timeout=1.0):
-                if message.error():
-                    raise KafkaException(message.error())
-                found.append(TopicRecord(message.offset(), message.key(), message.value()))
+        return follower.open(timeout_s)
     finally:
-        consumer.close()
-    if not found or found[-1].offset < end - 1:
-        raise KafkaException(f"read {len(found)} of {end} records of {kafka.policies_topic} from "
-                             f"{kafka.bootstrap_servers} within {timeout_s} s")
-    return found
+        follower.close()
 
 
 def append(kafka: KafkaSettings, key: bytes, value: bytes, timestamp_ms: int) -> int:
