@@ -43,6 +43,7 @@ from riskstream.io import clickhouse, kafka_admin, topics
 from riskstream.io import stack_state as state
 from riskstream.io.processes import job_environment
 from riskstream.io.scoring import SafetyScorer
+from riskstream.io.triton_client import triton_counts
 from riskstream.stack import manager
 
 SEED = 97
@@ -55,6 +56,7 @@ class PeerRun:
     measured: measure.Measured
     empty: measure.Measured
     triton_cpu_s: float
+    triton_items: int  # items Triton inferred during the run, by its own statistics
 
     def events_per_s(self, events: int) -> float:
         return events / max(self.measured.wall_s - self.empty.wall_s, 1e-9)
@@ -72,16 +74,19 @@ def _command(peer: str, job_id: str, start: dict[int, int], end: dict[int, int],
 
 
 def _run(peer: str, start, end, stack, work: Path, triton_pid: int) -> PeerRun:
+    stack_services = local_services(stack)
     job_id = f"bench-{peer.replace('+', '-')}-{uuid.uuid4().hex[:8]}"
     empty = measure.run(_command(peer, f"{job_id}-empty", start, start, stack, work), work / f"{job_id}-empty.log",
                         env=job_environment(), cwd=paths.REPO_ROOT)
     triton_before = measure.cpu_seconds(triton_pid)
+    inferred_before, _ = triton_counts(stack_services.triton.url, stack_services.triton.model_name)
     measured = measure.run(_command(peer, job_id, start, end, stack, work), work / f"{job_id}.log",
                            env=job_environment(), cwd=paths.REPO_ROOT)
     for run, log in ((empty, f"{job_id}-empty.log"), (measured, f"{job_id}.log")):
         if run.returncode != 0:
             raise SystemExit(f"{peer} failed (exit {run.returncode}); see {work / log}")
-    return PeerRun(peer, job_id, measured, empty, measure.cpu_seconds(triton_pid) - triton_before)
+    inferred = triton_counts(stack_services.triton.url, stack_services.triton.model_name)[0] - inferred_before
+    return PeerRun(peer, job_id, measured, empty, measure.cpu_seconds(triton_pid) - triton_before, inferred)
 
 
 def triton_ceiling(services, captions: list[str], batch: int = 4096) -> float:
@@ -178,8 +183,10 @@ def compare(stack: StackSettings, events: int, rounds: int, peers: tuple[str, ..
               f"{rate / ceiling:.0%} | {statistics.median(r.empty.wall_s for r in mine):.1f} | "
               f"{max(r.measured.peak_rss_mib for r in mine):,.0f} | {cpu_text} | "
               f"{statistics.median(r.triton_cpu_s for r in mine):.0f} |")
-    for r in runs:
-        stats = cache_stats(work, r) if r.peer == "job+cache" else None
+    for r in (r for r in runs if r.peer == "job+cache"):
+        print(f"{r.job_id}: Triton inferred {r.triton_items:,} items for {events:,} impressions "
+              f"({1 - r.triton_items / events:.1%} spared)")
+        stats = cache_stats(work, r)
         if stats:
             looked_up = stats["hits"] + stats["misses"]
             print(f"{r.job_id}: score cache hit rate {stats['hits'] / max(looked_up, 1):.1%} ({stats['hits']:,} of "

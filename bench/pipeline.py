@@ -15,7 +15,6 @@ import statistics
 import time
 import uuid
 
-import tritonclient.grpc as grpcclient
 
 from jobs import runtime, safety_health
 from riskstream.io import clickhouse, kafka_admin, topics
@@ -24,17 +23,8 @@ from riskstream.core.job_config import HealthJobSettings
 from riskstream.cli.demo import local_services
 from riskstream.cli.generator import GeneratorSettings
 from riskstream.cli.produce import produce
+from riskstream.io.triton_client import triton_counts
 from riskstream.stack import manager
-
-
-def triton_counts(url: str, model: str) -> tuple[int, int]:
-    """(items inferred, executions) since Triton started, from its statistics."""
-    client = grpcclient.InferenceServerClient(url)
-    try:
-        stats = client.get_inference_statistics(model, as_json=True)["model_stats"][0]
-    finally:
-        client.close()
-    return int(stats.get("inference_count", 0)), int(stats.get("execution_count", 0))
 
 
 def _bounded_run(services, stack, end_offsets: dict[int, int], start_offsets: dict[int, int],

@@ -20,7 +20,7 @@ from pyflink.datastream.functions import AsyncFunction, RuntimeContext
 from pyflink.table import DataTypes
 from pyflink.table.udf import udf
 
-from bench.pipeline import triton_counts
+from riskstream.io.triton_client import triton_counts
 from jobs import clickhouse_sink, runtime
 from jobs.smoke import MaxSafetyScore
 from riskstream.core import captions as caption_store

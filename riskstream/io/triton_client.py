@@ -49,3 +49,13 @@ def model_info(url: str, model: str, timeout_s: float = 5.0) -> ModelInfo:
     if not categories:
         raise ServiceUnavailable("Triton", url, f"model {model!r} declares no 'categories' parameter")
     return ModelInfo(name=model, version=versions[-1] if versions else "", categories=categories)
+
+
+def triton_counts(url: str, model: str) -> tuple[int, int]:
+    """(items inferred, executions) since Triton started, from its statistics."""
+    client = grpcclient.InferenceServerClient(url)
+    try:
+        stats = client.get_inference_statistics(model, as_json=True)["model_stats"][0]
+    finally:
+        client.close()
+    return int(stats.get("inference_count", 0)), int(stats.get("execution_count", 0))

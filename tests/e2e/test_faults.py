@@ -15,7 +15,7 @@ from jobs import runtime, safety_health
 from riskstream.io import checkpoints, clickhouse, processes
 from riskstream.io.flink_rest import FlinkRest, location_path
 from riskstream.core import paths
-from riskstream.core.job_config import HealthJobSettings, format_offsets
+from riskstream.core.job_config import HealthJobSettings, ScoreCacheSettings, format_offsets
 from riskstream.cli.generator import SURFACES
 from riskstream.io import stack_state as state
 from riskstream.stack import manager, process
@@ -73,8 +73,10 @@ def test_sigkill_then_restart_from_checkpoint_loses_nothing_and_counts_nothing_t
 
 def test_a_triton_outage_counts_unscored_items_and_scoring_resumes(services, stack, tmp_path):
     start_ms = 1_767_398_400_000  # 2026-01-03T00:00:00Z
+    # The score cache off: this is the Triton call's fallback. With it on, items whose scores it holds
+    # stay scored through an outage (tests/unit/test_score_cache.py).
     job = HealthJobSettings(start_offsets=stream.offsets(services), job_id="e2e-outage", checkpoint_dir=tmp_path,
-                            checkpoint_interval_ms=2_000)
+                            checkpoint_interval_ms=2_000, score_cache=ScoreCacheSettings(max_items=0))
     client = safety_health.start(services, job).client
     try:
         stream.send(services, stream.records(31, 600, start_ms))                       # minutes 0-1: Triton up
