@@ -31,7 +31,7 @@ from udfs.dead_letters import DeadLetterEncoder, index_values
 from udfs.impressions import ImpressionDecoder, decode_or_reject
 from udfs.partials import PARTIAL_FIELDS, aggregate_with_leaders
 from udfs.policy import Policy
-from udfs.policy_log import ActivePolicy
+from udfs.policy_log import PolicyTimeline
 from udfs.score_cache import CacheStats, ScoreCache
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class IngestBatch(TritonScoringFunction):
         self.registry = Registry(self.registry_settings) if self.registry_settings else None
         self.decoder = ImpressionDecoder(self.decode_settings, self.registry.schema_by_id if self.registry else None)
         self.dead_letters = DeadLetterEncoder()
-        self.follower, self.active = None, ActivePolicy(self.policy, "", self.categories)
+        self.follower, self.timeline = None, PolicyTimeline(self.policy, "", self.categories)
         if self.policies is not None:
             self._follow_policies()
         settings = self.score_cache_settings
@@ -117,21 +117,21 @@ class IngestBatch(TritonScoringFunction):
                                                self.cache)
 
     def _follow_policies(self) -> None:
-        """Start from the topic's active policy (a restart too), then take each new one between batches."""
+        """Read the topic's whole history (a restart too), then take each new publication between batches."""
         kafka = self.policies
         self.follower = Follower(kafka, group_id=f"riskstream-{self.job_id}-policies")
-        self.active = ActivePolicy(self.policy, kafka.policies_topic, self.categories)
-        self.active.add([(r.offset, r.key, r.value) for r in self.follower.open()])
-        log.info("policy %s active (from %s)", self.active.policy.version, kafka.policies_topic)
+        self.timeline = PolicyTimeline(self.policy, kafka.policies_topic, self.categories)
+        self.timeline.add([(r.offset, r.key, r.value) for r in self.follower.open()])
+        log.info("policy %s newest of %d on %s", self.timeline.latest.version, len(self.timeline.publications),
+                 kafka.policies_topic)
 
-    def _policy(self) -> Policy:
-        """The policy this batch is judged by: the newest active one the topic has delivered by now."""
+    def _policy(self):
+        """The policy (or, once there are several, the policy by event time) this batch is judged by."""
         if self.follower is not None:
-            changed = self.active.add([(r.offset, r.key, r.value) for r in self.follower.poll()])
-            if changed is not None:
-                log.info("policy %s active from this batch on (author %s: %s)", changed.version, changed.author,
-                         changed.reason)
-        return self.active.policy
+            for policy in self.timeline.add([(r.offset, r.key, r.value) for r in self.follower.poll()]):
+                log.info("policy %s judges impressions from event time %d on (author %s: %s)", policy.version,
+                         policy.created_at_ms, policy.author, policy.reason)
+        return self.timeline.latest if self.timeline.constant else self.timeline.at
 
     def close(self) -> None:
         if self.follower is not None:

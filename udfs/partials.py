@@ -17,6 +17,7 @@ it finds the whole partial late. Pure logic, no pyflink.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 from riskstream.core.rows import DIMENSIONS, Impression
@@ -85,11 +86,12 @@ PARTIAL_FIELDS: tuple[tuple[str, str], ...] = tuple((f.name, _SQL_TYPES[f.type])
 
 
 class _Group:
-    """The records of one window and slice within a batch, summed as they come."""
+    """The records of one window, slice and policy within a batch, summed as they come."""
 
-    __slots__ = ("accumulator", "partitions", "offsets", "event_ids", "event_times")
+    __slots__ = ("policy", "accumulator", "partitions", "offsets", "event_ids", "event_times")
 
-    def __init__(self) -> None:
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
         self.accumulator = WindowAccumulator()
         self.partitions: list[int] = []
         self.offsets: list[int] = []
@@ -98,35 +100,39 @@ class _Group:
 
 
 def aggregate(impressions: list[Impression], scores: list, window_ms: int, categories: tuple[str, ...],
-              policy: Policy) -> list[Partial]:
-    """One partial per (tumbling window, slice) the batch touches, in first-seen order.
+              policy: Policy | Callable[[int], Policy]) -> list[Partial]:
+    """One partial per (tumbling window, slice, policy) the batch touches, in first-seen order.
 
-    `scores[i]` holds the per-category scores of `impressions[i]`, or None when it was not scored."""
+    `scores[i]` holds the per-category scores of `impressions[i]`, or None when it was not scored;
+    `policy` judges them all, or gives the policy for an event time (`udfs.policy_log.PolicyTimeline.at`)."""
     return [partial for _, partial in aggregate_with_leaders(impressions, scores, window_ms, categories, policy)]
 
 
 def aggregate_with_leaders(impressions: list[Impression], scores: list, window_ms: int,
-                           categories: tuple[str, ...], policy: Policy) -> list[tuple[int, Partial]]:
+                           categories: tuple[str, ...], policy: Policy | Callable[[int], Policy]
+                           ) -> list[tuple[int, Partial]]:
     """As `aggregate`, each partial with the position of its first impression (where a 1:1 step puts it)."""
+    policy_at = (lambda _: policy) if isinstance(policy, Policy) else policy
     groups: dict[tuple, _Group] = {}
     leaders: dict[tuple, int] = {}
     for position, (impression, item_scores) in enumerate(zip(impressions, scores)):
         start = impression.event_time - impression.event_time % window_ms
-        key = (start, impression.dimensions)
+        judge = policy_at(impression.event_time)
+        key = (start, impression.dimensions, judge.version)
         group = groups.get(key)
         if group is None:
-            group = groups[key] = _Group()
+            group = groups[key] = _Group(judge)
             leaders[key] = position
         group.accumulator.add(impression.item_id, impression.creator_id, impression.source_partition,
-                              impression.source_offset, item_scores, categories, policy)
+                              impression.source_offset, item_scores, categories, group.policy)
         group.partitions.append(impression.source_partition)
         group.offsets.append(impression.source_offset)
         group.event_ids.append(impression.event_id)
         group.event_times.append(impression.event_time)
-    return [(leaders[key], _partial(*key, group, policy.version)) for key, group in groups.items()]
+    return [(leaders[key], _partial(*key, group)) for key, group in groups.items()]
 
 
-def _partial(start: int, dims: tuple[str, ...], group: _Group, policy_version: str) -> Partial:
+def _partial(start: int, dims: tuple[str, ...], policy_version: str, group: _Group) -> Partial:
     acc = group.accumulator
     unsafe_items = list(acc.unsafe_items.items())
     return Partial(

@@ -8,6 +8,7 @@ The CLI (`riskstream policy`) and the job read the topic through the same two fu
 """
 from __future__ import annotations
 
+import bisect
 import functools
 from dataclasses import dataclass
 
@@ -71,32 +72,58 @@ def active(found: list[Publication]) -> Policy | None:
     return None
 
 
-class ActivePolicy:
-    """The policy in force as the topic's records arrive: `starting` until the topic names an active one.
+class PolicyTimeline:
+    """Which policy judges an impression, by the impression's event time, as the topic's records arrive.
+
+    Each valid enforce publication judges the impressions from its `created_at_ms` on (never from before
+    an earlier publication's start: topic order wins over a publisher's clock), until the next one; the
+    first also judges everything before it, and `starting` stands in until the topic names any. So a
+    replay of the same impressions is judged the same way whenever it runs.
 
     >>> from udfs.policy import Policy
-    >>> tracker = ActivePolicy(Policy("p1", {"spam": 0.8}), "policies", ("spam",))
-    >>> _, value = encode(Policy("p2", {"spam": 0.5}, created_at_ms=1), ("spam",))
-    >>> tracker.add([(0, b"p2@1", value)]).version, tracker.policy.version
-    ('p2', 'p2')
-    >>> tracker.add([(1, b"x", b"garbage")]) is None, tracker.policy.version, len(tracker.publications)
-    (True, 'p2', 2)
+    >>> timeline = PolicyTimeline(Policy("p0", {"spam": 0.9}), "policies", ("spam",))
+    >>> _, first = encode(Policy("p1", {"spam": 0.8}, created_at_ms=1_000), ("spam",))
+    >>> _, second = encode(Policy("p2", {"spam": 0.5}, created_at_ms=5_000), ("spam",))
+    >>> [p.version for p in timeline.add([(0, b"p1@1000", first), (1, b"p2@5000", second)])]
+    ['p1', 'p2']
+    >>> [timeline.at(t).version for t in (0, 4_999, 5_000, 9_000)], timeline.latest.version
+    (['p1', 'p1', 'p2', 'p2'], 'p2')
     """
 
     def __init__(self, starting: Policy, topic: str, categories: tuple[str, ...] | None):
-        self.policy = starting
         self.topic = topic
         self.categories = categories
         self.publications: list[Publication] = []
+        self._starts: list[int] = []
+        self._policies: list[Policy] = [starting]
 
-    def add(self, records) -> Policy | None:
-        """Take (offset, key, value) records in topic order; returns the new active policy if it changed."""
-        if not records:
-            return None
-        self.publications.extend(decode(offset, key, value, self.topic, self.categories)
-                                 for offset, key, value in records)
-        newest = active(self.publications)
-        if newest is None or newest == self.policy:
-            return None
-        self.policy = newest
-        return newest
+    @property
+    def latest(self) -> Policy:
+        return self._policies[-1]
+
+    @property
+    def constant(self) -> bool:
+        """True while one policy judges every event time."""
+        return len(self._policies) == 1
+
+    def add(self, records) -> list[Policy]:
+        """Take (offset, key, value) records in topic order; returns the policies that now take effect."""
+        taken = []
+        for offset, key, value in records:
+            publication = decode(offset, key, value, self.topic, self.categories)
+            self.publications.append(publication)
+            policy = publication.policy
+            if policy is None or policy.mode != "enforce":
+                continue
+            if not self._starts:
+                self._policies = []
+            self._starts.append(max(policy.created_at_ms, self._starts[-1] if self._starts else policy.created_at_ms))
+            self._policies.append(policy)
+            taken.append(policy)
+        return taken
+
+    def at(self, event_time_ms: int) -> Policy:
+        """The policy that judges an impression of this event time."""
+        if len(self._policies) == 1:
+            return self._policies[0]
+        return self._policies[max(0, bisect.bisect_right(self._starts, event_time_ms) - 1)]

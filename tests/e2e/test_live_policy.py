@@ -1,5 +1,5 @@
-"""A policy published while the job runs applies to what it reads next, without a restart; a new run
-takes the active policy from the topic, not from the file it was given."""
+"""A policy published while the job runs judges the impressions served after it, without a restart; a
+replay judges them the same way, by the topic's policies and event time, not by the file it was given."""
 from __future__ import annotations
 
 import time
@@ -15,7 +15,6 @@ from riskstream.io.scoring import SafetyScorer
 from tests.e2e import reference, store, stream
 from udfs import policy as policy_file
 
-START_MS = 1_767_571_200_000  # 2026-01-05T00:00:00Z
 FILE = paths.REPO_ROOT / "policies" / "default.toml"
 
 
@@ -42,65 +41,69 @@ def _rows(services, job_id: str, seconds: int) -> dict[tuple, dict]:
     return {(r["start"], r["surface"], r["region"], r["version"], r["category"]): r for r in rows}
 
 
-def _by_minutes(expected: dict, first: int, last: int) -> dict:
-    return {k: v for k, v in expected.items() if START_MS + first * stream.MINUTE <= k[0] < START_MS + last * stream.MINUTE}
-
-
-def test_a_published_policy_applies_to_what_the_running_job_reads_next(services, tmp_path):
-    kafka = replace(services.kafka, policies_topic=f"policies-e2e-{uuid.uuid4().hex[:8]}")
-    services = replace(services, kafka=kafka)
-    kafka_admin.ensure_topics(kafka.bootstrap_servers, topics.specs(kafka))
-    initial = policy_file.load(FILE)
-    strict = replace(initial, version=f"e2e-strict-{uuid.uuid4().hex[:6]}",
-                     thresholds={category: 0.05 for category in initial.thresholds})
-    before, after = stream.records(41, 600, START_MS), stream.records(42, 600, START_MS + 3 * stream.MINUTE)
-    start = stream.offsets(services)
-
-    job = HealthJobSettings(start_offsets=start, job_id="e2e-live-policy", checkpoint_dir=tmp_path,
-                            checkpoint_interval_ms=1_000, policy_path=FILE)
-    client = safety_health.start(services, job).client
-    try:
-        stream.send(services, before)                                      # minutes 0-1 under the initial policy
-        stream.wait_processed(services, "e2e-live-policy")
-        policy_store.publish(kafka, strict, author="e2e", reason="incident: tighten every threshold")
-        time.sleep(2)  # the job's policy consumer fetches it in the background meanwhile
-        stream.send(services, after)                                       # minutes 3-4 under the strict one
-        stream.wait_processed(services, "e2e-live-policy")
-    finally:
-        runtime.drain(client, tmp_path / "savepoints")
-
-    # The job published the file as the topic's first version when the topic had none.
-    [first, second] = policy_store.history(kafka)
-    assert first.policy.rules() == initial.rules() and second.policy.version == strict.version
-
-    rows = _rows(services, "e2e-live-policy", 60)
-    expected = {**_by_minutes(_expected_unsafe(services, before, initial), 0, 2),
-                **_by_minutes(_expected_unsafe(services, after, strict), 3, 5)}
-    assert {k: (r["impressions"], r["unsafe"]) for k, r in rows.items()} == expected
-    for key, row in rows.items():
-        assert row["policy_version"] == (initial.version if key[0] < START_MS + 3 * stream.MINUTE
-                                         else strict.version), key
-    assert sum(r["unsafe"] for k, r in rows.items() if k[0] >= START_MS + 3 * stream.MINUTE) > \
-        3 * sum(r["unsafe"] for k, r in rows.items() if k[0] < START_MS + 3 * stream.MINUTE)
-    # A 5-minute view names the policies its slice's impressions were judged by, in the order applied.
+def _views_judged_by(halves) -> dict[tuple, str]:
+    """(5-minute view start, dims) -> the versions that judged its impressions, in the order applied."""
     judged_by: dict[tuple, list[str]] = {}
-    for version, records in ((initial.version, before), (strict.version, after)):
+    for version, records in halves:
         for r in records:
             minute = r["event_time"] - r["event_time"] % stream.MINUTE
             for k in range(5):
                 versions = judged_by.setdefault((minute - k * stream.MINUTE, *(r[d] for d in reference.DIMS)), [])
                 if version not in versions:
                     versions.append(version)
+    return {key: ",".join(versions) for key, versions in judged_by.items()}
+
+
+def test_a_policy_published_mid_stream_judges_the_impressions_after_it_without_a_restart(services, tmp_path):
+    kafka = replace(services.kafka, policies_topic=f"policies-e2e-{uuid.uuid4().hex[:8]}")
+    services = replace(services, kafka=kafka)
+    kafka_admin.ensure_topics(kafka.bootstrap_servers, topics.specs(kafka))
+    initial = policy_file.load(FILE)
+    strict = replace(initial, version=f"e2e-strict-{uuid.uuid4().hex[:6]}",
+                     thresholds={category: 0.05 for category in initial.thresholds})
+    base = int(time.time() * 1000) // stream.MINUTE * stream.MINUTE - 3 * stream.MINUTE
+    before = stream.records(41, 600, base)                                  # two minutes, served before
+    start = stream.offsets(services)
+
+    job = HealthJobSettings(start_offsets=start, job_id="e2e-live-policy", checkpoint_dir=tmp_path,
+                            checkpoint_interval_ms=1_000, policy_path=FILE)
+    started = safety_health.start(services, job)
+    try:
+        stream.send(services, before)
+        stream.wait_processed(services, "e2e-live-policy")
+        published = policy_store.publish(kafka, strict, author="e2e", reason="incident: tighten every threshold")
+        # Served from the next whole minute after the publication: judged by it.
+        after = stream.records(42, 600, -(-published.policy.created_at_ms // stream.MINUTE) * stream.MINUTE)
+        stream.send(services, after)
+        stream.wait_processed(services, "e2e-live-policy")
+        assert "RUNNING" in str(started.client.get_job_status().result())  # no restart: the same job throughout
+    finally:
+        runtime.drain(started.client, tmp_path / "savepoints")
+
+    # The job published the file as the topic's first version when the topic had none.
+    [first, second] = policy_store.history(kafka)
+    assert first.policy.rules() == initial.rules() and second.policy.version == strict.version
+
+    rows = _rows(services, "e2e-live-policy", 60)
+    expected = {**_expected_unsafe(services, before, initial), **_expected_unsafe(services, after, strict)}
+    assert {k: (r["impressions"], r["unsafe"]) for k, r in rows.items()} == expected
+    split = after[0]["event_time"]
+    assert {k: r["policy_version"] for k, r in rows.items()} == \
+        {k: initial.version if k[0] < split else strict.version for k in rows}
+    assert sum(r["unsafe"] for k, r in rows.items() if k[0] >= split) > \
+        3 * sum(r["unsafe"] for k, r in rows.items() if k[0] < split)
+    # A 5-minute view names the policies its slice's impressions were judged by, in the order applied.
     views = _rows(services, "e2e-live-policy", 300)
-    assert {k: r["policy_version"] for k, r in views.items()} == {k: ",".join(v) for k, v in judged_by.items()}
+    assert {k: r["policy_version"] for k, r in views.items()} == \
+        _views_judged_by(((initial.version, before), (strict.version, after)))
     assert any("," in r["policy_version"] for r in views.values())
 
-    # A new run over the first half, given the file again, applies the topic's active policy.
-    end = stream.offsets(services)
-    rerun = replace(job, job_id="e2e-live-policy-rerun", bounded=True, end_offsets=end, checkpoint_dir=tmp_path / "rerun")
+    # A replay of the same offsets by a new run, given the file again, judges every impression as the live
+    # run did: by the topic's policies and the impressions' event times, not by the file or the clock.
+    rerun = replace(job, job_id="e2e-live-policy-replay", bounded=True, end_offsets=stream.offsets(services),
+                    checkpoint_dir=tmp_path / "replay")
     safety_health.run(services, rerun)
-    rows = _rows(services, "e2e-live-policy-rerun", 60)
-    strict_expected = {**_by_minutes(_expected_unsafe(services, before, strict), 0, 2),
-                       **_by_minutes(_expected_unsafe(services, after, strict), 3, 5)}
-    assert {k: (r["impressions"], r["unsafe"]) for k, r in rows.items()} == strict_expected
-    assert {r["policy_version"] for r in rows.values()} == {strict.version}
+    for seconds in (60, 300):
+        live, replay = _rows(services, "e2e-live-policy", seconds), _rows(services, "e2e-live-policy-replay", seconds)
+        assert {k: (r["impressions"], r["unsafe"], r["policy_version"]) for k, r in replay.items()} == \
+            {k: (r["impressions"], r["unsafe"], r["policy_version"]) for k, r in live.items()}

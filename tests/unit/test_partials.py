@@ -68,3 +68,18 @@ def test_a_partial_lists_every_impression_it_holds_for_late_counting():
 def test_the_row_type_follows_the_dataclass():
     assert [name for name, _ in PARTIAL_FIELDS] == list(Partial.__dataclass_fields__)
     assert dict(PARTIAL_FIELDS)["record_event_ids"] == "ARRAY<STRING>"
+
+
+def test_a_batch_straddling_a_policy_change_gives_one_partial_per_policy_judged_by_it():
+    strict = Policy("v2", {"a": 0.1, "b": 0.1})
+    change_at = WINDOW + WINDOW // 2
+    rows = _impressions(400, seed=11)
+    partials = aggregate([i for i, _ in rows], [s for _, s in rows], WINDOW, CATEGORIES,
+                         lambda t: POLICY if t < change_at else strict)
+    for version, policy, inside in (("v1", POLICY, lambda t: t < change_at), ("v2", strict, lambda t: t >= change_at)):
+        mine = [p for p in partials if p.policy_version == version]
+        judged = [(i, s) for i, s in rows if inside(i.event_time)]
+        assert sum(p.impressions for p in mine) == len(judged)
+        assert sum(p.unsafe for p in mine) == sum(
+            1 for _, s in judged if s is not None and (s[0] >= policy.thresholds["a"] or s[1] >= policy.thresholds["b"]))
+    assert {p.policy_version for p in partials if p.window_start == WINDOW} == {"v1", "v2"}

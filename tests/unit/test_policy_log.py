@@ -1,47 +1,62 @@
 from dataclasses import replace
 
 from udfs.policy import Policy
-from udfs.policy_log import ActivePolicy, encode
+from udfs.policy_log import PolicyTimeline, encode
 
 CATEGORIES = ("spam", "hate")
-START = Policy("v1", {"spam": 0.8, "hate": 0.7})
+START = Policy("v0", {"spam": 0.9, "hate": 0.9})
+V1 = Policy("v1", {"spam": 0.8, "hate": 0.7})
+V2 = Policy("v2", {"spam": 0.5, "hate": 0.5})
 
 
-def record(offset: int, policy: Policy) -> tuple[int, bytes, bytes]:
-    key, value = encode(replace(policy, created_at_ms=1000 + offset), CATEGORIES)
+def record(offset: int, policy: Policy, created_at_ms: int) -> tuple[int, bytes, bytes]:
+    key, value = encode(replace(policy, created_at_ms=created_at_ms), CATEGORIES)
     return offset, key.encode(), value
 
 
-def test_the_starting_policy_holds_until_the_topic_names_one():
-    tracker = ActivePolicy(START, "policies", CATEGORIES)
-    assert tracker.add([]) is None and tracker.policy == START
-    changed = tracker.add([record(0, Policy("v2", {"spam": 0.5, "hate": 0.5}))])
-    assert changed.version == "v2" and tracker.policy.thresholds == {"spam": 0.5, "hate": 0.5}
+def versions(timeline: PolicyTimeline, *times: int) -> list[str]:
+    return [timeline.at(t).version for t in times]
 
 
-def test_shadow_invalid_and_tombstone_records_never_replace_the_active_policy():
-    tracker = ActivePolicy(START, "policies", CATEGORIES)
-    tracker.add([record(0, Policy("v2", {"spam": 0.5}))])
-    changed = tracker.add([
-        record(1, Policy("v3-shadow", {"spam": 0.1}, mode="shadow")),
+def test_the_starting_policy_judges_everything_until_the_topic_names_one():
+    timeline = PolicyTimeline(START, "policies", CATEGORIES)
+    assert timeline.add([]) == [] and versions(timeline, 0, 10**13) == ["v0", "v0"]
+
+
+def test_each_publication_judges_from_its_creation_on_and_the_first_one_the_past_too():
+    timeline = PolicyTimeline(START, "policies", CATEGORIES)
+    taken = timeline.add([record(0, V1, 1_000), record(1, V2, 5_000)])
+    assert [p.version for p in taken] == ["v1", "v2"]
+    assert versions(timeline, 0, 999, 1_000, 4_999, 5_000, 10**13) == ["v1", "v1", "v1", "v1", "v2", "v2"]
+    assert timeline.latest.version == "v2"
+
+
+def test_shadow_invalid_and_tombstone_records_judge_nothing():
+    timeline = PolicyTimeline(START, "policies", CATEGORIES)
+    timeline.add([record(0, V1, 1_000)])
+    taken = timeline.add([
+        record(1, replace(V2, version="v2-shadow", mode="shadow"), 2_000),
         (2, b"x", b"not avro at all"),
-        (3, b"v4", None),
+        (3, b"v3", None),
     ])
-    assert changed is None and tracker.policy.version == "v2"
-    assert [p.error is None for p in tracker.publications] == [True, True, False, False]
+    assert taken == [] and versions(timeline, 3_000) == ["v1"]
+    assert [p.error is None for p in timeline.publications] == [True, True, False, False]
 
 
-def test_a_republished_older_version_is_active_again():
-    tracker = ActivePolicy(START, "policies", CATEGORIES)
-    tracker.add([record(0, START), record(1, Policy("v2", {"spam": 0.5}))])
-    assert tracker.policy.version == "v2"
-    assert tracker.add([record(2, replace(START, rollback_of="v2"))]).version == "v1"
+def test_a_publisher_clock_behind_never_rewrites_the_past():
+    timeline = PolicyTimeline(START, "policies", CATEGORIES)
+    timeline.add([record(0, V1, 5_000), record(1, V2, 3_000)])  # published after v1, stamped before it
+    assert versions(timeline, 4_000, 5_000, 6_000) == ["v1", "v2", "v2"]
+
+
+def test_a_rollback_judges_from_its_own_time():
+    timeline = PolicyTimeline(START, "policies", CATEGORIES)
+    timeline.add([record(0, V1, 1_000), record(1, V2, 5_000), record(2, replace(V1, rollback_of="v2"), 9_000)])
+    assert versions(timeline, 2_000, 6_000, 9_000) == ["v1", "v2", "v1"]
 
 
 def test_a_record_naming_an_unknown_category_is_refused_with_the_field():
-    tracker = ActivePolicy(START, "policies", ("spam",))
-    tracker.add([(0, b"k", encode(Policy("v9", {"spam": 0.5}), None)[1])])
-    assert tracker.policy.version == "v9"
+    timeline = PolicyTimeline(START, "policies", ("spam",))
     _, value = encode(Policy("v10", {"nudity": 0.5}), None)
-    assert tracker.add([(1, b"k", value)]) is None and tracker.policy.version == "v9"
-    assert "nudity" in tracker.publications[-1].error
+    assert timeline.add([(0, b"k", value)]) == [] and timeline.latest.version == "v0"
+    assert "nudity" in timeline.publications[-1].error
