@@ -48,6 +48,12 @@ ARRAY JOIN mapKeys(unsafe_by_category) AS category, mapValues(unsafe_by_category
 WHERE {FILTER}
 GROUP BY category ORDER BY unsafe_impressions DESC""",
         "Top unsafe items": panels.top_unsafe_items_sql(table, FILTER, "groupUniqArray(surface) AS surfaces"),
+        "Shadow policy: unsafe rate in force vs if enforced": f"""
+SELECT $__timeInterval(window_start) AS time, shadow_policy_version,
+       sum(unsafe_active) / greatest(sum(scored), 1) AS in_force,
+       sum(unsafe_shadow) / greatest(sum(scored), 1) AS if_enforced
+FROM {database}.shadow_health FINAL WHERE {FILTER}
+GROUP BY time, shadow_policy_version ORDER BY time""",
     }
 
 
@@ -68,4 +74,9 @@ def build(datasource_uid: str, database: str = "riskstream") -> dashboard.Dashbo
                                        "Unsafe impressions per safety category in the time range."))
         .with_panel(panels.ranked_table("Top unsafe items", sql["Top unsafe items"], datasource_uid,
                                         "Items with the most unsafe impressions, from each window's top-10 list."))
+        .with_panel(panels.time_series(
+            "Shadow policy: unsafe rate in force vs if enforced", sql["Shadow policy: unsafe rate in force vs if enforced"],
+            datasource_uid, "percentunit", "Per shadow policy, on the same scored impressions: the unsafe share under the "
+            "policies in force and under the shadow. `riskstream policy shadow-report VERSION` lists the slices and "
+            "items that would flip."))
     )

@@ -15,6 +15,7 @@ from jobs.clickhouse_sink import TAGGED_ROW, tagged
 from udfs import windows
 from udfs.health import DIMENSIONS, Lineage, WindowAccumulator, health_row
 from udfs.partials import Partial
+from udfs.shadow import shadow_row
 from udfs.windows import WindowSpec
 from udfs.dimensions import parse_slice_key, slice_key as encode_slice_key
 
@@ -154,3 +155,7 @@ class HealthWindows(KeyedProcessFunction):
             merged.merge(accumulator)
         if merged is not None:
             yield tagged("safety_health", health_row(row.start, row.size, dims, merged, self.lineage))
+            if row.size == self.spec.size_ms:  # shadow evaluations are kept per tumbling window only
+                for version, tally in getattr(merged, "shadows", {}).items():
+                    yield tagged("shadow_health", shadow_row(row.start, row.size, dims, version, tally,
+                                                             self.lineage.job_id, self.lineage.model_version))

@@ -129,9 +129,9 @@ class IngestBatch(TritonScoringFunction):
         """The policy (or, once there are several, the policy by event time) this batch is judged by."""
         if self.follower is not None:
             for policy in self.timeline.add([(r.offset, r.key, r.value) for r in self.follower.poll()]):
-                log.info("policy %s judges impressions from event time %d on (author %s: %s)", policy.version,
-                         policy.created_at_ms, policy.author, policy.reason)
-        return self.timeline.latest if self.timeline.constant else self.timeline.at
+                log.info("policy %s (%s) judges impressions from event time %d on (author %s: %s)", policy.version,
+                         policy.mode, policy.created_at_ms, policy.author, policy.reason)
+        return self.timeline.latest if self.timeline.constant else self.timeline
 
     def close(self) -> None:
         if self.follower is not None:

@@ -35,6 +35,7 @@ from udfs import policy as policy_file, policy_log
 from udfs.policy import Policy
 from udfs.health import HEALTH_COLUMNS, Lineage
 from udfs.partials import PARTIAL_FIELDS
+from udfs.shadow import SHADOW_COLUMNS
 from udfs.windows import WindowSpec
 
 def consumer_group(job_id: str) -> str:
@@ -138,7 +139,8 @@ def window(partials: DataStream, job: HealthJobSettings, lineage: Lineage):
 
 def sink(env: StreamExecutionEnvironment, rows: DataStream, services: ServiceSettings) -> None:
     insert = clickhouse_sink.ClickHouseInsert(services.clickhouse, {
-        "safety_health": HEALTH_COLUMNS, "late_events": ops.LATE_COLUMNS, "dead_letters": ops.DEAD_LETTER_COLUMNS})
+        "safety_health": HEALTH_COLUMNS, "shadow_health": SHADOW_COLUMNS, "late_events": ops.LATE_COLUMNS,
+        "dead_letters": ops.DEAD_LETTER_COLUMNS})
     clickhouse_sink.write(env, rows, insert, uid="clickhouse")
 
 

@@ -14,6 +14,7 @@ from datasketches import kll_floats_sketch
 
 from riskstream.core.rows import DIMENSIONS
 from udfs.policy import Policy
+from udfs.shadow import ShadowTally
 
 QUANTILES = (0.5, 0.95, 0.99)
 SKETCH_K = 200
@@ -40,16 +41,18 @@ class WindowAccumulator:
         self.offsets: dict[int, list[int]] = {}   # partition -> [first, last]
         # The policies its impressions were judged by, in the order they were first seen.
         self.policy_versions: list[str] = []
+        self.shadows: dict[str, ShadowTally] = {}  # shadow policy version -> its judgement beside them
 
     def add(self, item_id: str, creator_id: str, partition: int, offset: int,
-            scores: list[float] | None, categories: tuple[str, ...], policy: Policy) -> None:
+            scores: list[float] | None, categories: tuple[str, ...], policy: Policy) -> bool:
+        """Count one impression; returns whether the policy judged it unsafe."""
         self.impressions += 1
         self.items.add(item_id)
         self.creators.add(creator_id)
         span = self.offsets.setdefault(partition, [offset, offset])
         span[0], span[1] = min(span[0], offset), max(span[1], offset)
         if scores is None:
-            return
+            return False
         self.scored += 1
         top = max(scores)
         self._scores.append(top)
@@ -64,6 +67,7 @@ class WindowAccumulator:
             entry = self.unsafe_items.setdefault(item_id, [0, 0.0])
             entry[0] += 1
             entry[1] = max(entry[1], top)
+        return bool(unsafe)
 
     def merge(self, other: "WindowAccumulator") -> None:
         # Accumulators pickled in a checkpoint before policy versions were kept have none.
@@ -71,6 +75,9 @@ class WindowAccumulator:
         for version in getattr(other, "policy_versions", ()):
             if version not in mine:
                 mine.append(version)
+        shadows = self.__dict__.setdefault("shadows", {})
+        for version, tally in getattr(other, "shadows", {}).items():
+            shadows.setdefault(version, ShadowTally()).merge(tally)
         self.impressions += other.impressions
         self.scored += other.scored
         self.unsafe += other.unsafe

@@ -1,11 +1,12 @@
-"""Pre-aggregation of one batch of impressions: one partial aggregate per window and slice.
+"""Pre-aggregation of one batch of impressions: one partial aggregate per window, slice and policy.
 
 The job's vectorized step sees a batch of records at once (one Arrow batch); summing the batch per
 (window, slice) there means the keyed window step gets one row per window and slice and batch instead of
 one per impression, and touches its state once for each. A partial is a typed row (`PARTIAL_FIELDS`):
 counts and sums, the scores for the window's quantile sketch in arrival order, the distinct items and
 creators, and the records' (partition, offset, event id, event time), which the window step needs when
-it finds the whole partial late. Pure logic, no pyflink.
+it finds the whole partial late; and, when a shadow policy is evaluated, what it would judge. Pure
+logic, no pyflink.
 
 >>> from udfs.policy import Policy
 >>> from riskstream.core.rows import Impression
@@ -17,12 +18,13 @@ it finds the whole partial late. Pure logic, no pyflink.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 from riskstream.core.rows import DIMENSIONS, Impression
 from udfs.health import WindowAccumulator
 from udfs.policy import Policy
+from udfs.policy_log import PolicyTimeline
+from udfs.shadow import ShadowTally
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,13 @@ class Partial:
     record_offsets: list[int]
     record_event_ids: list[str]
     record_event_times: list[int]
+    # What the shadow policy evaluated beside it would judge ("" and zeros: none was).
+    shadow_version: str = ""
+    shadow_unsafe: int = 0
+    shadow_to_unsafe: int = 0
+    shadow_to_safe: int = 0
+    shadow_flip_items: list[str] = field(default_factory=list)
+    shadow_flip_counts: list[int] = field(default_factory=list)
 
     @property
     def dimensions(self) -> tuple[str, ...]:
@@ -72,6 +81,10 @@ class Partial:
         for partition, offset in zip(self.record_partitions, self.record_offsets):
             span = acc.offsets.setdefault(partition, [offset, offset])
             span[0], span[1] = min(span[0], offset), max(span[1], offset)
+        if self.shadow_version:
+            acc.shadows[self.shadow_version] = ShadowTally(
+                self.scored, self.unsafe, self.shadow_unsafe, self.shadow_to_unsafe, self.shadow_to_safe,
+                dict(zip(self.shadow_flip_items, self.shadow_flip_counts)), [self.policy_version])
         return acc
 
     def late_records(self):
@@ -88,10 +101,12 @@ PARTIAL_FIELDS: tuple[tuple[str, str], ...] = tuple((f.name, _SQL_TYPES[f.type])
 class _Group:
     """The records of one window, slice and policy within a batch, summed as they come."""
 
-    __slots__ = ("policy", "accumulator", "partitions", "offsets", "event_ids", "event_times")
+    __slots__ = ("policy", "shadow", "tally", "accumulator", "partitions", "offsets", "event_ids", "event_times")
 
-    def __init__(self, policy: Policy) -> None:
+    def __init__(self, policy: Policy, shadow: Policy | None) -> None:
         self.policy = policy
+        self.shadow = shadow
+        self.tally = ShadowTally() if shadow is not None else None
         self.accumulator = WindowAccumulator()
         self.partitions: list[int] = []
         self.offsets: list[int] = []
@@ -100,36 +115,41 @@ class _Group:
 
 
 def aggregate(impressions: list[Impression], scores: list, window_ms: int, categories: tuple[str, ...],
-              policy: Policy | Callable[[int], Policy]) -> list[Partial]:
-    """One partial per (tumbling window, slice, policy) the batch touches, in first-seen order.
+              policy: Policy | PolicyTimeline) -> list[Partial]:
+    """One partial per (tumbling window, slice, policy, shadow policy) the batch touches, in first-seen order.
 
     `scores[i]` holds the per-category scores of `impressions[i]`, or None when it was not scored;
-    `policy` judges them all, or gives the policy for an event time (`udfs.policy_log.PolicyTimeline.at`)."""
+    `policy` judges them all, or a timeline gives the policy (and any shadow) for each event time."""
     return [partial for _, partial in aggregate_with_leaders(impressions, scores, window_ms, categories, policy)]
 
 
 def aggregate_with_leaders(impressions: list[Impression], scores: list, window_ms: int,
-                           categories: tuple[str, ...], policy: Policy | Callable[[int], Policy]
+                           categories: tuple[str, ...], policy: Policy | PolicyTimeline
                            ) -> list[tuple[int, Partial]]:
     """As `aggregate`, each partial with the position of its first impression (where a 1:1 step puts it)."""
-    policy_at = (lambda _: policy) if isinstance(policy, Policy) else policy
+    if isinstance(policy, Policy):
+        policy_at, shadow_at = (lambda _: policy), (lambda _: None)
+    else:
+        policy_at, shadow_at = policy.at, policy.shadow_at
     groups: dict[tuple, _Group] = {}
     leaders: dict[tuple, int] = {}
     for position, (impression, item_scores) in enumerate(zip(impressions, scores)):
         start = impression.event_time - impression.event_time % window_ms
-        judge = policy_at(impression.event_time)
-        key = (start, impression.dimensions, judge.version)
+        judge, shadow = policy_at(impression.event_time), shadow_at(impression.event_time)
+        key = (start, impression.dimensions, judge.version, shadow.version if shadow else "")
         group = groups.get(key)
         if group is None:
-            group = groups[key] = _Group(judge)
+            group = groups[key] = _Group(judge, shadow)
             leaders[key] = position
-        group.accumulator.add(impression.item_id, impression.creator_id, impression.source_partition,
-                              impression.source_offset, item_scores, categories, group.policy)
+        unsafe = group.accumulator.add(impression.item_id, impression.creator_id, impression.source_partition,
+                                       impression.source_offset, item_scores, categories, group.policy)
+        if group.tally is not None and item_scores is not None:
+            group.tally.add(impression.item_id, unsafe, bool(group.shadow.unsafe_categories(categories, item_scores)))
         group.partitions.append(impression.source_partition)
         group.offsets.append(impression.source_offset)
         group.event_ids.append(impression.event_id)
         group.event_times.append(impression.event_time)
-    return [(leaders[key], _partial(*key, group)) for key, group in groups.items()]
+    return [(leaders[key], _partial(*key[:3], group)) for key, group in groups.items()]
 
 
 def _partial(start: int, dims: tuple[str, ...], policy_version: str, group: _Group) -> Partial:
@@ -142,4 +162,14 @@ def _partial(start: int, dims: tuple[str, ...], policy_version: str, group: _Gro
         top_scores=acc.pending_scores, items=list(acc.items), creators=list(acc.creators),
         unsafe_item_ids=[item for item, _ in unsafe_items], unsafe_item_counts=[c for _, (c, _) in unsafe_items],
         unsafe_item_scores=[float(s) for _, (_, s) in unsafe_items], record_partitions=group.partitions,
-        record_offsets=group.offsets, record_event_ids=group.event_ids, record_event_times=group.event_times)
+        record_offsets=group.offsets, record_event_ids=group.event_ids, record_event_times=group.event_times,
+        **_shadow_fields(group))
+
+
+def _shadow_fields(group: _Group) -> dict:
+    tally = group.tally
+    if tally is None:
+        return {}
+    return {"shadow_version": group.shadow.version, "shadow_unsafe": tally.unsafe_shadow,
+            "shadow_to_unsafe": tally.to_unsafe, "shadow_to_safe": tally.to_safe,
+            "shadow_flip_items": list(tally.flipped), "shadow_flip_counts": list(tally.flipped.values())}

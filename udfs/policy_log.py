@@ -96,6 +96,8 @@ class PolicyTimeline:
         self.publications: list[Publication] = []
         self._starts: list[int] = []
         self._policies: list[Policy] = [starting]
+        self._shadow_starts: list[int] = []
+        self._shadows: list[Policy] = []
 
     @property
     def latest(self) -> Policy:
@@ -103,8 +105,8 @@ class PolicyTimeline:
 
     @property
     def constant(self) -> bool:
-        """True while one policy judges every event time."""
-        return len(self._policies) == 1
+        """True while one policy judges every event time and no shadow is evaluated."""
+        return len(self._policies) == 1 and not self._shadows
 
     def add(self, records) -> list[Policy]:
         """Take (offset, key, value) records in topic order; returns the policies that now take effect."""
@@ -113,7 +115,13 @@ class PolicyTimeline:
             publication = decode(offset, key, value, self.topic, self.categories)
             self.publications.append(publication)
             policy = publication.policy
-            if policy is None or policy.mode != "enforce":
+            if policy is None:
+                continue
+            if policy.mode == "shadow":
+                self._shadow_starts.append(max(policy.created_at_ms, self._shadow_starts[-1] if self._shadow_starts
+                                               else policy.created_at_ms))
+                self._shadows.append(policy)
+                taken.append(policy)
                 continue
             if not self._starts:
                 self._policies = []
@@ -127,3 +135,14 @@ class PolicyTimeline:
         if len(self._policies) == 1:
             return self._policies[0]
         return self._policies[max(0, bisect.bisect_right(self._starts, event_time_ms) - 1)]
+
+    def shadow_at(self, event_time_ms: int) -> Policy | None:
+        """The shadow policy evaluated beside `at(event_time_ms)`: the newest shadow publication from its
+        `created_at` on, until a newer shadow; none while its own version is the one in force (promoted)."""
+        index = bisect.bisect_right(self._shadow_starts, event_time_ms) - 1
+        if index < 0:
+            return None
+        shadow = self._shadows[index]
+        if self.at(event_time_ms).version == shadow.version:
+            return None
+        return shadow

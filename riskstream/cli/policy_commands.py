@@ -1,8 +1,10 @@
-"""`riskstream policy validate|diff|publish|history|rollback`: the safety policy's lifecycle on the policies topic.
+"""`riskstream policy validate|diff|publish|history|rollback|shadow-report`: a safety policy's lifecycle.
 
 A policy is written as a TOML file (`policies/`), validated (against the served model's categories when
 Triton answers), compared with the active one, and published with a reason; the topic keeps every
-publication, so `history` lists them and `rollback VERSION` makes an earlier one active again.
+publication, so `history` lists them and `rollback VERSION` makes an earlier one active again. A
+policy published with `mode = "shadow"` is evaluated by the job beside the active one and never acts;
+`shadow-report VERSION` shows what enforcing it would have changed.
 """
 from __future__ import annotations
 
@@ -24,13 +26,18 @@ def add_parser(commands, services_of) -> None:
             ("diff", "what a policy file changes against the active policy", _diff),
             ("publish", "validate a policy file and publish it as the active policy", _publish),
             ("history", "every publication on the policies topic, oldest first, and the active one", _history),
-            ("rollback", "publish an earlier version again as the active policy", _rollback)):
+            ("rollback", "publish an earlier version again as the active policy", _rollback),
+            ("shadow-report", "what enforcing a shadow policy would have changed, from the job's evaluations",
+             _shadow_report)):
         action = actions.add_parser(name, help=text)
         config.add_options(action, config.SERVICE_OPTIONS + (config.STATE_DIR,))
         if name in ("validate", "diff", "publish"):
             action.add_argument("file", type=Path, help="policy TOML file")
         if name == "rollback":
             action.add_argument("version", help="the version to make active again")
+        if name == "shadow-report":
+            action.add_argument("version", help="the shadow policy's version")
+            action.add_argument("--job-id", help="whose evaluations (default: the job that wrote the newest)")
         if name in ("publish", "rollback"):
             action.add_argument("--reason", required=True, help="why (kept in the history)")
             action.add_argument("--author", default=getpass.getuser(), help="who (default: this user)")
@@ -97,4 +104,16 @@ def _rollback(args: argparse.Namespace, services) -> int:
                                       _categories(services))
     print(f"{published.policy.version} is active again (offset {published.offset}; it replaced "
           f"{published.policy.rollback_of or '(none)'})")
+    return 0
+
+
+def _shadow_report(args: argparse.Namespace, services) -> int:
+    from riskstream.cli import shadow_report
+
+    found = shadow_report.report(services.clickhouse, args.version, args.job_id)
+    if found is None:
+        print(f"no shadow evaluation of {args.version!r}" + (f" by job {args.job_id}" if args.job_id else "") +
+              "; publish it with mode = \"shadow\" and let a job read impressions after it")
+        return 1
+    print(shadow_report.render(found))
     return 0

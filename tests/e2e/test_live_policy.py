@@ -107,3 +107,59 @@ def test_a_policy_published_mid_stream_judges_the_impressions_after_it_without_a
         live, replay = _rows(services, "e2e-live-policy", seconds), _rows(services, "e2e-live-policy-replay", seconds)
         assert {k: (r["impressions"], r["unsafe"], r["policy_version"]) for k, r in replay.items()} == \
             {k: (r["impressions"], r["unsafe"], r["policy_version"]) for k, r in live.items()}
+
+
+def test_a_shadow_policy_is_counted_beside_the_active_one_and_the_report_equals_the_reference(
+        services, stack, tmp_path, capsys):
+    from riskstream.cli.main import main
+
+    kafka = replace(services.kafka, policies_topic=f"policies-e2e-{uuid.uuid4().hex[:8]}")
+    services = replace(services, kafka=kafka)
+    kafka_admin.ensure_topics(kafka.bootstrap_servers, topics.specs(kafka))
+    initial = policy_file.load(FILE)
+    shadow = replace(initial, version=f"e2e-shadow-{uuid.uuid4().hex[:6]}", mode="shadow",
+                     thresholds={category: 0.3 for category in initial.thresholds})
+    published = policy_store.publish(kafka, shadow, author="e2e", reason="what would 0.3 everywhere do?")
+    records = stream.records(43, 600, -(-published.policy.created_at_ms // stream.MINUTE) * stream.MINUTE)
+    start = stream.offsets(services)
+    stream.send(services, records)
+    safety_health.run(services, HealthJobSettings(start_offsets=start, end_offsets=stream.offsets(services),
+                                                  bounded=True, job_id="e2e-shadow", checkpoint_dir=tmp_path,
+                                                  policy_path=FILE))
+
+    scorer = SafetyScorer(services.triton)
+    scorer.open()
+    try:
+        scores = scorer.score([r["caption"] for r in records]).tolist()
+        categories = scorer.model.categories
+    finally:
+        scorer.close()
+    expected: dict[tuple, list[int]] = {}
+    for record, item_scores in zip(records, scores):
+        now = any(s >= initial.thresholds[c] for c, s in zip(categories, item_scores))
+        then = any(s >= shadow.thresholds[c] for c, s in zip(categories, item_scores))
+        key = (record["event_time"] - record["event_time"] % stream.MINUTE, *(record[d] for d in reference.DIMS))
+        counts = expected.setdefault(key, [0, 0, 0, 0, 0])
+        for i, value in enumerate((1, now, then, then and not now, now and not then)):
+            counts[i] += value
+    rows = store.query(services, "SELECT toUnixTimestamp64Milli(window_start) AS start, surface, region, "
+                                 "recommender_model_version, item_category, scored, unsafe_active, unsafe_shadow, "
+                                 "to_unsafe, to_safe, active_policy_version FROM shadow_health FINAL "
+                                 "WHERE job_id = 'e2e-shadow' AND shadow_policy_version = {v:String}",
+                       v=shadow.version)
+    assert {tuple(r.values())[:5]: list(tuple(r.values())[5:10]) for r in rows} == expected
+    assert {r["active_policy_version"] for r in rows} == {initial.version}
+    # Shadow never acts: the job's own rows are judged by the policy in force alone.
+    health = _rows(services, "e2e-shadow", 60)
+    assert {k: r["unsafe"] for k, r in health.items()} == {k: v[1] for k, v in expected.items()}
+    assert {r["policy_version"] for r in health.values()} == {initial.version}
+    total = [sum(v[i] for v in expected.values()) for i in range(5)]
+    assert total[3] > 0  # the shadow's lower thresholds flip some impressions to unsafe
+
+    capsys.readouterr()
+    assert main(["policy", "shadow-report", shadow.version, "--state-dir", str(stack.state_dir),
+                 "--policies-topic", kafka.policies_topic]) == 0
+    out = capsys.readouterr().out
+    assert f"shadow policy {shadow.version}, job e2e-shadow, against {initial.version}" in out
+    [all_line] = [line for line in out.splitlines() if line.startswith("all ")]
+    assert [int(v.replace(",", "")) for v in all_line.split()[2:7]] == total

@@ -1,10 +1,12 @@
 """Per-batch partials: merged in any batching, they give exactly the per-impression aggregate."""
 import random
+from dataclasses import replace
 
 from riskstream.core.rows import Impression
 from udfs.health import WindowAccumulator
 from udfs.partials import PARTIAL_FIELDS, Partial, aggregate
 from udfs.policy import Policy
+from udfs.policy_log import PolicyTimeline, encode
 
 CATEGORIES = ("a", "b")
 POLICY = Policy("v1", {"a": 0.5, "b": 0.7})
@@ -74,8 +76,10 @@ def test_a_batch_straddling_a_policy_change_gives_one_partial_per_policy_judged_
     strict = Policy("v2", {"a": 0.1, "b": 0.1})
     change_at = WINDOW + WINDOW // 2
     rows = _impressions(400, seed=11)
-    partials = aggregate([i for i, _ in rows], [s for _, s in rows], WINDOW, CATEGORIES,
-                         lambda t: POLICY if t < change_at else strict)
+    timeline = PolicyTimeline(POLICY, "policies", CATEGORIES)
+    timeline.add([(offset, b"k", encode(replace(p, created_at_ms=at), CATEGORIES)[1])
+                  for offset, (p, at) in enumerate(((POLICY, 0), (strict, change_at)))])
+    partials = aggregate([i for i, _ in rows], [s for _, s in rows], WINDOW, CATEGORIES, timeline)
     for version, policy, inside in (("v1", POLICY, lambda t: t < change_at), ("v2", strict, lambda t: t >= change_at)):
         mine = [p for p in partials if p.policy_version == version]
         judged = [(i, s) for i, s in rows if inside(i.event_time)]
@@ -83,3 +87,30 @@ def test_a_batch_straddling_a_policy_change_gives_one_partial_per_policy_judged_
         assert sum(p.unsafe for p in mine) == sum(
             1 for _, s in judged if s is not None and (s[0] >= policy.thresholds["a"] or s[1] >= policy.thresholds["b"]))
     assert {p.policy_version for p in partials if p.window_start == WINDOW} == {"v1", "v2"}
+
+
+def test_a_shadow_policy_is_counted_beside_the_active_one_and_never_changes_its_judgement():
+    shadow = Policy("v2-shadow", {"a": 0.2, "b": 0.9}, mode="shadow")
+    rows = _impressions(500, seed=12)
+    timeline = PolicyTimeline(POLICY, "policies", CATEGORIES)
+    timeline.add([(0, b"k", encode(replace(POLICY, created_at_ms=0), CATEGORIES)[1]),
+                  (1, b"s", encode(replace(shadow, created_at_ms=WINDOW), CATEGORIES)[1])])
+    with_shadow = aggregate([i for i, _ in rows], [s for _, s in rows], WINDOW, CATEGORIES, timeline)
+    without = aggregate([i for i, _ in rows], [s for _, s in rows], WINDOW, CATEGORIES, POLICY)
+    assert sum(p.unsafe for p in with_shadow) == sum(p.unsafe for p in without)
+
+    def judged(policy, scores):
+        return scores[0] >= policy.thresholds["a"] or scores[1] >= policy.thresholds["b"]
+
+    shadowed = [(i, s) for i, s in rows if s is not None and i.event_time >= WINDOW]
+    assert sum(p.shadow_unsafe for p in with_shadow) == sum(judged(shadow, s) for _, s in shadowed)
+    assert sum(p.shadow_to_unsafe for p in with_shadow) == sum(judged(shadow, s) and not judged(POLICY, s)
+                                                               for _, s in shadowed)
+    assert sum(p.shadow_to_safe for p in with_shadow) == sum(judged(POLICY, s) and not judged(shadow, s)
+                                                             for _, s in shadowed)
+    assert {p.shadow_version for p in with_shadow if p.window_start < WINDOW} == {""}
+    merged = WindowAccumulator()
+    for p in with_shadow:
+        merged.merge(p.accumulator())
+    tally = merged.shadows["v2-shadow"]
+    assert (tally.scored, tally.to_unsafe + tally.to_safe) == (len(shadowed), sum(tally.flipped.values()))

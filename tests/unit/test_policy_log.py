@@ -39,7 +39,7 @@ def test_shadow_invalid_and_tombstone_records_judge_nothing():
         (2, b"x", b"not avro at all"),
         (3, b"v3", None),
     ])
-    assert taken == [] and versions(timeline, 3_000) == ["v1"]
+    assert [p.version for p in taken] == ["v2-shadow"] and versions(timeline, 3_000) == ["v1"]
     assert [p.error is None for p in timeline.publications] == [True, True, False, False]
 
 
@@ -60,3 +60,13 @@ def test_a_record_naming_an_unknown_category_is_refused_with_the_field():
     _, value = encode(Policy("v10", {"nudity": 0.5}), None)
     assert timeline.add([(0, b"k", value)]) == [] and timeline.latest.version == "v0"
     assert "nudity" in timeline.publications[-1].error
+
+
+def test_a_shadow_is_evaluated_from_its_creation_until_a_newer_shadow_and_not_once_promoted():
+    timeline = PolicyTimeline(START, "policies", CATEGORIES)
+    shadow_a, shadow_b = replace(V2, version="a", mode="shadow"), replace(V2, version="b", mode="shadow")
+    timeline.add([record(0, V1, 1_000), record(1, shadow_a, 2_000), record(2, shadow_b, 4_000),
+                  record(3, replace(shadow_b, mode="enforce"), 6_000)])
+    shadows = [getattr(timeline.shadow_at(t), "version", None) for t in (1_500, 2_000, 3_999, 4_000, 5_999, 6_000)]
+    assert shadows == [None, "a", "a", "b", "b", None]
+    assert versions(timeline, 5_999, 6_000) == ["v1", "b"] and not timeline.constant
