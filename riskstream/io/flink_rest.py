@@ -17,7 +17,10 @@ from riskstream.core.errors import RiskstreamError, ServiceUnavailable
 # Tasks in these states take part in a checkpoint; any other (CREATED, SCHEDULED, DEPLOYING, INITIALIZING
 # while restoring state) makes Flink refuse a savepoint with "Not all required tasks are currently running".
 _READY = {"RUNNING", "FINISHED"}
-_NOT_YET_RUNNING = "Not all required tasks are currently running"
+# Refusals that pass once the tasks are up: the first while some task is not RUNNING, the second while a
+# RUNNING task has not finished opening its operators (the ingest UDF opens Triton, the registry and
+# the policies topic first).
+_NOT_YET_READY = ("Not all required tasks are currently running", "Checkpoint was declined (tasks not ready)")
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ class FlinkRest:
 
         With `drain`, event time is first advanced to the end so every window fires; without, open
         windows stay in the savepoint for a resumed job to complete. Waits for every task to run first,
-        and tries again while Flink still says not all of them do."""
+        and tries again while Flink still says not all of them are ready."""
         deadline = time.monotonic() + timeout_s
         while True:
             self.wait_all_running(flink_job_id, timeout_s=max(1.0, deadline - time.monotonic()))
@@ -88,7 +91,7 @@ class FlinkRest:
             if "location" in result:
                 return result["location"]
             cause = str(result.get("failure-cause", result))
-            if _NOT_YET_RUNNING not in cause or time.monotonic() > deadline:
+            if not any(refusal in cause for refusal in _NOT_YET_READY) or time.monotonic() > deadline:
                 raise RiskstreamError(f"stop with savepoint of job {flink_job_id} failed: {cause[:2000]}")
             time.sleep(1.0)
 

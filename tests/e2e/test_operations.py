@@ -1,11 +1,15 @@
 """Operating the job from the command line, as a user does: run, stop, resume, drain, stack up and status."""
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from riskstream.core import paths
 from riskstream.core.job_config import format_offsets
@@ -20,11 +24,28 @@ def _cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
                           cwd=paths.REPO_ROOT, env=processes.job_environment(), timeout=timeout)
 
 
+_STARTED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_job_left_behind():
+    """A failed test must not leave its job running: it would hold the embedded ClickHouse for every test after."""
+    yield
+    while _STARTED:
+        process = _STARTED.pop()
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+            stream.wait_group_gone(process.pid)
+
+
 def _background(log: Path, *args: str) -> subprocess.Popen:
     with log.open("w") as out:
-        return subprocess.Popen([sys.executable, "-m", "riskstream.cli.main", *args], stdout=out,
-                                stderr=subprocess.STDOUT, cwd=paths.REPO_ROOT, env=processes.job_environment(),
-                                start_new_session=True)
+        process = subprocess.Popen([sys.executable, "-m", "riskstream.cli.main", *args], stdout=out,
+                                   stderr=subprocess.STDOUT, cwd=paths.REPO_ROOT, env=processes.job_environment(),
+                                   start_new_session=True)
+    _STARTED.append(process)
+    return process
 
 
 def _wait_recorded(state_dir: Path, process: subprocess.Popen, log: Path, timeout_s: float = 120) -> job_runs.JobRun:
