@@ -33,7 +33,8 @@ def slice_key(row) -> str:
 
 
 class RouteIngested(ProcessFunction):
-    """The ingest step's rows: partials on, dead letters' index rows to their side output (for ClickHouse)."""
+    """The ingest step's rows: partials on, dead letters' index rows to their side output (for ClickHouse);
+    a row that only carries a verdict (already on its way to Kafka from SQL) ends here."""
 
     def __init__(self, partial_fields: int):
         self.partial_fields = partial_fields
@@ -42,7 +43,7 @@ class RouteIngested(ProcessFunction):
         index = value[-1]
         if index is not None:
             yield DEAD_LETTER_INDEX, Row("dead_letters", bytes(index))
-        else:
+        elif value[0] is not None:
             yield Row(*value[:self.partial_fields])
 
 

@@ -31,13 +31,19 @@ from udfs.dead_letters import DeadLetterEncoder, index_values
 from udfs.impressions import ImpressionDecoder, decode_or_reject
 from udfs.partials import PARTIAL_FIELDS, aggregate_with_leaders
 from udfs.policy import Policy
+from riskstream.core import schemas
+from udfs import verdicts
 from udfs.policy_log import PolicyTimeline
 from udfs.score_cache import CacheStats, ScoreCache
+from udfs.verdicts import Verdict, VerdictMemo
+from udfs.wire import Encoder, SchemaHistory, WireFormat
 
 log = logging.getLogger(__name__)
 
 DEAD_LETTER_FIELDS = (("dead_letter", "BYTES"), ("dead_letter_index", "BYTES"))
-INGEST_FIELDS = PARTIAL_FIELDS + DEAD_LETTER_FIELDS
+VERDICT_FIELDS = (("verdict_key", "BYTES"), ("verdict", "BYTES"))
+# The dead-letter index stays last: the window step's router reads it there.
+INGEST_FIELDS = PARTIAL_FIELDS + VERDICT_FIELDS + DEAD_LETTER_FIELDS
 # Headers cross to Python as two parallel arrays, not as a MAP: PyFlink's Arrow writer can emit a map
 # batch that pyarrow refuses ("Map array child array should have no nulls"), which failed the job on
 # a hostile stream. MAP_KEYS and MAP_VALUES walk the same entries, so the arrays stay aligned.
@@ -91,11 +97,13 @@ class IngestBatch(TritonScoringFunction):
 
     def __init__(self, triton: TritonSettings, job_id: str, decode: DecodeSettings,
                  registry: RegistrySettings | None, window_ms: int, categories: tuple[str, ...], policy: Policy,
-                 score_cache: ScoreCacheSettings = ScoreCacheSettings(), policies: KafkaSettings | None = None):
+                 score_cache: ScoreCacheSettings = ScoreCacheSettings(), policies: KafkaSettings | None = None,
+                 verdict_memo_items: int = 100_000):
         super().__init__(triton)
         self.job_id = job_id
         self.score_cache_settings = score_cache
         self.policies = policies
+        self.verdict_memo_items = verdict_memo_items
         self.decode_settings = decode
         self.registry_settings = registry
         self.window_ms = window_ms
@@ -107,6 +115,8 @@ class IngestBatch(TritonScoringFunction):
         self.registry = Registry(self.registry_settings) if self.registry_settings else None
         self.decoder = ImpressionDecoder(self.decode_settings, self.registry.schema_by_id if self.registry else None)
         self.dead_letters = DeadLetterEncoder()
+        self.verdict_memo = VerdictMemo(self.verdict_memo_items)
+        self.verdict_encoder = Encoder(SchemaHistory.from_folder(schemas.VERDICT_HISTORY).latest, WireFormat.SINGLE_OBJECT)
         self.follower, self.timeline = None, PolicyTimeline(self.policy, "", self.categories)
         if self.policies is not None:
             self._follow_policies()
@@ -165,12 +175,32 @@ class IngestBatch(TritonScoringFunction):
                                                                  protocol=pickle.HIGHEST_PROTOCOL)
         policy = self._policy()
         scores = self._scores(impressions)
+        self._verdicts(impressions, scores, rows, policy, columns)
         for position, partial in aggregate_with_leaders(impressions, scores, self.window_ms, self.categories,
                                                         policy):
             row = rows[position]
             for name, _ in PARTIAL_FIELDS:
                 columns[name][row] = getattr(partial, name)
         return pd.DataFrame({name: pd.Series(values, dtype="object") for name, values in columns.items()})
+
+    def _verdicts(self, impressions: list[Impression], scores: list, rows: list[int], policy, columns: dict) -> None:
+        """Each scored impression's item verdict, on its own row where it differs from the one last written."""
+        policy_at = policy.at if isinstance(policy, PolicyTimeline) else (lambda _: policy)
+        model = self.scorer.model
+        model_name = model.name if model else self.triton.model_name
+        model_version = self.scorer.last_model_version or (model.version if model else "")
+        for impression, item_scores, row in zip(impressions, scores, rows):
+            if item_scores is None:
+                continue
+            judging = policy_at(impression.event_time)
+            verdict = Verdict(impression.item_id,
+                              *verdicts.judge(item_scores, self.categories, impression.item_category, judging),
+                              impression.item_category, judging.version, model_name, model_version,
+                              impression.event_time, impression.source_partition, impression.source_offset,
+                              self.job_id)
+            if self.verdict_memo.changed(verdict):
+                columns["verdict_key"][row] = impression.item_id.encode("utf-8")
+                columns["verdict"][row] = self.verdict_encoder.encode(verdicts.to_record(verdict))
 
     def _scores(self, impressions: list[Impression]) -> list:
         """Each impression's per-category scores, or None where it could not be scored."""

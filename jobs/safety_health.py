@@ -103,12 +103,14 @@ def ingest(t_env: StreamTableEnvironment, raw: str, services: ServiceSettings, j
     """
     kafka = services.kafka
     batch = IngestBatch(services.triton, job.job_id, job.decode, services.registry, job.window_size_ms,
-                        model.categories, policy, job.score_cache, policies=kafka)
+                        model.categories, policy, job.score_cache, policies=kafka,
+                        verdict_memo_items=job.verdict_memo_items)
     t_env.create_temporary_function("ingest_batch", udf(batch, result_type=RESULT_TYPE, func_type="pandas"))
     fields = ", ".join(f"r.{name} AS {name}" for name, _ in INGEST_FIELDS)
     # Most rows are all NULL (their impression is in its group's partial): dropped before leaving SQL.
     ingested = t_env.sql_query(f"SELECT {fields} FROM (SELECT ingest_batch({', '.join(INPUT_COLUMNS)}) AS r "
-                               f"FROM {raw}) WHERE r.window_start IS NOT NULL OR r.dead_letter IS NOT NULL")
+                               f"FROM {raw}) WHERE r.window_start IS NOT NULL OR r.dead_letter IS NOT NULL "
+                               f"OR r.verdict IS NOT NULL")
     # One conversion, so the UDF (and Triton) runs once per record whatever reads its result; the
     # DataStream keeps the source's watermarks, which a table made from it would not pass on.
     stream = t_env.to_data_stream(ingested)
@@ -118,9 +120,18 @@ def ingest(t_env: StreamTableEnvironment, raw: str, services: ServiceSettings, j
             'connector' = 'kafka', 'topic' = '{kafka.dead_letter_topic}',
             'properties.bootstrap.servers' = '{kafka.bootstrap_servers}', 'format' = 'raw',
             'properties.compression.type' = 'zstd')""")
+    # Verdicts keyed by item id: the topic is compacted, so the newest per item stays.
+    t_env.execute_sql(f"""
+        CREATE TEMPORARY TABLE item_verdict_topic (`key` BYTES, `value` BYTES) WITH (
+            'connector' = 'kafka', 'topic' = '{kafka.item_verdicts_topic}',
+            'properties.bootstrap.servers' = '{kafka.bootstrap_servers}', 'key.format' = 'raw',
+            'key.fields' = 'key', 'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY',
+            'properties.compression.type' = 'zstd')""")
     statements = t_env.create_statement_set()
     statements.add_insert("dead_letter_topic", t_env.sql_query(
         "SELECT dead_letter AS `value` FROM ingested WHERE dead_letter IS NOT NULL"))
+    statements.add_insert("item_verdict_topic", t_env.sql_query(
+        "SELECT verdict_key AS `key`, verdict AS `value` FROM ingested WHERE verdict IS NOT NULL"))
     statements.attach_as_datastream()
     partials = stream.process(ops.RouteIngested(len(PARTIAL_FIELDS)), output_type=PARTIAL_ROW) \
         .name("route-ingested").uid("route-ingested")

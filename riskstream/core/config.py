@@ -111,6 +111,8 @@ DEAD_LETTER_TOPIC = Option("--dead-letter-topic", "RISKSTREAM_DEAD_LETTER_TOPIC"
                            "topic malformed records are written to, with the reason")
 POLICIES_TOPIC = Option("--policies-topic", "RISKSTREAM_POLICIES_TOPIC", "policies",
                         "compacted topic of published safety policies (their history)")
+ITEM_VERDICTS_TOPIC = Option("--item-verdicts-topic", "RISKSTREAM_ITEM_VERDICTS_TOPIC", "item-verdicts",
+                             "compacted topic of per-item verdicts (allow, demote, block), keyed by item id")
 TOPIC_PARTITIONS = Option("--topic-partitions", "RISKSTREAM_TOPIC_PARTITIONS", 3,
                           "partitions of topics the project creates", int)
 IMPRESSIONS_RETENTION = Option("--impressions-retention-hours", "RISKSTREAM_IMPRESSIONS_RETENTION_HOURS", 168,
@@ -141,7 +143,8 @@ GRAFANA_URL = Option("--url", "RISKSTREAM_GRAFANA_URL", None, "Grafana base URL,
 GRAFANA_TOKEN = Option("--token", "RISKSTREAM_GRAFANA_TOKEN", "",
                        "Grafana service-account token (never printed); or user:password in the URL", Secret)
 
-SERVICE_OPTIONS = (KAFKA_BOOTSTRAP, IMPRESSIONS_TOPIC, DEAD_LETTER_TOPIC, POLICIES_TOPIC, TOPIC_PARTITIONS, IMPRESSIONS_RETENTION,
+SERVICE_OPTIONS = (KAFKA_BOOTSTRAP, IMPRESSIONS_TOPIC, DEAD_LETTER_TOPIC, POLICIES_TOPIC, ITEM_VERDICTS_TOPIC,
+                   TOPIC_PARTITIONS, IMPRESSIONS_RETENTION,
                    WIRE_FORMAT, SCHEMA_REGISTRY_URL, SCHEMA_REGISTRY_USER_INFO, TRITON_URL, TRITON_MODEL, TRITON_TIMEOUT, TRITON_RETRIES, CLICKHOUSE_URL, CLICKHOUSE_DATABASE,
                    CLICKHOUSE_USER, CLICKHOUSE_PASSWORD)
 
@@ -152,6 +155,7 @@ class KafkaSettings:
     impressions_topic: str = "impressions"
     dead_letter_topic: str = "impressions-dlq"
     policies_topic: str = "policies"
+    item_verdicts_topic: str = "item-verdicts"
     partitions: int = 3
     # Kafka deletes impressions whose record timestamp (the event time) is older than this.
     impressions_retention_hours: int = 168
@@ -246,6 +250,7 @@ def service_settings(args: argparse.Namespace, local: dict[str, str] | None = No
             impressions_topic=args.impressions_topic,
             dead_letter_topic=args.dead_letter_topic,
             policies_topic=args.policies_topic,
+            item_verdicts_topic=args.item_verdicts_topic,
             partitions=args.topic_partitions,
             impressions_retention_hours=args.impressions_retention_hours,
             wire_format=args.wire_format,

@@ -51,9 +51,14 @@ SCORE_CACHE_ITEMS = Option("--score-cache-items", "RISKSTREAM_SCORE_CACHE_ITEMS"
 SCORE_CACHE_TTL = Option("--score-cache-ttl-s", "RISKSTREAM_SCORE_CACHE_TTL_S", 3600,
                          "oldest a cached score may be, seconds", int)
 
+VERDICT_MEMO_ITEMS = Option("--verdict-memo-items", "RISKSTREAM_VERDICT_MEMO_ITEMS", 100_000,
+                            "items whose last written verdict the job remembers, so it writes a verdict only when "
+                            "it changes (0: one per impression)", int)
+
 HEALTH_JOB_OPTIONS = (WINDOW_SIZE, SLIDE_VIEW, ALLOWED_LATENESS, OUT_OF_ORDERNESS, IDLE_TIMEOUT, POLICY,
                       CHECKPOINT_DIR, CHECKPOINT_INTERVAL, PARALLELISM, BUNDLE_TIME, DIMENSION_PATTERN,
-                      DIMENSION_MAX_LENGTH, DEAD_LETTER_MAX_BYTES, REST_PORT, SCORE_CACHE_ITEMS, SCORE_CACHE_TTL)
+                      DIMENSION_MAX_LENGTH, DEAD_LETTER_MAX_BYTES, REST_PORT, SCORE_CACHE_ITEMS, SCORE_CACHE_TTL,
+                      VERDICT_MEMO_ITEMS)
 
 # The Kafka producer's default max.request.size; a dead letter (payload, key and headers capped, plus
 # the envelope) must stay under it, so the caps together are checked against it.
@@ -118,6 +123,7 @@ class HealthJobSettings:
     bundle_time_ms: int = 100
     decode: DecodeSettings = field(default_factory=DecodeSettings)
     score_cache: ScoreCacheSettings = field(default_factory=ScoreCacheSettings)
+    verdict_memo_items: int = VERDICT_MEMO_ITEMS.default
     bounded: bool = False
     start_offsets: dict[int, int] | None = None
     end_offsets: dict[int, int] | None = None
@@ -154,6 +160,7 @@ def health_job_settings(args: argparse.Namespace, state_dir: Path) -> HealthJobS
         decode=DecodeSettings(dimension_pattern=args.dimension_pattern, dimension_max_length=args.dimension_max_length,
                               dead_letter_max_bytes=args.dead_letter_max_bytes),
         score_cache=ScoreCacheSettings(max_items=args.score_cache_items, ttl_s=args.score_cache_ttl_s),
+        verdict_memo_items=args.verdict_memo_items,
         start_offsets=parse_offsets(args.start_offsets),
         end_offsets=parse_offsets(args.end_offsets), from_checkpoint=args.from_checkpoint,
         job_id=args.job_id, state_dir=Path(state_dir).resolve(), rest_port=args.rest_port,

@@ -10,6 +10,7 @@ from riskstream.core import paths
 IMPRESSION_HISTORY = paths.SCHEMAS_DIR / "impression"
 DEAD_LETTER_HISTORY = paths.SCHEMAS_DIR / "dead_letter"
 POLICY_HISTORY = paths.SCHEMAS_DIR / "policy"
+VERDICT_HISTORY = paths.SCHEMAS_DIR / "verdict"
 _VERSION_FILE = re.compile(r"^v(\d+)\.avsc$")
 
 

@@ -23,4 +23,6 @@ def specs(kafka: KafkaSettings) -> list[TopicSpec]:
         # Policies: one partition is one order of publication; every publication has a key of its own
         # (version@created_at_ms), so compaction keeps them all and the topic is the policy history.
         TopicSpec(kafka.policies_topic, 1, {"cleanup.policy": "compact"}),
+        # Verdicts: keyed by item id and compacted, so the newest verdict per item is what stays.
+        TopicSpec(kafka.item_verdicts_topic, kafka.partitions, {"cleanup.policy": "compact"}),
     ]
