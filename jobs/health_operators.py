@@ -11,6 +11,7 @@ from pyflink.datastream import OutputTag
 from pyflink.datastream.functions import KeyedProcessFunction, ProcessFunction, RuntimeContext
 from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 
+from jobs.breaker_operator import BREAKER_INPUT
 from jobs.clickhouse_sink import TAGGED_ROW, tagged
 from udfs import windows
 from udfs.health import DIMENSIONS, Lineage, WindowAccumulator, health_row
@@ -20,6 +21,7 @@ from udfs.windows import WindowSpec
 from udfs.dimensions import parse_slice_key, slice_key as encode_slice_key
 
 LATE_EVENTS = OutputTag("late-events", TAGGED_ROW)
+BREAKER_WINDOWS = OutputTag("breaker-windows", BREAKER_INPUT)
 DEAD_LETTER_INDEX = OutputTag("dead-letter-index", TAGGED_ROW)
 DEAD_LETTER_COLUMNS = ("source_topic", "source_partition", "source_offset", "source_timestamp", "error_class",
                        "error_message", "payload_bytes", "payload_sha256", "payload_truncated", "schema_ref", "job_id")
@@ -132,7 +134,7 @@ class HealthWindows(KeyedProcessFunction):
         if due:
             dims = parse_slice_key(ctx.get_current_key())
             for row in due:
-                yield from self._emit(row, dims, view)
+                yield from self._emit(row, dims, view, closing=True)
                 # Only rows fired in watermark order move emitted_through (see udfs.windows.rows_to_rewrite).
                 for start in windows.members(spec, row):
                     if start in view.windows and through[start] < row.end:
@@ -144,8 +146,9 @@ class HealthWindows(KeyedProcessFunction):
             self.windows.remove(start)
             self.emitted_through.remove(start)
 
-    def _emit(self, row: windows.Row, dims: tuple[str, ...], view: _SliceView):
-        """Write one row merged from the slice's windows it spans."""
+    def _emit(self, row: windows.Row, dims: tuple[str, ...], view: _SliceView, closing: bool = False):
+        """Write one row merged from the slice's windows it spans; a tumbling window's first (`closing`)
+        also goes to the breakers."""
         merged = None
         for start in windows.members(self.spec, row):
             accumulator = view.windows.get(start)
@@ -156,6 +159,8 @@ class HealthWindows(KeyedProcessFunction):
             merged.merge(accumulator)
         if merged is not None:
             yield tagged("safety_health", health_row(row.start, row.size, dims, merged, self.lineage))
+            if closing and row.size == self.spec.size_ms:
+                yield BREAKER_WINDOWS, Row(*dims[:3], row.start, merged.scored, merged.unsafe)
             if row.size == self.spec.size_ms:  # shadow evaluations are kept per tumbling window only
                 for version, tally in getattr(merged, "shadows", {}).items():
                     yield tagged("shadow_health", shadow_row(row.start, row.size, dims, version, tally,

@@ -21,11 +21,11 @@ from pyflink.common import Types
 from pyflink.table import DataTypes
 from pyflink.table.udf import FunctionContext
 
+from jobs.policy_feed import PolicyFeed
 from jobs.scoring_udf import TritonScoringFunction
 from riskstream.core.config import KafkaSettings, RegistrySettings, TritonSettings
 from riskstream.core.job_config import DecodeSettings, ScoreCacheSettings
 from riskstream.core.rows import Impression, KafkaRecord
-from riskstream.io.policy_topic import Follower
 from riskstream.io.registry import Registry
 from udfs.dead_letters import DeadLetterEncoder, index_values
 from udfs.impressions import ImpressionDecoder, decode_or_reject
@@ -117,35 +117,21 @@ class IngestBatch(TritonScoringFunction):
         self.dead_letters = DeadLetterEncoder()
         self.verdict_memo = VerdictMemo(self.verdict_memo_items)
         self.verdict_encoder = Encoder(SchemaHistory.from_folder(schemas.VERDICT_HISTORY).latest, WireFormat.SINGLE_OBJECT)
-        self.follower, self.timeline = None, PolicyTimeline(self.policy, "", self.categories)
-        if self.policies is not None:
-            self._follow_policies()
+        self.feed = PolicyFeed(self.policies, f"riskstream-{self.job_id}-policies", self.policy, self.categories)
+        self.feed.open()
         settings = self.score_cache_settings
         self.cache = ScoreCache(settings.max_items, settings.ttl_s) if settings.enabled else None
         if self.cache is not None:
             self.cache_metrics = _CacheMetrics(function_context.get_metric_group().add_group("score_cache"),
                                                self.cache)
 
-    def _follow_policies(self) -> None:
-        """Read the topic's whole history (a restart too), then take each new publication between batches."""
-        kafka = self.policies
-        self.follower = Follower(kafka, group_id=f"riskstream-{self.job_id}-policies")
-        self.timeline = PolicyTimeline(self.policy, kafka.policies_topic, self.categories)
-        self.timeline.add([(r.offset, r.key, r.value) for r in self.follower.open()])
-        log.info("policy %s newest of %d on %s", self.timeline.latest.version, len(self.timeline.publications),
-                 kafka.policies_topic)
-
     def _policy(self):
-        """The policy (or, once there are several, the policy by event time) this batch is judged by."""
-        if self.follower is not None:
-            for policy in self.timeline.add([(r.offset, r.key, r.value) for r in self.follower.poll()]):
-                log.info("policy %s (%s) judges impressions from event time %d on (author %s: %s)", policy.version,
-                         policy.mode, policy.created_at_ms, policy.author, policy.reason)
-        return self.timeline.latest if self.timeline.constant else self.timeline
+        """The policy (or, once there are several or a shadow, the timeline by event time) judging this batch."""
+        timeline = self.feed.timeline()
+        return timeline.latest if timeline.constant else timeline
 
     def close(self) -> None:
-        if self.follower is not None:
-            self.follower.close()
+        self.feed.close()
         if self.registry is not None:
             self.registry.close()
         if self.cache is not None:

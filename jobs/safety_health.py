@@ -22,7 +22,7 @@ from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.table import StreamTableEnvironment
 from pyflink.table.udf import udf
 
-from jobs import clickhouse_sink, health_operators as ops, runtime
+from jobs import breaker_operator, clickhouse_sink, health_operators as ops, runtime
 from jobs.ingest_udf import INGEST_FIELDS, INPUT_COLUMNS, PARTIAL_ROW, RESULT_TYPE, IngestBatch
 from riskstream.io import checkpoints, clickhouse, job_runs, kafka_admin, policy_topic, registry, topics
 from riskstream.core import config, job_config
@@ -148,10 +148,31 @@ def window(partials: DataStream, job: HealthJobSettings, lineage: Lineage):
     return windows, windows.get_side_output(ops.LATE_EVENTS)
 
 
+def breakers(t_env: StreamTableEnvironment, windows: DataStream, services: ServiceSettings, job: HealthJobSettings,
+             model: ModelInfo, policy: Policy) -> DataStream:
+    """Per-slice circuit breakers on the closed windows; transitions to the breaker-state topic, and returned
+    (tagged for ClickHouse) with their evidence."""
+    kafka = services.kafka
+    records = windows.get_side_output(ops.BREAKER_WINDOWS) \
+        .key_by(breaker_operator.breaker_key, key_type=Types.STRING()) \
+        .process(breaker_operator.SliceBreakers(job.window_size_ms, kafka, policy, model.categories, job.job_id),
+                 output_type=breaker_operator.BREAKER_RECORD) \
+        .name("breakers").uid("breakers")
+    t_env.execute_sql(f"""
+        CREATE TEMPORARY TABLE breaker_state_topic (`key` BYTES, `value` BYTES) WITH (
+            'connector' = 'kafka', 'topic' = '{kafka.breaker_state_topic}',
+            'properties.bootstrap.servers' = '{kafka.bootstrap_servers}', 'key.format' = 'raw',
+            'key.fields' = 'key', 'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY')""")
+    statements = t_env.create_statement_set()
+    statements.add_insert("breaker_state_topic", t_env.from_data_stream(records))
+    statements.attach_as_datastream()
+    return records.get_side_output(breaker_operator.TRANSITIONS)
+
+
 def sink(env: StreamExecutionEnvironment, rows: DataStream, services: ServiceSettings) -> None:
     insert = clickhouse_sink.ClickHouseInsert(services.clickhouse, {
         "safety_health": HEALTH_COLUMNS, "shadow_health": SHADOW_COLUMNS, "late_events": ops.LATE_COLUMNS,
-        "dead_letters": ops.DEAD_LETTER_COLUMNS})
+        "dead_letters": ops.DEAD_LETTER_COLUMNS, "breaker_transitions": breaker_operator.TRANSITION_COLUMNS})
     clickhouse_sink.write(env, rows, insert, uid="clickhouse")
 
 
@@ -161,7 +182,8 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, servic
     raw = source(t_env, services.kafka, job)
     partials, dead_letter_index = ingest(t_env, raw, services, job, model, policy)
     health, late = window(partials, job, lineage)
-    sink(env, health.union(late, dead_letter_index), services)
+    transitions = breakers(t_env, health, services, job, model, policy)
+    sink(env, health.union(late, dead_letter_index, transitions), services)
     return lineage
 
 

@@ -19,10 +19,12 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from riskstream.core.errors import PolicyError
+from udfs.breakers import BreakerParams
 
 MODES = ("enforce", "shadow")
 SLICE_FIELDS = ("surface", "region", "category")
-FILE_KEYS = ("version", "mode", "thresholds", "block_thresholds", "kill_switches")
+FILE_KEYS = ("version", "mode", "thresholds", "block_thresholds", "kill_switches", "breaker")
+BREAKER_KEYS = tuple(f.name for f in fields(BreakerParams))
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class Policy:
     mode: str = "enforce"
     block_thresholds: dict[str, float] = field(default_factory=dict)
     kill_switches: tuple[KillSwitch, ...] = ()
+    breaker: BreakerParams = field(default_factory=BreakerParams)
     author: str = ""
     reason: str = ""
     created_at_ms: int = 0
@@ -59,6 +62,7 @@ def to_record(policy: Policy) -> dict:
     """The policy as a record of `schemas/policy/`."""
     record = {f.name: getattr(policy, f.name) for f in fields(Policy)}
     record["kill_switches"] = [{name: getattr(k, name) for name in SLICE_FIELDS} for k in policy.kill_switches]
+    record["breaker"] = {name: getattr(policy.breaker, name) for name in BREAKER_KEYS}
     return record
 
 
@@ -137,7 +141,31 @@ def _checked(raw: dict, known_categories: tuple[str, ...] | None, source: str, t
             raise fail("kill_switches", f"unknown category {category!r}", f"{path}.category")
         switches.append(KillSwitch(**{name: switch.get(name) or None for name in SLICE_FIELDS}))
     return Policy(version=version, thresholds={k: float(v) for k, v in thresholds.items()}, mode=mode,
-                  block_thresholds={k: float(v) for k, v in blocks.items()}, kill_switches=tuple(switches))
+                  block_thresholds={k: float(v) for k, v in blocks.items()}, kill_switches=tuple(switches),
+                  breaker=_breaker(raw.get("breaker"), fail))
+
+
+def _breaker(raw, fail) -> BreakerParams:
+    """The [breaker] table: each key one of BreakerParams', numbers of the right kind; absent keys default."""
+    if raw is None:
+        return BreakerParams()
+    if not isinstance(raw, dict):
+        raise fail("breaker", "breaker must be a table of parameters")
+    defaults = BreakerParams()
+    values = {}
+    for key, value in raw.items():
+        if key not in BREAKER_KEYS:
+            raise fail(key, f"unknown breaker parameter {key!r} (expected {', '.join(BREAKER_KEYS)})", f"breaker.{key}")
+        kind = type(getattr(defaults, key))
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
+            raise fail(key, f"breaker parameter {key!r} must be a{'n integer' if kind is int else ' number'}, "
+                            f"got {value!r}", f"breaker.{key}")
+        values[key] = kind(value)
+    try:
+        return BreakerParams(**values)
+    except ValueError as exc:
+        key = next((k for k in ("close_rate", "trip_rate", "min_sample", "probe_minutes") if k in values), "breaker")
+        raise fail(key, str(exc), f"breaker.{key}") from exc
 
 
 def load(path: Path, known_categories: tuple[str, ...] | None = None) -> Policy:
@@ -170,6 +198,8 @@ def diff(active: Policy | None, candidate: Policy) -> list[Change]:
     before, after = set(base.kill_switches), set(candidate.kill_switches)
     changes += [Change("kill_switches", _slice_text(k), None) for k in sorted(before - after, key=_slice_text)]
     changes += [Change("kill_switches", None, _slice_text(k)) for k in sorted(after - before, key=_slice_text)]
+    changes += [Change(f"breaker.{name}", getattr(base.breaker, name), getattr(candidate.breaker, name))
+                for name in BREAKER_KEYS if getattr(base.breaker, name) != getattr(candidate.breaker, name)]
     return changes
 
 

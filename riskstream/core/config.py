@@ -113,6 +113,8 @@ POLICIES_TOPIC = Option("--policies-topic", "RISKSTREAM_POLICIES_TOPIC", "polici
                         "compacted topic of published safety policies (their history)")
 ITEM_VERDICTS_TOPIC = Option("--item-verdicts-topic", "RISKSTREAM_ITEM_VERDICTS_TOPIC", "item-verdicts",
                              "compacted topic of per-item verdicts (allow, demote, block), keyed by item id")
+BREAKER_STATE_TOPIC = Option("--breaker-state-topic", "RISKSTREAM_BREAKER_STATE_TOPIC", "breaker-state",
+                             "compacted topic of per-slice circuit breaker transitions, keyed by slice")
 TOPIC_PARTITIONS = Option("--topic-partitions", "RISKSTREAM_TOPIC_PARTITIONS", 3,
                           "partitions of topics the project creates", int)
 IMPRESSIONS_RETENTION = Option("--impressions-retention-hours", "RISKSTREAM_IMPRESSIONS_RETENTION_HOURS", 168,
@@ -144,7 +146,7 @@ GRAFANA_TOKEN = Option("--token", "RISKSTREAM_GRAFANA_TOKEN", "",
                        "Grafana service-account token (never printed); or user:password in the URL", Secret)
 
 SERVICE_OPTIONS = (KAFKA_BOOTSTRAP, IMPRESSIONS_TOPIC, DEAD_LETTER_TOPIC, POLICIES_TOPIC, ITEM_VERDICTS_TOPIC,
-                   TOPIC_PARTITIONS, IMPRESSIONS_RETENTION,
+                   BREAKER_STATE_TOPIC, TOPIC_PARTITIONS, IMPRESSIONS_RETENTION,
                    WIRE_FORMAT, SCHEMA_REGISTRY_URL, SCHEMA_REGISTRY_USER_INFO, TRITON_URL, TRITON_MODEL, TRITON_TIMEOUT, TRITON_RETRIES, CLICKHOUSE_URL, CLICKHOUSE_DATABASE,
                    CLICKHOUSE_USER, CLICKHOUSE_PASSWORD)
 
@@ -156,6 +158,7 @@ class KafkaSettings:
     dead_letter_topic: str = "impressions-dlq"
     policies_topic: str = "policies"
     item_verdicts_topic: str = "item-verdicts"
+    breaker_state_topic: str = "breaker-state"
     partitions: int = 3
     # Kafka deletes impressions whose record timestamp (the event time) is older than this.
     impressions_retention_hours: int = 168
@@ -251,6 +254,7 @@ def service_settings(args: argparse.Namespace, local: dict[str, str] | None = No
             dead_letter_topic=args.dead_letter_topic,
             policies_topic=args.policies_topic,
             item_verdicts_topic=args.item_verdicts_topic,
+            breaker_state_topic=args.breaker_state_topic,
             partitions=args.topic_partitions,
             impressions_retention_hours=args.impressions_retention_hours,
             wire_format=args.wire_format,

@@ -11,6 +11,7 @@ IMPRESSION_HISTORY = paths.SCHEMAS_DIR / "impression"
 DEAD_LETTER_HISTORY = paths.SCHEMAS_DIR / "dead_letter"
 POLICY_HISTORY = paths.SCHEMAS_DIR / "policy"
 VERDICT_HISTORY = paths.SCHEMAS_DIR / "verdict"
+BREAKER_HISTORY = paths.SCHEMAS_DIR / "breaker"
 _VERSION_FILE = re.compile(r"^v(\d+)\.avsc$")
 
 

@@ -25,4 +25,6 @@ def specs(kafka: KafkaSettings) -> list[TopicSpec]:
         TopicSpec(kafka.policies_topic, 1, {"cleanup.policy": "compact"}),
         # Verdicts: keyed by item id and compacted, so the newest verdict per item is what stays.
         TopicSpec(kafka.item_verdicts_topic, kafka.partitions, {"cleanup.policy": "compact"}),
+        # Breaker transitions: keyed by slice and compacted, so the newest per slice is its breaker's state.
+        TopicSpec(kafka.breaker_state_topic, kafka.partitions, {"cleanup.policy": "compact"}),
     ]

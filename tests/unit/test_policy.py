@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from riskstream.core import paths
@@ -86,3 +88,37 @@ def test_diff_lists_each_changed_threshold_and_kill_switch():
         "thresholds.toxicity: (none) -> 0.3", "block_thresholds.spam: (none) -> 0.9",
         "kill_switches: region=br -> (none)", "kill_switches: (none) -> surface=feed"]
     assert policy.diff(old, old) == []
+
+
+def test_breaker_parameters_come_from_the_policy_and_default_when_absent():
+    text = 'version = "v"\n[thresholds]\nspam = 0.5\n[breaker]\ntrip_rate = 0.3\nclose_rate = 0.1\nmin_sample = 80\n'
+    parsed = policy.parse(text, "p.toml", CATEGORIES)
+    assert (parsed.breaker.trip_rate, parsed.breaker.close_rate, parsed.breaker.min_sample) == (0.3, 0.1, 80)
+    assert parsed.breaker.window_minutes == 3  # a default
+    assert policy.parse('version = "v"\n[thresholds]\nspam = 0.5\n').breaker == policy.BreakerParams()
+    changes = [str(c) for c in policy.diff(policy.parse('version = "v"\n[thresholds]\nspam = 0.5\n'), parsed)]
+    assert "breaker.trip_rate: 0.2 -> 0.3" in changes
+
+
+@pytest.mark.parametrize("table, line, message", [
+    ("[breaker]\ntrip_rte = 0.2\n", 5, "unknown breaker parameter 'trip_rte'"),
+    ("[breaker]\nmin_sample = 2.5\n", 5, "must be an integer"),
+    ("[breaker]\nclose_rate = 0.3\n", 5, "close_rate < trip_rate"),
+])
+def test_a_bad_breaker_parameter_is_refused_at_its_line(table, line, message):
+    with pytest.raises(PolicyError) as error:
+        policy.parse('version = "v"\n[thresholds]\nspam = 0.5\n' + table, "p.toml", CATEGORIES)
+    assert error.value.line == line and message in str(error.value)
+
+
+def test_a_record_written_before_breakers_existed_still_reads_with_the_defaults():
+    from fastavro import parse_schema
+
+    from riskstream.core import schemas
+    from udfs.policy_log import codec
+    from udfs.wire import Encoder, WireFormat
+
+    old = Encoder(parse_schema(json.loads((schemas.POLICY_HISTORY / "v1.avsc").read_text())), WireFormat.SINGLE_OBJECT)
+    record = {k: v for k, v in policy.to_record(policy.Policy("old", {"spam": 0.5})).items() if k != "breaker"}
+    decoded = codec()[1].decode(old.encode(record))
+    assert policy.from_record(decoded, "topic").breaker == policy.BreakerParams()

@@ -1,0 +1,71 @@
+"""Per-slice circuit breakers: an injected incident opens its slice's breaker only, it closes after the
+incident with hysteresis, and a replay of the same input writes the same transitions."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+
+from jobs import safety_health
+from riskstream.cli.generator import GeneratorSettings, Incident, generate
+from riskstream.core import paths, schemas
+from riskstream.core.job_config import HealthJobSettings
+from riskstream.io import kafka_admin, topics
+from tests.e2e import kafka_io, store, stream
+from udfs.wire import AvroDecoder, SchemaHistory
+
+START_MS = 1_767_744_000_000  # 2026-01-07T00:00:00Z
+INCIDENT = "surface=shorts,region=br,start=4,end=9,multiplier=20"
+FILE = paths.REPO_ROOT / "policies" / "default.toml"
+
+
+def _transitions(services, job_id: str) -> list[tuple]:
+    rows = store.query(services, "SELECT surface, region, recommender_model_version AS version, "
+                                 "intDiv(toUnixTimestamp64Milli(window_start) - {start:Int64}, 60000) AS minute, "
+                                 "from_state, to_state, scored, unsafe FROM breaker_transitions FINAL "
+                                 "WHERE job_id = {job:String} ORDER BY surface, region, version, minute",
+                       start=START_MS, job=job_id)
+    return [tuple(r.values()) for r in rows]
+
+
+def test_the_incident_opens_its_slices_breaker_only_which_closes_after_it_and_a_replay_agrees(services, tmp_path):
+    kafka = replace(services.kafka, policies_topic=f"policies-e2e-{uuid.uuid4().hex[:8]}")
+    services = replace(services, kafka=kafka)
+    kafka_admin.ensure_topics(kafka.bootstrap_servers, topics.specs(kafka))
+    settings = GeneratorSettings(seed=71, count=16 * 60 * 30, rate=30.0, start_ms=START_MS,
+                                 incidents=(Incident.parse(INCIDENT),))
+    records = [g.record for g in generate(settings)]
+    start = stream.offsets(services)
+    stream.send(services, records)
+    end = stream.offsets(services)
+    for job_id in ("e2e-breakers", "e2e-breakers-replay"):
+        safety_health.run(services, HealthJobSettings(start_offsets=start, end_offsets=end, bounded=True,
+                                                      job_id=job_id, checkpoint_dir=tmp_path / job_id,
+                                                      policy_path=FILE))
+
+    moves = _transitions(services, "e2e-breakers")
+    assert moves == _transitions(services, "e2e-breakers-replay")  # event time, not the clock, decides
+    # Only the incident's slices move: shorts x br, for either recommender model version with enough traffic.
+    assert moves and {(m[0], m[1]) for m in moves} == {("shorts", "br")}
+    opened_at = {}
+    for version in {m[2] for m in moves}:
+        mine = [(m[3], m[4], m[5]) for m in moves if m[2] == version]
+        assert [(a, b) for _, a, b in mine] == [("closed", "open"), ("open", "half_open"), ("half_open", "closed")]
+        opened, half_open, closed = (minute for minute, _, _ in mine)
+        # Within the default 3 recent windows of the incident's start (event time): sooner the more traffic.
+        assert 4 <= opened <= 4 + 3
+        assert opened + 4 <= half_open   # the 5-minute cool-down (the default policy's)
+        assert closed >= 9 + 2           # after the incident ends at minute 9, three clean probe windows
+        opened_at[version] = opened
+    assert opened_at["recsys-2026.10"] <= 5  # the busier version (about 50 scored a minute): within one window
+    trip = [m for m in moves if m[5] == "open"][0]
+    assert trip[6] >= 50 and trip[7] / trip[6] > 0.20  # the evidence: enough sample, above the trip rate
+
+    # The newest record per slice on the compacted topic is its breaker's state: closed again.
+    history = SchemaHistory.from_folder(schemas.BREAKER_HISTORY)
+    decoder = AvroDecoder(history.latest, history)
+    newest = {}
+    for message in kafka_io.read_all(kafka.bootstrap_servers, kafka.breaker_state_topic):
+        record = decoder.decode(message.value())
+        if record["job_id"] == "e2e-breakers":
+            newest[message.key()] = record
+    assert {(r["surface"], r["region"], r["state"]) for r in newest.values()} == {("shorts", "br", "closed")}
