@@ -114,6 +114,23 @@ FROM (
             description="A producer is sending records the job cannot decode (see dead_letters.error_class); "
                         "they are kept on the dead-letter topic with their raw bytes."),
         AlertRule(
+            uid="riskstream-breaker-open", title="Circuit breaker open",
+            # Each slice's newest transition by event time: 1 while its breaker is open or half-open.
+            sql=f"""
+SELECT surface, region, recommender_model_version,
+       toFloat64(argMax(to_state, window_end) != 'closed') AS breaker_open
+FROM {database}.breaker_transitions FINAL
+WHERE $__timeFilter(window_end)
+GROUP BY surface, region, recommender_model_version
+ORDER BY surface, region, recommender_model_version""",
+            threshold=Threshold("gt", (0.5,)), range_s=7 * 24 * 3600, pending="0s",
+            severity="critical", team="riskstream-oncall",
+            summary="The circuit breaker of {{ $labels.surface }} / {{ $labels.region }} / "
+                    "{{ $labels.recommender_model_version }} is open",
+            description="Its unsafe rate rose well above its own baseline (see breaker_transitions for the "
+                        "evidence). The recommender's guard demotes or drops that slice's items until the "
+                        "breaker closes."),
+        AlertRule(
             uid="riskstream-pipeline-stalled", title="Safety-health pipeline stalled",
             # No window ended in the last hour reads as 1970, so a stopped job fires too.
             sql=f"""

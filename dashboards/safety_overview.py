@@ -48,6 +48,13 @@ ARRAY JOIN mapKeys(unsafe_by_category) AS category, mapValues(unsafe_by_category
 WHERE {FILTER}
 GROUP BY category ORDER BY unsafe_impressions DESC""",
         "Top unsafe items": panels.top_unsafe_items_sql(table, FILTER, "groupUniqArray(surface) AS surfaces"),
+        "Circuit breaker transitions": f"""
+SELECT window_end AS since, surface, region, recommender_model_version, from_state, to_state,
+       scored, unsafe, round(rate, 3) AS rate, round(baseline_rate, 3) AS baseline_rate, round(z, 1) AS z,
+       reason, policy_version
+FROM {database}.breaker_transitions FINAL
+WHERE $__timeFilter(window_end) AND job_id = '${{job}}'
+ORDER BY since DESC LIMIT 100""",
         "Shadow policy: unsafe rate in force vs if enforced": f"""
 SELECT $__timeInterval(window_start) AS time, shadow_policy_version,
        sum(unsafe_active) / greatest(sum(scored), 1) AS in_force,
@@ -74,6 +81,9 @@ def build(datasource_uid: str, database: str = "riskstream") -> dashboard.Dashbo
                                        "Unsafe impressions per safety category in the time range."))
         .with_panel(panels.ranked_table("Top unsafe items", sql["Top unsafe items"], datasource_uid,
                                         "Items with the most unsafe impressions, from each window's top-10 list."))
+        .with_panel(panels.ranked_table("Circuit breaker transitions", sql["Circuit breaker transitions"],
+                                        datasource_uid, "Every move of a per-slice breaker, newest first, with the "
+                                        "evidence it was decided on (event time)."))
         .with_panel(panels.time_series(
             "Shadow policy: unsafe rate in force vs if enforced", sql["Shadow policy: unsafe rate in force vs if enforced"],
             datasource_uid, "percentunit", "Per shadow policy, on the same scored impressions: the unsafe share under the "

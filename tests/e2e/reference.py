@@ -8,6 +8,18 @@ import numpy as np
 DIMS = ("surface", "region", "recommender_model_version", "item_category")
 
 
+def model_scores(services, records) -> tuple[list, tuple[str, ...]]:
+    """Each record's per-category scores from Triton, asked directly (all at once), and the categories."""
+    from riskstream.io.scoring import SafetyScorer
+
+    scorer = SafetyScorer(services.triton)
+    scorer.open()
+    try:
+        return scorer.score([r["caption"] for r in records]).tolist(), scorer.model.categories
+    finally:
+        scorer.close()
+
+
 def expected_rows(records, scores, positions, thresholds, categories, size_ms=60_000, slide_ms=300_000):
     """(window_seconds, window_start_ms, *dims) -> metrics, for tumbling and sliding windows.
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 
+from dashboards import render, rule_eval
 from jobs import safety_health
 from riskstream.cli.generator import GeneratorSettings, Incident, generate
 from riskstream.core import paths, schemas
 from riskstream.core.job_config import HealthJobSettings
-from riskstream.io import kafka_admin, topics
+from riskstream.io import clickhouse, kafka_admin, topics
 from tests.e2e import kafka_io, store, stream
 from udfs.wire import AvroDecoder, SchemaHistory
 
@@ -59,6 +60,20 @@ def test_the_incident_opens_its_slices_breaker_only_which_closes_after_it_and_a_
     assert opened_at["recsys-2026.10"] <= 5  # the busier version (about 50 scored a minute): within one window
     trip = [m for m in moves if m[5] == "open"][0]
     assert trip[6] >= 50 and trip[7] / trip[6] > 0.20  # the evidence: enough sample, above the trip rate
+
+    # The provisioned on-call rule fires for the incident's slice while its breaker is open, then resolves.
+    [rule] = [r for r in rule_eval.load(render.ALERT_RULES) if r.uid == "riskstream-breaker-open"]
+    client = clickhouse.connect(services.clickhouse, database=services.clickhouse.database)
+    try:
+        during = rule_eval.evaluate(client, rule, START_MS + 8 * stream.MINUTE)
+        after = rule_eval.evaluate(client, rule, START_MS + 16 * stream.MINUTE)
+    finally:
+        client.close()
+    firing = {dict(i.labels)["recommender_model_version"] for i in during if i.firing
+              and (dict(i.labels)["surface"], dict(i.labels)["region"]) == ("shorts", "br")}
+    assert firing == {v for v, opened in opened_at.items() if opened <= 7}
+    assert not [i for i in after if i.firing and dict(i.labels).get("surface") == "shorts"
+                and dict(i.labels).get("region") == "br"]
 
     # The newest record per slice on the compacted topic is its breaker's state: closed again.
     history = SchemaHistory.from_folder(schemas.BREAKER_HISTORY)

@@ -11,7 +11,6 @@ from riskstream.cli import policy_store
 from riskstream.core import paths
 from riskstream.core.job_config import HealthJobSettings
 from riskstream.io import kafka_admin, topics
-from riskstream.io.scoring import SafetyScorer
 from tests.e2e import reference, store, stream
 from udfs import policy as policy_file
 
@@ -20,13 +19,7 @@ FILE = paths.REPO_ROOT / "policies" / "default.toml"
 
 def _expected_unsafe(services, records, policy) -> dict[tuple, tuple[int, int]]:
     """(window start, dims) -> (impressions, unsafe) of 1-minute windows, by the plain-Python reference."""
-    scorer = SafetyScorer(services.triton)
-    scorer.open()
-    try:
-        scores = scorer.score([r["caption"] for r in records]).tolist()
-        categories = scorer.model.categories
-    finally:
-        scorer.close()
+    scores, categories = reference.model_scores(services, records)
     rows = reference.expected_rows(records, scores, [(0, i) for i in range(len(records))], policy.thresholds,
                                    categories)
     return {key[1:]: (row["impressions"], row["unsafe"]) for key, row in rows.items() if key[0] == 60}
@@ -127,13 +120,7 @@ def test_a_shadow_policy_is_counted_beside_the_active_one_and_the_report_equals_
                                                   bounded=True, job_id="e2e-shadow", checkpoint_dir=tmp_path,
                                                   policy_path=FILE))
 
-    scorer = SafetyScorer(services.triton)
-    scorer.open()
-    try:
-        scores = scorer.score([r["caption"] for r in records]).tolist()
-        categories = scorer.model.categories
-    finally:
-        scorer.close()
+    scores, categories = reference.model_scores(services, records)
     expected: dict[tuple, list[int]] = {}
     for record, item_scores in zip(records, scores):
         now = any(s >= initial.thresholds[c] for c, s in zip(categories, item_scores))

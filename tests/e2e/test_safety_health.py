@@ -14,7 +14,6 @@ from tests.e2e import kafka_io, store, reference
 from udfs import policy as policy_file
 from riskstream.core import schemas
 from udfs.wire import AvroDecoder, Encoder, SchemaHistory, WireFormat
-from riskstream.io.scoring import SafetyScorer
 from riskstream.io.triton_client import triton_counts
 
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -71,13 +70,7 @@ def health_run(services, tmp_path_factory):
 
 def _assert_rows_equal_the_reference(services, job_id: str, records: list[dict], positions: list) -> None:
     """Every row the job wrote equals the plain-Python reference over the records (scored here, all at once)."""
-    scorer = SafetyScorer(services.triton)
-    scorer.open()
-    try:
-        scores = scorer.score([r["caption"] for r in records]).tolist()
-        categories = scorer.model.categories
-    finally:
-        scorer.close()
+    scores, categories = reference.model_scores(services, records)
     policy = policy_file.load(paths.REPO_ROOT / "policies" / "default.toml")
     expected = reference.expected_rows(records, scores, positions, policy.thresholds, categories)
 

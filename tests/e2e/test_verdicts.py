@@ -8,8 +8,7 @@ from jobs import safety_health
 from riskstream.core import schemas
 from riskstream.core.job_config import HealthJobSettings
 from riskstream.io import kafka_admin, topics
-from riskstream.io.scoring import SafetyScorer
-from tests.e2e import kafka_io, stream
+from tests.e2e import reference, kafka_io, stream
 from udfs.wire import AvroDecoder, SchemaHistory
 
 POLICY = """version = "e2e-verdicts-{tag}"
@@ -64,13 +63,7 @@ def test_every_scored_item_gets_its_verdict_once_keyed_by_item(services, tmp_pat
             assert message.key() == verdict["item_id"].encode()
             mine.append(verdict)
 
-    scorer = SafetyScorer(services.triton)
-    scorer.open()
-    try:
-        scores = scorer.score([r["caption"] for r in records]).tolist()
-        categories = scorer.model.categories
-    finally:
-        scorer.close()
+    scores, categories = reference.model_scores(services, records)
     expected = {r["item_id"]: _reference(s, categories) for r, s in zip(records, scores)}
     assert sorted(v["item_id"] for v in mine) == sorted(expected)  # each item once: nothing changed meanwhile
     assert {v["item_id"]: v["action"] for v in mine} == expected

@@ -24,6 +24,9 @@ EXPECTED = {
     "Safety score quantiles": ["time", "p50_weighted_mean", "p95_worst_slice", "p99_worst_slice"],
     "Top unsafe categories": ["category", "unsafe_impressions"],
     "Top unsafe items": ["item_id", "unsafe_impressions", "max_score", "surfaces"],
+    "Circuit breaker transitions": ["since", "surface", "region", "recommender_model_version", "from_state",
+                                    "to_state", "scored", "unsafe", "rate", "baseline_rate", "z", "reason",
+                                    "policy_version"],
     "Shadow policy: unsafe rate in force vs if enforced": ["time", "shadow_policy_version", "in_force", "if_enforced"],
 }
 
