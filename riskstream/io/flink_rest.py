@@ -84,10 +84,19 @@ class FlinkRest:
         deadline = time.monotonic() + timeout_s
         while True:
             self.wait_all_running(flink_job_id, timeout_s=max(1.0, deadline - time.monotonic()))
+            triggered_at = time.time()
             trigger = self._call("POST", f"/jobs/{flink_job_id}/stop", json={
                 "targetDirectory": Path(savepoint_dir).resolve().as_uri(), "drain": drain,
                 "formatType": "CANONICAL"})["request-id"]
-            result = self._await(f"/jobs/{flink_job_id}/savepoints/{trigger}", deadline)
+            try:
+                result = self._await(f"/jobs/{flink_job_id}/savepoints/{trigger}", deadline)
+            except ServiceUnavailable:
+                # A local job's process ends with its job, REST server and all, possibly before the next
+                # poll reads the outcome: a complete savepoint of this job written since says it.
+                written = _savepoint_since(Path(savepoint_dir), flink_job_id, triggered_at)
+                if written is None:
+                    raise
+                return written.as_uri()
             if "location" in result:
                 return result["location"]
             cause = str(result.get("failure-cause", result))
@@ -114,6 +123,13 @@ class FlinkRest:
         if not restored:
             return None
         return Restored(int(restored["id"]), restored.get("external_path", ""), bool(restored.get("is_savepoint")))
+
+
+def _savepoint_since(folder: Path, flink_job_id: str, since: float) -> Path | None:
+    """The newest complete savepoint (its `_metadata` written) of the job in `folder` since `since`."""
+    found = [path for path in folder.glob(f"savepoint-{flink_job_id[:6]}-*")
+             if (path / "_metadata").is_file() and (path / "_metadata").stat().st_mtime >= since]
+    return max(found, key=lambda path: (path / "_metadata").stat().st_mtime, default=None)
 
 
 def location_path(location: str) -> Path:
