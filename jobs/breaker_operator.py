@@ -83,7 +83,9 @@ class SliceBreakers(KeyedProcessFunction):
             scored, unsafe = self.pending.get(start)
             self.pending.remove(start)
             policy = timeline.at(start)
-            for transition in breaker.observe(start, scored, unsafe, policy.breaker):
+            forced = policy.breaker_override(*dims)
+            for transition in breaker.observe(start, scored, unsafe, policy.breaker, forced,
+                                              f"policy {policy.version} ({policy.author}: {policy.reason})"):
                 yield from self._emit(transition, dims, policy.version)
         self.breaker.update(breaker)
 

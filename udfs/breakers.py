@@ -8,6 +8,11 @@ windows, in window order, and moves:
     half_open --(the rate over the last probe period at or under the close rate)--> closed
     half_open --(the probe so far trips the same test as a closed breaker)--> open
 
+A policy can force a slice's breaker open or closed (`breaker_overrides`): from the first window the
+overriding policy judges, the breaker moves there and stays, whatever the rates; when a later policy
+lifts the override, a forced-open breaker probes (half-open) and a forced-closed one resumes as closed.
+Windows seen while forced never become the baseline.
+
 "Recent" is the last `window_minutes` windows; the baseline is everything the slice showed while its
 breaker was closed before them. The test is a one-sided z-test of the recent proportion against the
 baseline's, which accounts for how little either may hold (pooled two-proportion test): no trip on 3
@@ -76,34 +81,36 @@ class Breaker:
 
     state: str = "closed"
     since_ms: int = 0
-    recent: deque = field(default_factory=deque)  # (window start, scored, unsafe), newest last
+    recent: deque = field(default_factory=deque)  # (window start, scored, unsafe, normal), newest last
     baseline_scored: int = 0
     baseline_unsafe: int = 0
     probe: deque = field(default_factory=deque)  # (scored, unsafe) of the windows since half-open, newest last
     last_window: int | None = None
+    forced: str | None = None  # "open" or "closed" while a policy overrides the breaker
 
     def baseline_rate(self) -> float:
         return self.baseline_unsafe / self.baseline_scored if self.baseline_scored else 0.0
 
-    def observe(self, window_start: int, scored: int, unsafe: int, params: BreakerParams) -> list[Transition]:
-        """Take one closed window of the slice (in window order; a window seen before is ignored)."""
+    def observe(self, window_start: int, scored: int, unsafe: int, params: BreakerParams,
+                forced: str | None = None, forced_by: str = "") -> list[Transition]:
+        """Take one closed window of the slice (in window order; a window seen before is ignored), under
+        the override of the policy judging it, if any (`forced`: "open" or "closed"; `forced_by` says who)."""
         if self.last_window is not None and window_start <= self.last_window:
             return []
         self.last_window = window_start
-        self.recent.append((window_start, scored, unsafe))
-        while len(self.recent) > params.window_minutes:
-            old_start, old_scored, old_unsafe = self.recent.popleft()
-            if self.state == "closed":  # only what a closed breaker saw is the slice's normal
-                self.baseline_scored += old_scored
-                self.baseline_unsafe += old_unsafe
+        if forced != self.forced or self.forced is not None:
+            moves = self._override(window_start, forced, forced_by) if forced != self.forced else []
+            self._remember(window_start, scored, unsafe, False, params)
+            return moves
+        self._remember(window_start, scored, unsafe, self.state == "closed", params)
         end = window_start + MINUTE_MS
         moves = []
         if self.state == "open" and end - self.since_ms >= params.cooldown_minutes * MINUTE_MS:
             moves.append(self._move("half_open", window_start, 0, 0, "cool-down over: probing"))
             self.probe.clear()
             return moves  # the probe starts with the next window
-        n = sum(s for _, s, _ in self.recent)
-        k = sum(u for _, _, u in self.recent)
+        n = sum(window[1] for window in self.recent)
+        k = sum(window[2] for window in self.recent)
         if self.state == "closed":
             rate, base = (k / n if n else 0.0), self.baseline_rate()
             z = self._z(k, n)
@@ -128,6 +135,28 @@ class Breaker:
                                             f"rate {pk / pn:.3f} over the last {params.probe_minutes} windows at or "
                                             f"under close {params.close_rate} ({pk} of {pn})"))
         return moves
+
+    def _remember(self, window_start: int, scored: int, unsafe: int, normal: bool, params: BreakerParams) -> None:
+        """Keep the window among the recent ones; one leaving them joins the baseline if the breaker was
+        closed and not forced both when it was seen and now (a trip's evidence never becomes normal)."""
+        self.recent.append((window_start, scored, unsafe, normal))
+        while len(self.recent) > params.window_minutes:
+            old = self.recent.popleft()
+            was_normal = old[3] if len(old) > 3 else True  # windows kept before overrides existed
+            if was_normal and self.state == "closed" and self.forced is None:
+                self.baseline_scored += old[1]
+                self.baseline_unsafe += old[2]
+
+    def _override(self, window_start: int, forced: str | None, forced_by: str) -> list[Transition]:
+        lifted, self.forced = self.forced, forced
+        if forced is not None:
+            if self.state == forced:
+                return []
+            return [self._move(forced, window_start, 0, 0, f"forced {forced} by {forced_by}")]
+        if lifted == "open":
+            self.probe.clear()
+            return [self._move("half_open", window_start, 0, 0, f"override lifted by {forced_by}: probing")]
+        return []
 
     def _z(self, k: int, n: int) -> float:
         return two_proportion_z(k, n, self.baseline_unsafe, self.baseline_scored)

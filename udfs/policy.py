@@ -23,7 +23,9 @@ from udfs.breakers import BreakerParams
 
 MODES = ("enforce", "shadow")
 SLICE_FIELDS = ("surface", "region", "category")
-FILE_KEYS = ("version", "mode", "thresholds", "block_thresholds", "kill_switches", "breaker")
+FILE_KEYS = ("version", "mode", "thresholds", "block_thresholds", "kill_switches", "breaker", "breaker_overrides")
+OVERRIDE_FIELDS = ("surface", "region", "recommender_model_version")
+FORCED_STATES = ("open", "closed")
 BREAKER_KEYS = tuple(f.name for f in fields(BreakerParams))
 
 
@@ -37,6 +39,20 @@ class KillSwitch:
 
 
 @dataclass(frozen=True)
+class BreakerOverride:
+    """Breakers forced open or closed by hand; None matches any value."""
+
+    state: str
+    surface: str | None = None
+    region: str | None = None
+    recommender_model_version: str | None = None
+
+    def matches(self, surface: str, region: str, recommender_model_version: str) -> bool:
+        return all(want is None or want == got for want, got in zip(
+            (self.surface, self.region, self.recommender_model_version), (surface, region, recommender_model_version)))
+
+
+@dataclass(frozen=True)
 class Policy:
     version: str
     thresholds: dict[str, float] = field(default_factory=dict)
@@ -44,6 +60,7 @@ class Policy:
     block_thresholds: dict[str, float] = field(default_factory=dict)
     kill_switches: tuple[KillSwitch, ...] = ()
     breaker: BreakerParams = field(default_factory=BreakerParams)
+    breaker_overrides: tuple[BreakerOverride, ...] = ()
     author: str = ""
     reason: str = ""
     created_at_ms: int = 0
@@ -52,6 +69,13 @@ class Policy:
     def unsafe_categories(self, categories: tuple[str, ...], scores) -> list[str]:
         """Categories whose score reaches the policy threshold; a category without one is not judged."""
         return [c for c, s in zip(categories, scores) if c in self.thresholds and s >= self.thresholds[c]]
+
+    def breaker_override(self, surface: str, region: str, recommender_model_version: str) -> str | None:
+        """The state the first matching override forces this slice's breaker into, or None."""
+        for override in self.breaker_overrides:
+            if override.matches(surface, region, recommender_model_version):
+                return override.state
+        return None
 
     def rules(self) -> "Policy":
         """The policy without its publication details: what two publications must share to be the same policy."""
@@ -63,6 +87,8 @@ def to_record(policy: Policy) -> dict:
     record = {f.name: getattr(policy, f.name) for f in fields(Policy)}
     record["kill_switches"] = [{name: getattr(k, name) for name in SLICE_FIELDS} for k in policy.kill_switches]
     record["breaker"] = {name: getattr(policy.breaker, name) for name in BREAKER_KEYS}
+    record["breaker_overrides"] = [{name: getattr(o, name) for name in (*OVERRIDE_FIELDS, "state")}
+                                   for o in policy.breaker_overrides]
     return record
 
 
@@ -142,7 +168,26 @@ def _checked(raw: dict, known_categories: tuple[str, ...] | None, source: str, t
         switches.append(KillSwitch(**{name: switch.get(name) or None for name in SLICE_FIELDS}))
     return Policy(version=version, thresholds={k: float(v) for k, v in thresholds.items()}, mode=mode,
                   block_thresholds={k: float(v) for k, v in blocks.items()}, kill_switches=tuple(switches),
-                  breaker=_breaker(raw.get("breaker"), fail))
+                  breaker=_breaker(raw.get("breaker"), fail),
+                  breaker_overrides=_overrides(raw.get("breaker_overrides") or [], fail))
+
+
+def _overrides(raw, fail) -> tuple[BreakerOverride, ...]:
+    """[[breaker_overrides]]: each names a slice (some of surface, region, recommender_model_version) and a state."""
+    found = []
+    for number, entry in enumerate(raw):
+        path = f"breaker_overrides[{number}]"
+        if not isinstance(entry, dict) or set(entry) - {*OVERRIDE_FIELDS, "state"}:
+            raise fail("breaker_overrides", f"each breaker override holds only {', '.join(OVERRIDE_FIELDS)} and "
+                                            "state", path)
+        if entry.get("state") not in FORCED_STATES:
+            raise fail("breaker_overrides", f"a breaker override's state must be one of {', '.join(FORCED_STATES)}, "
+                                            f"got {entry.get('state')!r}", f"{path}.state")
+        if not any(entry.get(name) for name in OVERRIDE_FIELDS):
+            raise fail("breaker_overrides", "a breaker override must name a surface, a region or a recommender "
+                                            "model version (one naming none would force every breaker)", path)
+        found.append(BreakerOverride(entry["state"], *(entry.get(name) or None for name in OVERRIDE_FIELDS)))
+    return tuple(found)
 
 
 def _breaker(raw, fail) -> BreakerParams:
@@ -200,8 +245,16 @@ def diff(active: Policy | None, candidate: Policy) -> list[Change]:
     changes += [Change("kill_switches", None, _slice_text(k)) for k in sorted(after - before, key=_slice_text)]
     changes += [Change(f"breaker.{name}", getattr(base.breaker, name), getattr(candidate.breaker, name))
                 for name in BREAKER_KEYS if getattr(base.breaker, name) != getattr(candidate.breaker, name)]
+    before, after = set(base.breaker_overrides), set(candidate.breaker_overrides)
+    changes += [Change("breaker_overrides", _override_text(o), None) for o in sorted(before - after, key=_override_text)]
+    changes += [Change("breaker_overrides", None, _override_text(o)) for o in sorted(after - before, key=_override_text)]
     return changes
 
 
 def _slice_text(switch: KillSwitch) -> str:
     return ",".join(f"{name}={getattr(switch, name)}" for name in SLICE_FIELDS if getattr(switch, name))
+
+
+def _override_text(override: BreakerOverride) -> str:
+    named = ",".join(f"{name}={getattr(override, name)}" for name in OVERRIDE_FIELDS if getattr(override, name))
+    return f"{named} forced {override.state}"

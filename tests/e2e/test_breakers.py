@@ -84,3 +84,23 @@ def test_the_incident_opens_its_slices_breaker_only_which_closes_after_it_and_a_
         if record["job_id"] == "e2e-breakers":
             newest[message.key()] = record
     assert {(r["surface"], r["region"], r["state"]) for r in newest.values()} == {("shorts", "br", "closed")}
+
+
+def test_a_policy_forces_a_quiet_slices_breaker_open_from_the_first_window_it_judges(services, tmp_path):
+    kafka = replace(services.kafka, policies_topic=f"policies-e2e-{uuid.uuid4().hex[:8]}")
+    services = replace(services, kafka=kafka)
+    kafka_admin.ensure_topics(kafka.bootstrap_servers, topics.specs(kafka))
+    forcing = tmp_path / "forcing.toml"
+    forcing.write_text(FILE.read_text().replace('version = "2026-11-22.1"', 'version = "e2e-force-search-us"')
+                       + '\n[[breaker_overrides]]\nsurface = "search"\nregion = "us"\nstate = "open"\n')
+    records = stream.records(72, 4 * 60 * 10, START_MS + 60 * stream.MINUTE, rate=10.0)  # quiet: no incident
+    start = stream.offsets(services)
+    stream.send(services, records)
+    safety_health.run(services, HealthJobSettings(start_offsets=start, end_offsets=stream.offsets(services),
+                                                  bounded=True, job_id="e2e-breakers-forced",
+                                                  checkpoint_dir=tmp_path / "chk", policy_path=forcing))
+    moves = _transitions(services, "e2e-breakers-forced")
+    versions = {r["recommender_model_version"] for r in records if (r["surface"], r["region"]) == ("search", "us")}
+    # One forced move per search x us slice, on its first window (minute 60 of the test's clock), and nothing else.
+    assert sorted((m[0], m[1], m[2], m[3], m[4], m[5]) for m in moves) == \
+        sorted(("search", "us", version, 60, "closed", "open") for version in versions)

@@ -83,3 +83,23 @@ def test_a_replay_gives_the_same_transitions_and_a_window_seen_twice_counts_once
 def test_parameters_without_hysteresis_or_evidence_are_refused(kwargs):
     with pytest.raises(ValueError):
         BreakerParams(**kwargs)
+
+
+def test_an_override_forces_the_breaker_whatever_the_rates_and_lifting_it_resumes():
+    quiet, spike = (300, 6), (300, 90)
+    plan = ([(*quiet, None)] * 6 + [(*quiet, "open")] * 3 + [(*quiet, None)] * 4 + [(*spike, "closed")] * 3
+            + [(*spike, None)] * 2)
+    breaker, moves = Breaker(), []
+    for minute, (scored, unsafe, forced) in enumerate(plan):
+        moves += [(t.window_start // MINUTE_MS, t.to_state, t.reason)
+                  for t in breaker.observe(minute * MINUTE_MS, scored, unsafe, PARAMS, forced, "policy p9 (ana: why)")]
+    assert [(minute, state) for minute, state, _ in moves] == [
+        (6, "open"),        # forced open on a quiet slice
+        (9, "half_open"),   # the override lifted: it probes
+        (12, "closed"),     # three quiet probe windows
+        (17, "open"),       # forced closed through a spike (13-15), which trips it once lifted (16)
+    ]
+    assert moves[0][2] == "forced open by policy p9 (ana: why)"
+    assert moves[1][2] == "override lifted by policy p9 (ana: why): probing"
+    # Nothing seen while forced or probing became the baseline: only minutes 0-2, at 2%.
+    assert breaker.baseline_rate() == pytest.approx(0.02)

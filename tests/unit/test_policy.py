@@ -122,3 +122,21 @@ def test_a_record_written_before_breakers_existed_still_reads_with_the_defaults(
     record = {k: v for k, v in policy.to_record(policy.Policy("old", {"spam": 0.5})).items() if k != "breaker"}
     decoded = codec()[1].decode(old.encode(record))
     assert policy.from_record(decoded, "topic").breaker == policy.BreakerParams()
+
+
+def test_breaker_overrides_match_slices_and_are_checked_with_the_line_at_fault():
+    text = ('version = "v"\n[thresholds]\nspam = 0.5\n[[breaker_overrides]]\nsurface = "shorts"\nregion = "br"\n'
+            'state = "open"\n[[breaker_overrides]]\nrecommender_model_version = "recsys-2026.11"\nstate = "closed"\n')
+    parsed = policy.parse(text, "p.toml", CATEGORIES)
+    assert parsed.breaker_override("shorts", "br", "recsys-2026.10") == "open"
+    assert parsed.breaker_override("search", "us", "recsys-2026.11") == "closed"
+    assert parsed.breaker_override("search", "us", "recsys-2026.10") is None
+    assert policy.from_record(policy.to_record(parsed), "topic", CATEGORIES).breaker_overrides == parsed.breaker_overrides
+    changes = [str(c) for c in policy.diff(policy.parse('version = "v"\n[thresholds]\nspam = 0.5\n'), parsed)]
+    assert "breaker_overrides: (none) -> surface=shorts,region=br forced open" in changes
+    for bad, message in (('state = "half_open"\nsurface = "shorts"\n', "state must be one of open, closed"),
+                         ('state = "open"\n', "must name a surface, a region or a recommender model version"),
+                         ('state = "open"\ncategory = "spam"\n', "holds only surface, region")):
+        with pytest.raises(PolicyError, match=message) as error:
+            policy.parse('version = "v"\n[thresholds]\nspam = 0.5\n[[breaker_overrides]]\n' + bad, "p.toml")
+        assert error.value.line == 4
