@@ -27,7 +27,7 @@ def stack(tmp_path_factory) -> StackSettings:
     when this process dies without a teardown (killed, interrupted hard)."""
     settings = StackSettings(state_dir=tmp_path_factory.mktemp("stack"), kafka_port=0, kafka_controller_port=0,
                              triton_http_port=0, triton_grpc_port=0, triton_metrics_port=0, registry_port=0,
-                             registry_management_port=0)
+                             registry_management_port=0, guard_port=0)
     guard = watchdog.start(os.getpid(), settings.state_dir)
     try:
         manager.up(settings)

@@ -67,12 +67,14 @@ REGISTRY_MANAGEMENT_PORT = Option("--registry-management-port", "RISKSTREAM_REGI
 REGISTRY_JAVA = Option("--registry-java", "RISKSTREAM_REGISTRY_JAVA", "",
                        "java (21+) that runs the schema registry (default: the newest JDK found)")
 KAFKA_HEAP = Option("--kafka-heap", "RISKSTREAM_KAFKA_HEAP", "512m", "Kafka broker JVM heap (-Xmx)")
+GUARD_PORT = Option("--guard-port", "RISKSTREAM_GUARD_PORT", 18090, "the local guard's HTTP port (0 picks a free one)",
+                    int)
 MODEL_REPOSITORY = Option("--model-repository", "RISKSTREAM_MODEL_REPOSITORY", str(paths.MODEL_REPOSITORY),
                           "Triton model repository the local server loads")
 
 STACK_OPTIONS = (STATE_DIR, KAFKA_PORT, KAFKA_CONTROLLER_PORT, TRITON_HTTP_PORT, TRITON_GRPC_PORT,
                  TRITON_METRICS_PORT, REGISTRY_PORT, REGISTRY_MANAGEMENT_PORT, REGISTRY_JAVA, KAFKA_HEAP,
-                 MODEL_REPOSITORY)
+                 MODEL_REPOSITORY, GUARD_PORT)
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ class StackSettings:
     registry_java: str = ""
     kafka_heap: str = "512m"
     model_repository: Path = paths.MODEL_REPOSITORY
+    guard_port: int = 18090
 
     @property
     def clickhouse_path(self) -> Path:
@@ -145,10 +148,11 @@ GRAFANA_URL = Option("--url", "RISKSTREAM_GRAFANA_URL", None, "Grafana base URL,
 GRAFANA_TOKEN = Option("--token", "RISKSTREAM_GRAFANA_TOKEN", "",
                        "Grafana service-account token (never printed); or user:password in the URL", Secret)
 
-SERVICE_OPTIONS = (KAFKA_BOOTSTRAP, IMPRESSIONS_TOPIC, DEAD_LETTER_TOPIC, POLICIES_TOPIC, ITEM_VERDICTS_TOPIC,
-                   BREAKER_STATE_TOPIC, TOPIC_PARTITIONS, IMPRESSIONS_RETENTION,
-                   WIRE_FORMAT, SCHEMA_REGISTRY_URL, SCHEMA_REGISTRY_USER_INFO, TRITON_URL, TRITON_MODEL, TRITON_TIMEOUT, TRITON_RETRIES, CLICKHOUSE_URL, CLICKHOUSE_DATABASE,
-                   CLICKHOUSE_USER, CLICKHOUSE_PASSWORD)
+KAFKA_OPTIONS = (KAFKA_BOOTSTRAP, IMPRESSIONS_TOPIC, DEAD_LETTER_TOPIC, POLICIES_TOPIC, ITEM_VERDICTS_TOPIC,
+                 BREAKER_STATE_TOPIC, TOPIC_PARTITIONS, IMPRESSIONS_RETENTION, WIRE_FORMAT)
+SERVICE_OPTIONS = KAFKA_OPTIONS + (SCHEMA_REGISTRY_URL, SCHEMA_REGISTRY_USER_INFO, TRITON_URL, TRITON_MODEL,
+                                   TRITON_TIMEOUT, TRITON_RETRIES, CLICKHOUSE_URL, CLICKHOUSE_DATABASE,
+                                   CLICKHOUSE_USER, CLICKHOUSE_PASSWORD)
 
 
 @dataclass(frozen=True)
@@ -232,41 +236,47 @@ def stack_settings(args: argparse.Namespace) -> StackSettings:
         registry_java=args.registry_java,
         kafka_heap=args.kafka_heap,
         model_repository=Path(args.model_repository).resolve(),
+        guard_port=args.guard_port,
+    )
+
+
+def _address(local: dict[str, str], value: str | None, key: str, option: Option) -> str:
+    if value:
+        return value
+    if key in local:
+        return local[key]
+    raise ConfigError(f"no address for {key}: pass {option.flag}, set {option.env}, "
+                      f"or start the local stack with `riskstream stack up`")
+
+
+def kafka_settings(args: argparse.Namespace, local: dict[str, str] | None = None) -> KafkaSettings:
+    """Kafka's address and the project's topics; an address not given falls back to the local stack's."""
+    return KafkaSettings(
+        bootstrap_servers=_address(local or {}, args.kafka_bootstrap, "kafka", KAFKA_BOOTSTRAP),
+        impressions_topic=args.impressions_topic,
+        dead_letter_topic=args.dead_letter_topic,
+        policies_topic=args.policies_topic,
+        item_verdicts_topic=args.item_verdicts_topic,
+        breaker_state_topic=args.breaker_state_topic,
+        partitions=args.topic_partitions,
+        impressions_retention_hours=args.impressions_retention_hours,
+        wire_format=args.wire_format,
     )
 
 
 def service_settings(args: argparse.Namespace, local: dict[str, str] | None = None) -> ServiceSettings:
     """Build service settings; addresses not given fall back to the running local stack's (`local`)."""
     local = local or {}
-
-    def address(value: str | None, key: str, option: Option) -> str:
-        if value:
-            return value
-        if key in local:
-            return local[key]
-        raise ConfigError(f"no address for {key}: pass {option.flag}, set {option.env}, "
-                          f"or start the local stack with `riskstream stack up`")
-
     return ServiceSettings(
-        kafka=KafkaSettings(
-            bootstrap_servers=address(args.kafka_bootstrap, "kafka", KAFKA_BOOTSTRAP),
-            impressions_topic=args.impressions_topic,
-            dead_letter_topic=args.dead_letter_topic,
-            policies_topic=args.policies_topic,
-            item_verdicts_topic=args.item_verdicts_topic,
-            breaker_state_topic=args.breaker_state_topic,
-            partitions=args.topic_partitions,
-            impressions_retention_hours=args.impressions_retention_hours,
-            wire_format=args.wire_format,
-        ),
+        kafka=kafka_settings(args, local),
         triton=TritonSettings(
-            url=address(args.triton_url, "triton", TRITON_URL),
+            url=_address(local, args.triton_url, "triton", TRITON_URL),
             model_name=args.triton_model,
             timeout_s=args.triton_timeout,
             retries=args.triton_retries,
         ),
         clickhouse=ClickHouseSettings(
-            url=address(args.clickhouse_url, "clickhouse", CLICKHOUSE_URL),
+            url=_address(local, args.clickhouse_url, "clickhouse", CLICKHOUSE_URL),
             database=args.clickhouse_database,
             username=args.clickhouse_user,
             password=Secret(args.clickhouse_password),

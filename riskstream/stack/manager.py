@@ -10,10 +10,11 @@ from riskstream.io import clickhouse, job_runs
 from riskstream.core.config import ClickHouseSettings, StackSettings
 from riskstream.core.errors import RiskstreamError
 from riskstream.io import stack_state as state
-from riskstream.stack import kafka, process, registry, triton
+from riskstream.stack import guard, kafka, process, registry, triton
 from riskstream.io.stack_state import ServiceRecord
 
-PROCESS_SERVICES = {kafka.NAME: kafka, registry.NAME: registry, triton.NAME: triton}
+# In start order: the guard follows Kafka's topics.
+PROCESS_SERVICES = {kafka.NAME: kafka, registry.NAME: registry, triton.NAME: triton, guard.NAME: guard}
 CLICKHOUSE = "clickhouse"
 
 
@@ -92,7 +93,7 @@ def down(settings: StackSettings) -> list[str]:
     """Stop every service process; data stays in the state folder."""
     records = state.load(settings.state_dir)
     report = []
-    for name in PROCESS_SERVICES:
+    for name in reversed(list(PROCESS_SERVICES)):  # the guard before the Kafka it follows
         record = records.pop(name, None)
         if record is None:
             report.append(f"{name}: not started")

@@ -31,12 +31,13 @@ def test_starting_twice_is_harmless(stack):
     assert any(line.startswith("kafka: already up") for line in report)
     assert any(line.startswith("triton: already up") for line in report)
     assert any(line.startswith("registry: already up") for line in report)
-    for name in ("kafka", "registry", "triton"):
+    assert any(line.startswith("guard: already up") for line in report)
+    for name in ("kafka", "registry", "triton", "guard"):
         assert before[name].pid == after[name].pid, name
 
 
 def test_a_killed_service_is_named_by_status_and_up_brings_it_back(stack):
-    for name in ("kafka", "registry", "triton"):
+    for name in ("kafka", "registry", "triton", "guard"):
         record = state.load(stack.state_dir)[name]
         os.killpg(record.pid, signal.SIGKILL)
         process.terminate(record.pid, grace_s=5)  # reaps nothing, but waits until it is gone

@@ -1,0 +1,53 @@
+"""The local guard service (`riskstream guard serve`) as a stack process, following the stack's Kafka."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import requests
+
+from riskstream.core.config import GUARD_PORT, StackSettings
+from riskstream.io import processes
+from riskstream.io import stack_state as state
+from riskstream.io.stack_state import ServiceRecord
+from riskstream.stack import process
+
+NAME = "guard"
+
+
+def url(port: int) -> str:
+    return f"http://127.0.0.1:{port}"
+
+
+def is_ready(address: str) -> bool:
+    try:
+        return requests.get(f"{address}/readyz", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def spawn(bootstrap: str, port: int, log_path: Path, extra_args: tuple[str, ...] = (),
+          timeout_s: float = 120.0) -> tuple[int, str]:
+    """Start a guard on `port` and wait until it has read its topics; returns (pid, its URL)."""
+    command = [sys.executable, "-m", "riskstream.cli.main", "guard", "serve", "--kafka-bootstrap", bootstrap,
+               "--port", str(port), *extra_args]
+    pid = process.spawn(command, log_path)
+    address = url(port)
+    process.wait_ready("guard", pid, log_path, lambda: is_ready(address), timeout_s=timeout_s)
+    return pid, address
+
+
+def start(settings: StackSettings, previous: ServiceRecord | None) -> ServiceRecord:
+    """Start the guard on the stack's Kafka (started before it) and wait until it is ready."""
+    port = settings.guard_port
+    if previous and port == 0:
+        port = int(previous.details.get("port", 0))
+    port = process.claim_port(port, "guard", GUARD_PORT.env)
+    log_path = settings.state_dir / "logs" / "guard.log"
+    kafka = state.load(settings.state_dir)["kafka"].address
+    pid, address = spawn(kafka, port, log_path, ("--state-dir", str(settings.state_dir)))
+    return ServiceRecord(pid=pid, address=address, log_path=str(log_path), details={"port": str(port)})
+
+
+def is_healthy(record: ServiceRecord) -> bool:
+    return processes.pid_alive(record.pid) and is_ready(record.address)
