@@ -232,8 +232,9 @@ def start(services: ServiceSettings, job: HealthJobSettings) -> Started:
         log_file = str(runtime.configure_logs(job.state_dir / "logs" / "jobs", f"{job.job_id}-{stamp}-{os.getpid()}"))
     restore = checkpoints.latest(job.checkpoint_dir) if job.from_checkpoint == "latest" else job.from_checkpoint
     env, t_env, rest_url = runtime.create(
-        parallelism=job.parallelism, bundle_time_ms=job.bundle_time_ms, checkpoint_dir=job.checkpoint_dir,
-        checkpoint_interval_ms=job.checkpoint_interval_ms, restore_from=restore, rest_port=job.rest_port)
+        parallelism=job.parallelism, bundle_size=job.bundle_size, bundle_time_ms=job.bundle_time_ms,
+        checkpoint_dir=job.checkpoint_dir, checkpoint_interval_ms=job.checkpoint_interval_ms, restore_from=restore,
+        rest_port=job.rest_port)
     lineage = build(env, t_env, services, job, model, policy)
     client = env.execute_async(lineage.job_id)
     run = JobRun(job_id=lineage.job_id, flink_job_id=str(client.get_job_id()), pid=os.getpid(), rest_url=rest_url,

@@ -45,6 +45,9 @@ REST_PORT = Option("--rest-port", "RISKSTREAM_JOB_REST_PORT", 0,
                    "(0 picks a free one)", int)
 BUNDLE_TIME = Option("--bundle-time-ms", "RISKSTREAM_BUNDLE_TIME_MS", 100,
                      "longest a Python operator holds records and watermarks before passing them on", int)
+BUNDLE_SIZE = Option("--bundle-size", "RISKSTREAM_BUNDLE_SIZE", 10_000,
+                     "most records a Python operator takes per bundle; the scoring step's Arrow batches (one "
+                     "Triton call each) are at most this and 4,096", int)
 SCORE_CACHE_ITEMS = Option("--score-cache-items", "RISKSTREAM_SCORE_CACHE_ITEMS", 100_000,
                            "items whose scores the scoring step keeps, least recently used dropped first "
                            "(0: no cache, every impression is sent to the model)", int)
@@ -56,7 +59,7 @@ VERDICT_MEMO_ITEMS = Option("--verdict-memo-items", "RISKSTREAM_VERDICT_MEMO_ITE
                             "it changes (0: one per impression)", int)
 
 HEALTH_JOB_OPTIONS = (WINDOW_SIZE, SLIDE_VIEW, ALLOWED_LATENESS, OUT_OF_ORDERNESS, IDLE_TIMEOUT, POLICY,
-                      CHECKPOINT_DIR, CHECKPOINT_INTERVAL, PARALLELISM, BUNDLE_TIME, DIMENSION_PATTERN,
+                      CHECKPOINT_DIR, CHECKPOINT_INTERVAL, PARALLELISM, BUNDLE_TIME, BUNDLE_SIZE, DIMENSION_PATTERN,
                       DIMENSION_MAX_LENGTH, DEAD_LETTER_MAX_BYTES, REST_PORT, SCORE_CACHE_ITEMS, SCORE_CACHE_TTL,
                       VERDICT_MEMO_ITEMS)
 
@@ -121,6 +124,7 @@ class HealthJobSettings:
     checkpoint_interval_ms: int = 10_000
     parallelism: int = 1
     bundle_time_ms: int = 100
+    bundle_size: int = BUNDLE_SIZE.default
     decode: DecodeSettings = field(default_factory=DecodeSettings)
     score_cache: ScoreCacheSettings = field(default_factory=ScoreCacheSettings)
     verdict_memo_items: int = VERDICT_MEMO_ITEMS.default
@@ -156,7 +160,7 @@ def health_job_settings(args: argparse.Namespace, state_dir: Path) -> HealthJobS
         idle_timeout_ms=args.idle_timeout_s * 1000, policy_path=Path(args.policy).resolve(),
         checkpoint_dir=Path(args.checkpoint_dir or state_dir / "checkpoints").resolve(),
         checkpoint_interval_ms=args.checkpoint_interval_s * 1000, parallelism=args.parallelism,
-        bundle_time_ms=args.bundle_time_ms, bounded=args.bounded,
+        bundle_time_ms=args.bundle_time_ms, bundle_size=args.bundle_size, bounded=args.bounded,
         decode=DecodeSettings(dimension_pattern=args.dimension_pattern, dimension_max_length=args.dimension_max_length,
                               dead_letter_max_bytes=args.dead_letter_max_bytes),
         score_cache=ScoreCacheSettings(max_items=args.score_cache_items, ttl_s=args.score_cache_ttl_s),

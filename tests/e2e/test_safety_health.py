@@ -117,7 +117,9 @@ def test_with_a_small_score_cache_on_a_zipf_catalogue_every_aggregate_still_equa
     inferred_before, _ = triton_counts(services.triton.url, model)
     safety_health.run(services, HealthJobSettings(
         bounded=True, start_offsets=start, job_id="e2e-score-cache", checkpoint_dir=tmp_path,
-        score_cache=ScoreCacheSettings(max_items=300)))
+        # Bundles of 500: the cache is crossed between batches (one batch of all 3,000 would send each
+        # distinct item once, and show no eviction).
+        bundle_size=500, score_cache=ScoreCacheSettings(max_items=300)))
     sent = triton_counts(services.triton.url, model)[0] - inferred_before  # Triton's own count of the job's items
     _assert_rows_equal_the_reference(services, "e2e-score-cache", records, positions)
     # Hits: far fewer items went to the model than impressions. Evictions: more than the distinct items,
