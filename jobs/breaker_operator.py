@@ -19,6 +19,7 @@ from jobs.policy_feed import PolicyFeed
 from riskstream.core import schemas
 from riskstream.core.config import KafkaSettings
 from udfs.breakers import Breaker, Transition
+from udfs import audit
 from udfs.dimensions import parse_slice_key, slice_key
 from udfs.policy import Policy
 from udfs.wire import Encoder, SchemaHistory, WireFormat
@@ -84,13 +85,15 @@ class SliceBreakers(KeyedProcessFunction):
             self.pending.remove(start)
             policy = timeline.at(start)
             forced = policy.breaker_override(*dims)
+            manual = forced != breaker.forced  # an override set or lifted moves it, not the rates
             for transition in breaker.observe(start, scored, unsafe, policy.breaker, forced,
                                               f"policy {policy.version} ({policy.author}: {policy.reason})"):
-                yield from self._emit(transition, dims, policy.version)
+                yield from self._emit(transition, dims, policy, manual)
         self.breaker.update(breaker)
 
-    def _emit(self, transition: Transition, dims: tuple[str, ...], policy_version: str):
+    def _emit(self, transition: Transition, dims: tuple[str, ...], policy: Policy, manual: bool):
         end = transition.window_start + self.window_ms
+        policy_version = policy.version
         record = {**dict(zip(BREAKER_DIMENSIONS, dims)), "state": transition.to_state,
                   "from_state": transition.from_state, "window_start": transition.window_start, "window_end": end,
                   "scored": transition.scored, "unsafe": transition.unsafe, "rate": transition.rate,
@@ -101,3 +104,5 @@ class SliceBreakers(KeyedProcessFunction):
             transition.window_start, end, *dims, transition.from_state, transition.to_state, transition.scored,
             transition.unsafe, transition.rate, transition.baseline_rate, transition.z, transition.reason,
             policy_version, self.job_id])
+        yield TRANSITIONS, tagged("audit_log", audit.from_transition(
+            transition, dims, self.window_ms, policy, manual, self.job_id).values())

@@ -22,7 +22,7 @@ from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.table import StreamTableEnvironment
 from pyflink.table.udf import udf
 
-from jobs import breaker_operator, clickhouse_sink, health_operators as ops, runtime
+from jobs import breaker_operator, clickhouse_sink, health_operators as ops, policy_audit, runtime
 from jobs.ingest_udf import INGEST_FIELDS, INPUT_COLUMNS, PARTIAL_ROW, RESULT_TYPE, IngestBatch
 from riskstream.io import checkpoints, clickhouse, job_runs, kafka_admin, policy_topic, registry, topics
 from riskstream.core import config, job_config
@@ -31,7 +31,7 @@ from riskstream.core.job_config import HealthJobSettings
 from riskstream.io import stack_state as state
 from riskstream.io.job_runs import JobRun
 from riskstream.io.triton_client import ModelInfo, model_info
-from udfs import policy as policy_file, policy_log
+from udfs import audit, policy as policy_file, policy_log
 from udfs.policy import Policy
 from udfs.health import HEALTH_COLUMNS, Lineage
 from udfs.partials import PARTIAL_FIELDS
@@ -172,7 +172,8 @@ def breakers(t_env: StreamTableEnvironment, windows: DataStream, services: Servi
 def sink(env: StreamExecutionEnvironment, rows: DataStream, services: ServiceSettings) -> None:
     insert = clickhouse_sink.ClickHouseInsert(services.clickhouse, {
         "safety_health": HEALTH_COLUMNS, "shadow_health": SHADOW_COLUMNS, "late_events": ops.LATE_COLUMNS,
-        "dead_letters": ops.DEAD_LETTER_COLUMNS, "breaker_transitions": breaker_operator.TRANSITION_COLUMNS})
+        "dead_letters": ops.DEAD_LETTER_COLUMNS, "breaker_transitions": breaker_operator.TRANSITION_COLUMNS,
+        "audit_log": audit.COLUMNS})
     clickhouse_sink.write(env, rows, insert, uid="clickhouse")
 
 
@@ -183,7 +184,8 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, servic
     partials, dead_letter_index = ingest(t_env, raw, services, job, model, policy)
     health, late = window(partials, job, lineage)
     transitions = breakers(t_env, health, services, job, model, policy)
-    sink(env, health.union(late, dead_letter_index, transitions), services)
+    audits = policy_audit.policy_audit(t_env, services.kafka, job, model.categories)
+    sink(env, health.union(late, dead_letter_index, transitions, audits), services)
     return lineage
 
 

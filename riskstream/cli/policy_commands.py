@@ -116,4 +116,14 @@ def _shadow_report(args: argparse.Namespace, services) -> int:
               "; publish it with mode = \"shadow\" and let a job read impressions after it")
         return 1
     print(shadow_report.render(found))
+    # Reading a shadow report is a step toward enforcing it: the audit trail keeps what it showed.
+    from riskstream.cli import audit_command
+    from udfs import audit
+
+    total = found.total
+    audit_command.record(services.clickhouse, audit.shadow_summary(
+        found.version, found.job_id, ",".join(found.active_versions),
+        {"scored": total.scored, "unsafe_active": total.unsafe_active, "unsafe_shadow": total.unsafe_shadow,
+         "to_unsafe": total.to_unsafe, "to_safe": total.to_safe, "first_ms": found.first_ms,
+         "last_ms": found.last_ms}, getpass.getuser(), int(time.time() * 1000)))
     return 0

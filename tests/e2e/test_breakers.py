@@ -8,6 +8,7 @@ from dataclasses import replace
 from dashboards import render, rule_eval
 from jobs import safety_health
 from riskstream.cli.generator import GeneratorSettings, Incident, generate
+from riskstream.cli import audit_command
 from riskstream.core import paths, schemas
 from riskstream.core.job_config import HealthJobSettings
 from riskstream.io import clickhouse, kafka_admin, topics
@@ -47,6 +48,11 @@ def test_the_incident_opens_its_slices_breaker_only_which_closes_after_it_and_a_
     assert moves == _transitions(services, "e2e-breakers-replay")  # event time, not the clock, decides
     # Only the incident's slices move: shorts x br, for either recommender model version with enough traffic.
     assert moves and {(m[0], m[1]) for m in moves} == {("shorts", "br")}
+    # Each move is in the audit trail too, decided by the job (no override was in force).
+    audited = store.query(services, "SELECT kind, subject, action, actor FROM audit_log FINAL WHERE job_id = "
+                                    "{job:String} AND kind LIKE 'breaker_%'", job="e2e-breakers")
+    assert sorted((r["kind"], r["subject"], r["action"], r["actor"]) for r in audited) == sorted(
+        ("breaker_transition", f"{m[0]}/{m[1]}/{m[2]}", f"{m[4]} -> {m[5]}", "job e2e-breakers") for m in moves)
     opened_at = {}
     for version in {m[2] for m in moves}:
         mine = [(m[3], m[4], m[5]) for m in moves if m[2] == version]
@@ -104,3 +110,12 @@ def test_a_policy_forces_a_quiet_slices_breaker_open_from_the_first_window_it_ju
     # One forced move per search x us slice, on its first window (minute 60 of the test's clock), and nothing else.
     assert sorted((m[0], m[1], m[2], m[3], m[4], m[5]) for m in moves) == \
         sorted(("search", "us", version, 60, "closed", "open") for version in versions)
+    # The audit trail holds each forced move as a manual override by the policy's author, and the policy.
+    audited = store.query(services, "SELECT kind, subject, action, actor, policy_version FROM audit_log FINAL "
+                                    "WHERE job_id = {job:String} AND kind LIKE 'breaker_%' ORDER BY subject",
+                          job="e2e-breakers-forced")
+    assert [tuple(r.values()) for r in audited] == [
+        ("breaker_override", f"search/us/{version}", "closed -> open", "riskstream", "e2e-force-search-us")
+        for version in sorted(versions)]
+    published = audit_command.query(services.clickhouse, kinds=["policy_published"], subject="e2e-force-search-us")
+    assert [(r["actor"], r["source"]) for r in published] == [("riskstream", f"{kafka.policies_topic}@0")]

@@ -2,6 +2,7 @@
 replay judges them the same way, by the topic's policies and event time, not by the file it was given."""
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from dataclasses import replace
@@ -10,7 +11,7 @@ from jobs import runtime, safety_health
 from riskstream.cli import policy_store
 from riskstream.core import paths
 from riskstream.core.job_config import HealthJobSettings
-from riskstream.io import kafka_admin, topics
+from riskstream.io import kafka_admin, policy_topic, topics
 from tests.e2e import reference, store, stream
 from udfs import policy as policy_file
 
@@ -65,6 +66,8 @@ def test_a_policy_published_mid_stream_judges_the_impressions_after_it_without_a
         stream.send(services, before)
         stream.wait_processed(services, "e2e-live-policy")
         published = policy_store.publish(kafka, strict, author="e2e", reason="incident: tighten every threshold")
+        # Another writer forces a record that is no policy onto the topic: the job ignores it, and audits that.
+        junk_offset = policy_topic.append(kafka, b"junk@1", b"\xc3\x01not a policy", int(time.time() * 1000))
         # Served from the next whole minute after the publication: judged by it.
         after = stream.records(42, 600, -(-published.policy.created_at_ms // stream.MINUTE) * stream.MINUTE)
         stream.send(services, after)
@@ -74,8 +77,22 @@ def test_a_policy_published_mid_stream_judges_the_impressions_after_it_without_a
         runtime.drain(started.client, tmp_path / "savepoints")
 
     # The job published the file as the topic's first version when the topic had none.
-    [first, second] = policy_store.history(kafka)
+    [first, second, junk] = policy_store.history(kafka)
     assert first.policy.rules() == initial.rules() and second.policy.version == strict.version
+    assert junk.policy is None and junk.offset == junk_offset
+
+    # Every record of the topic is in the audit trail: the publications with who, why and the rules, and
+    # the record the job ignored, with its error (the rows after it stayed under the strict policy, below).
+    audited = {r["source"]: r for r in store.query(
+        services, "SELECT kind, subject, action, actor, reason, policy_version, evidence, source FROM audit_log FINAL "
+                  "WHERE startsWith(source, {topic:String})", topic=f"{kafka.policies_topic}@")}
+    assert {source: (r["kind"], r["subject"], r["actor"]) for source, r in audited.items()} == {
+        f"{kafka.policies_topic}@{first.offset}": ("policy_published", initial.version, "riskstream"),
+        f"{kafka.policies_topic}@{second.offset}": ("policy_published", strict.version, "e2e"),
+        f"{kafka.policies_topic}@{junk_offset}": ("policy_rejected", "junk@1", "")}
+    assert audited[f"{kafka.policies_topic}@{second.offset}"]["reason"] == "incident: tighten every threshold"
+    assert json.loads(audited[f"{kafka.policies_topic}@{second.offset}"]["evidence"])["thresholds"] == strict.thresholds
+    assert "not a policy record" in audited[f"{kafka.policies_topic}@{junk_offset}"]["reason"]
 
     rows = _rows(services, "e2e-live-policy", 60)
     expected = {**_expected_unsafe(services, before, initial), **_expected_unsafe(services, after, strict)}

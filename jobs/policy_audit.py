@@ -1,0 +1,57 @@
+"""Audit every record of the policies topic from inside the job: publications, rollbacks, and records the
+job ignores because they are not valid policies. A source of its own (the topic from its first offset,
+bounded when the job is), one audit row per record for the ClickHouse sink; its `audit_id` is the
+record's topic and offset, so every job and every replay writes the same row once."""
+from __future__ import annotations
+
+from pyflink.datastream import DataStream
+from pyflink.datastream.functions import MapFunction
+from pyflink.table import StreamTableEnvironment
+
+from jobs.clickhouse_sink import TAGGED_ROW, tagged
+from riskstream.core.config import KafkaSettings
+from riskstream.core.job_config import HealthJobSettings
+from udfs import audit, policy_log
+
+
+def _epoch_ms(value) -> int:
+    """A TIMESTAMP_LTZ as PyFlink hands it over (an Instant, or a datetime), in epoch milliseconds."""
+    if hasattr(value, "to_epoch_milli"):
+        return int(value.to_epoch_milli())
+    return int(value.timestamp() * 1000)
+
+
+class PolicyAudit(MapFunction):
+    def __init__(self, topic: str, categories: tuple[str, ...], job_id: str):
+        self.topic = topic
+        self.categories = categories
+        self.job_id = job_id
+
+    def map(self, value):
+        # The same checks the job's policy timeline makes, so "ignored" here means ignored there.
+        publication = policy_log.decode(value["record_offset"], value["key"], value["value"], self.topic,
+                                        self.categories)
+        record = audit.from_publication(publication, self.topic, _epoch_ms(value["record_time"]), self.job_id)
+        return tagged("audit_log", record.values())
+
+
+def policy_audit(t_env: StreamTableEnvironment, kafka: KafkaSettings, job: HealthJobSettings,
+                 categories: tuple[str, ...]) -> DataStream:
+    """Audit rows (tagged for the ClickHouse sink) of every record of the policies topic."""
+    options = {"connector": "kafka", "topic": kafka.policies_topic,
+               "properties.bootstrap.servers": kafka.bootstrap_servers,
+               "properties.group.id": f"riskstream-{job.job_id}-policy-audit",
+               "key.format": "raw", "key.fields": "key", "value.format": "raw", "value.fields-include": "EXCEPT_KEY",
+               "scan.startup.mode": "earliest-offset"}
+    if job.bounded or job.end_offsets:
+        options["scan.bounded.mode"] = "latest-offset"
+    with_options = ", ".join(f"'{k}' = '{v}'" for k, v in options.items())
+    t_env.execute_sql(f"""
+        CREATE TEMPORARY TABLE policy_records (
+            `key` BYTES, `value` BYTES,
+            `record_offset` BIGINT METADATA FROM 'offset' VIRTUAL,
+            `record_time` TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL
+        ) WITH ({with_options})""")
+    records = t_env.to_data_stream(t_env.from_path("policy_records"))
+    return records.map(PolicyAudit(kafka.policies_topic, categories, job.job_id), output_type=TAGGED_ROW) \
+        .name("policy-audit").uid("policy-audit")
