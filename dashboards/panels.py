@@ -1,8 +1,8 @@
 """Panel defaults shared by every riskstream dashboard, so each dashboard states only what differs."""
 from __future__ import annotations
 
-from grafana_foundation_sdk.builders import bargauge, dashboard, table, timeseries
-from grafana_foundation_sdk.models.dashboard import VariableRefresh, VariableSort
+from grafana_foundation_sdk.builders import bargauge, dashboard, statetimeline, table, timeseries
+from grafana_foundation_sdk.models.dashboard import ValueMap, ValueMappingResult, VariableRefresh, VariableSort
 
 from dashboards.clickhouse_query import Query, datasource_ref
 
@@ -11,6 +11,16 @@ def time_series(title: str, sql: str, datasource_uid: str, unit: str, descriptio
     return (timeseries.Panel().title(title).description(description).unit(unit).height(8).span(12)
             .datasource(datasource_ref(datasource_uid)).with_target(Query(sql, datasource_uid))
             .line_width(2).fill_opacity(10))
+
+
+def state_timeline(title: str, sql: str, datasource_uid: str, states: dict[int, tuple[str, str]],
+                   description: str) -> statetimeline.Panel:
+    """One row per series over time, each value shown as its named, coloured state (value -> (text, colour))."""
+    mapping = ValueMap({str(value): ValueMappingResult(text=text, color=color, index=index)
+                        for index, (value, (text, color)) in enumerate(sorted(states.items()))})
+    return (statetimeline.Panel().title(title).description(description).height(8).span(24)
+            .datasource(datasource_ref(datasource_uid)).with_target(Query(sql, datasource_uid))
+            .mappings([mapping]).merge_values(True))
 
 
 def ranked_bars(title: str, sql: str, datasource_uid: str, unit: str, description: str) -> bargauge.Panel:
@@ -71,11 +81,23 @@ WHERE {where}
 GROUP BY item_id ORDER BY unsafe_impressions DESC, max_score DESC LIMIT 20"""
 
 
+def control_plane_annotation(database: str, datasource_uid: str) -> dashboard.AnnotationQuery:
+    """Policy publications, rollbacks and ignored policy records (any job), and the job's manual breaker
+    overrides, from the audit trail: who, what and why, at the moment it took effect."""
+    sql = (f"SELECT at AS time, concat(kind, ' ', subject, ' (', action, ') by ', actor, ': ', reason) AS text "
+           f"FROM {database}.audit_log FINAL WHERE $__timeFilter(at) AND (kind LIKE 'policy_%' OR "
+           f"(kind = 'breaker_override' AND job_id = '${{job}}')) ORDER BY time")
+    return (dashboard.AnnotationQuery().name("Control-plane changes").enable(True).icon_color("red")
+            .datasource(datasource_ref(datasource_uid)).target(Query(sql, datasource_uid).table()))
+
+
 def riskstream_dashboard(title: str, uid: str, tags: list[str], database: str, datasource_uid: str,
                          refresh: str = "1m", since: str = "now-6h") -> dashboard.Dashboard:
-    """What every riskstream dashboard starts with: UTC, the job variable, version annotations."""
+    """What every riskstream dashboard starts with: UTC, the job variable, version and control-plane
+    annotations."""
     board = (dashboard.Dashboard(title).uid(uid).tags(["riskstream", *tags]).refresh(refresh)
              .time(since, "now").timezone("utc").with_variable(job_variable(database, datasource_uid)))
-    for annotation in version_annotations(database, datasource_uid):
+    for annotation in [*version_annotations(database, datasource_uid),
+                       control_plane_annotation(database, datasource_uid)]:
         board = board.annotation(annotation)
     return board

@@ -48,6 +48,14 @@ ARRAY JOIN mapKeys(unsafe_by_category) AS category, mapValues(unsafe_by_category
 WHERE {FILTER}
 GROUP BY category ORDER BY unsafe_impressions DESC""",
         "Top unsafe items": panels.top_unsafe_items_sql(table, FILTER, "groupUniqArray(surface) AS surfaces"),
+        # Every transition of the job, also before the range: each holds until the next, so the state at the
+        # range's start shows.
+        "Circuit breaker states": f"""
+SELECT window_end AS time, concat(surface, '/', region, '/', recommender_model_version) AS slice,
+       multiIf(to_state = 'open', 2, to_state = 'half_open', 1, 0) AS state
+FROM {database}.breaker_transitions FINAL
+WHERE job_id = '${{job}}' AND window_end <= $__toTime
+ORDER BY time""",
         "Circuit breaker transitions": f"""
 SELECT window_end AS since, surface, region, recommender_model_version, from_state, to_state,
        scored, unsafe, round(rate, 3) AS rate, round(baseline_rate, 3) AS baseline_rate, round(z, 1) AS z,
@@ -62,6 +70,9 @@ SELECT $__timeInterval(window_start) AS time, shadow_policy_version,
 FROM {database}.shadow_health FINAL WHERE {FILTER}
 GROUP BY time, shadow_policy_version ORDER BY time""",
     }
+
+
+BREAKER_STATES = {0: ("closed", "green"), 1: ("half-open", "yellow"), 2: ("open", "red")}
 
 
 def build(datasource_uid: str, database: str = "riskstream") -> dashboard.Dashboard:
@@ -81,6 +92,9 @@ def build(datasource_uid: str, database: str = "riskstream") -> dashboard.Dashbo
                                        "Unsafe impressions per safety category in the time range."))
         .with_panel(panels.ranked_table("Top unsafe items", sql["Top unsafe items"], datasource_uid,
                                         "Items with the most unsafe impressions, from each window's top-10 list."))
+        .with_panel(panels.state_timeline("Circuit breaker states", sql["Circuit breaker states"], datasource_uid,
+                                          BREAKER_STATES, "Each slice's breaker over time (event time), from its "
+                                          "transitions; slices that never moved are closed and not shown."))
         .with_panel(panels.ranked_table("Circuit breaker transitions", sql["Circuit breaker transitions"],
                                         datasource_uid, "Every move of a per-slice breaker, newest first, with the "
                                         "evidence it was decided on (event time)."))

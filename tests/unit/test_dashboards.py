@@ -66,8 +66,8 @@ def test_pipeline_health_reads_the_job_from_clickhouse_and_triton_from_prometheu
             "Events per interval: counted, late, dead-lettered", "Rows written per interval"} == set(sources) - triton
 
 
-def test_every_dashboard_marks_policy_and_model_version_changes():
+def test_every_dashboard_marks_policy_and_model_version_changes_and_control_plane_actions():
     for relative, content in render.files().items():
         if relative.endswith(".json"):
             names = [a["name"] for a in json.loads(content)["annotations"]["list"]]
-            assert names == ["Policy versions", "Safety model versions"], relative
+            assert names == ["Policy versions", "Safety model versions", "Control-plane changes"], relative
