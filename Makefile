@@ -31,7 +31,7 @@ model_repository/safety_text/1/classifier.joblib: $(TRITON_VENV)/.installed data
 
 # The main job end to end on the local default stack (Kafka, Triton, embedded ClickHouse, Flink MiniCluster).
 run: setup
-	$(RS) demo --incident surface=shorts,region=br,start=4,end=8
+	$(RS) demo --incident surface=shorts,region=br,start=4,end=8,multiplier=20
 
 # The whole test suite: unit, integration and end-to-end tiers, against real services it starts itself.
 test: setup

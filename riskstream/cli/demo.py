@@ -9,7 +9,7 @@ from riskstream.io import clickhouse, kafka_admin, topics
 from riskstream.core.config import (ClickHouseSettings, KafkaSettings, RegistrySettings, ServiceSettings, StackSettings,
                                     TritonSettings)
 from riskstream.core.job_config import HealthJobSettings
-from riskstream.cli import generator_args
+from riskstream.cli import demo_control, generator_args
 from riskstream.cli.produce import produce, produce_faults
 from riskstream.io import stack_state as state
 from riskstream.stack import manager
@@ -82,13 +82,23 @@ def run(stack: StackSettings, args: argparse.Namespace) -> int:
               f"{args.speedup:g}x faster than real time")
         started_job = safety_health.start(services, job)
         client, lineage = started_job.client, started_job.lineage
-        report = produce(kafka, generator, realtime=True, speedup=args.speedup, registry=services.registry)
-        produce_faults(kafka, generator, late=LATE, malformed=MALFORMED, registry=services.registry)
-        kafka_admin.wait_committed(kafka.bootstrap_servers, safety_health.consumer_group(job.job_id),
-                                   kafka.impressions_topic,
-                                   kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.impressions_topic))
-        savepoint = runtime.drain(client, stack.state_dir / "savepoints")
+        watch, mid_run = demo_control.start(stack, kafka, generator, args.speedup)  # the job seeded the policies
+        try:
+            report = produce(kafka, generator, realtime=True, speedup=args.speedup, registry=services.registry)
+            produce_faults(kafka, generator, late=LATE, malformed=MALFORMED, registry=services.registry)
+            kafka_admin.wait_committed(kafka.bootstrap_servers, safety_health.consumer_group(job.job_id),
+                                       kafka.impressions_topic,
+                                       kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.impressions_topic))
+            savepoint = runtime.drain(client, stack.state_dir / "savepoints")
+            time.sleep(3)  # the guard reads the last breaker moves the final watermark made
+        finally:
+            guard_changes = watch.stop()
+            mid_run.rollback()
         print(f"  drained and stopped with a final savepoint ({savepoint})")
+        print(f"== the guard, as the recommender saw it (asked every second; a line per change; policy "
+              f"{mid_run.published.version if mid_run.published else '(not published)'} published mid-run with a "
+              f"kill switch on {mid_run.switch.surface}/{mid_run.switch.region}, rolled back at the end)")
+        print("\n".join("  " + line for line in guard_changes))
     print(f"  model {lineage.model_name} v{lineage.model_version}, policy {lineage.policy_version}")
 
     client_ch = clickhouse.connect(services.clickhouse, database=services.clickhouse.database)
@@ -102,9 +112,13 @@ def run(stack: StackSettings, args: argparse.Namespace) -> int:
                                   "AND window_seconds = 60", parameters=parameters).result_rows[0][0] or 0
         late = client_ch.query("SELECT count() FROM late_events FINAL WHERE job_id = {job:String}",
                                parameters=parameters).result_rows[0][0]
+        print("== circuit breakers (transitions in event time, minutes into the stream)")
+        moves = demo_control.breaker_moves(client_ch, job.job_id, generator.start_ms)
+        print(format_table(["surface", "region", "recommender", "minute", "from", "to", "reason"], moves))
     finally:
         client_ch.close()
-    return _check_accounting(report.count + LATE, counted, late, bounded=args.bounded)
+    accounted = _check_accounting(report.count + LATE, counted, late, bounded=args.bounded)
+    return accounted or demo_control.check_breakers(moves, generator.incidents)
 
 
 def _check_accounting(produced: int, counted: int, late: int, bounded: bool) -> int:

@@ -162,12 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="stack up, run the safety-health job on a generated stream, print what it wrote")
     config.add_options(demo, config.STACK_OPTIONS)
-    generator_args.add_options(demo, count=12_000, rate=20.0)
+    generator_args.add_options(demo, count=30_000, rate=30.0)
     demo.add_argument("--bounded", action="store_true",
                       help="produce first, then run the job over the backlog and stop (default: run the job "
                            "while the stream is produced, paced to event time)")
-    demo.add_argument("--speedup", type=float, default=5.0,
-                      help="streaming: event time runs this much faster than real time (10 minutes in 2)")
+    demo.add_argument("--speedup", type=float, default=8.0,
+                      help="streaming: event time runs this much faster than real time (about 17 minutes in 2)")
     demo.set_defaults(handler=_demo)
     return parser
 
