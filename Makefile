@@ -8,7 +8,9 @@ PYTEST_ARGS ?=
 
 .PHONY: setup run test stack-up stack-down clean-state
 
-setup: $(VENV)/.installed $(TRITON_VENV)/.installed .cache/jars/.verified model_repository/safety_text/1/classifier.joblib
+KUBECONFORM_VERSION := v0.7.0
+
+setup: $(VENV)/.installed $(TRITON_VENV)/.installed .cache/jars/.verified model_repository/safety_text/1/classifier.joblib .cache/bin/kubeconform
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +27,10 @@ $(TRITON_VENV)/.installed: model_repository/requirements.txt
 .cache/jars/.verified: $(VENV)/.installed jars/jars.lock jars/kafka-broker/pom.xml jars/flink-connectors/pom.xml jars/schema-registry/pom.xml
 	$(RS) jars fetch
 	mkdir -p $(@D) && touch $@
+
+# Validates k8s/ manifests against Kubernetes' and the operators' schemas (tests/unit/test_k8s.py).
+.cache/bin/kubeconform:
+	GOBIN=$(CURDIR)/.cache/bin go install github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)
 
 model_repository/safety_text/1/classifier.joblib: $(TRITON_VENV)/.installed datasets/labelled_captions.csv model_repository/safety_text/1/safety_features.py riskstream/safety_model/train.py
 	$(TRITON_VENV)/bin/python -m riskstream.safety_model.train

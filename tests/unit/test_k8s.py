@@ -1,0 +1,122 @@
+"""`k8s/`: every overlay renders and passes kubeconform strict against Kubernetes' and the operators' own
+schemas; the manifests agree with the code (topics, environment variables); and the house rules hold
+(resources, probes, pinned images, non-root, disruption budgets, no secrets in git)."""
+from __future__ import annotations
+
+import functools
+
+import pytest
+
+from riskstream.core import config, guard_config, job_config
+from riskstream.core.config import KafkaSettings
+from riskstream.io import topics
+from riskstream.stack import k8s
+
+WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
+
+
+@functools.cache
+def _rendered(overlay: str) -> list[dict]:
+    return k8s.documents(k8s.render(overlay))
+
+
+def _crds():
+    if not k8s.CRD_DIR.is_dir():
+        pytest.skip(f"no operator CRDs at {k8s.CRD_DIR} (copied from the Flink operator, Strimzi and Altinity "
+                    f"repositories; see its README): custom resources not validated")
+    return k8s.CRD_DIR
+
+
+@pytest.mark.parametrize("overlay", k8s.OVERLAYS)
+def test_every_overlay_passes_kubeconform_strict_with_the_operators_crds(overlay):
+    result = k8s.validate(k8s.render(overlay), _crds())
+    assert result.ok, result.errors
+    kinds = {d["kind"] for d in _rendered(overlay)}
+    assert {"FlinkDeployment", "Kafka", "KafkaNodePool", "KafkaTopic", "ClickHouseInstallation",
+            "Deployment", "Service", "PodDisruptionBudget", "ConfigMap"} <= kinds
+
+
+def test_the_validation_refuses_what_a_cluster_would():
+    manifests = k8s.render("dev")
+    misspelled = manifests.replace("  replicas: 1\n  selector:", "  replica: 1\n  selector:", 1)
+    assert "replica: 1" in misspelled
+    result = k8s.validate(misspelled, _crds())
+    assert not result.ok and any("'replica' not allowed" in e for e in result.errors)
+    wrong_flink = manifests.replace("flinkVersion: v2_3", "flinkVersion: v9_9")
+    assert not k8s.validate(wrong_flink, _crds()).ok  # the CRD's enum, not a guess
+
+
+@pytest.mark.parametrize("overlay", k8s.OVERLAYS)
+def test_kafka_topics_are_the_codes_topic_list_with_its_partitions_and_configs(overlay):
+    docs = _rendered(overlay)
+    [env] = [d["data"] for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("riskstream-env")]
+    kafka = KafkaSettings(bootstrap_servers=env["RISKSTREAM_KAFKA_BOOTSTRAP"],
+                          impressions_topic=env["RISKSTREAM_IMPRESSIONS_TOPIC"],
+                          dead_letter_topic=env["RISKSTREAM_DEAD_LETTER_TOPIC"],
+                          policies_topic=env["RISKSTREAM_POLICIES_TOPIC"],
+                          item_verdicts_topic=env["RISKSTREAM_ITEM_VERDICTS_TOPIC"],
+                          breaker_state_topic=env["RISKSTREAM_BREAKER_STATE_TOPIC"],
+                          partitions=int(env["RISKSTREAM_TOPIC_PARTITIONS"]))
+    manifests = {d["spec"]["topicName"]: (d["spec"]["partitions"], {k: str(v) for k, v in d["spec"]["config"].items()})
+                 for d in docs if d["kind"] == "KafkaTopic"}
+    assert manifests == {s.name: (s.partitions, s.configs) for s in topics.specs(kafka)}
+
+
+def test_every_environment_variable_set_is_one_the_code_reads():
+    options = [value for module in (config, job_config, guard_config) for value in vars(module).values()
+               if isinstance(value, config.Option)]
+    known = {option.env for option in options}
+    for overlay in k8s.OVERLAYS:
+        for doc in _rendered(overlay):
+            if doc["kind"] == "ConfigMap":
+                assert set(doc["data"]) <= known, set(doc["data"]) - known
+            for container in _containers(doc):
+                for variable in container.get("env", []):
+                    assert variable["name"] in known, variable["name"]
+                    # Secrets by reference only, never a value in git.
+                    assert "value" not in variable or "PASSWORD" not in variable["name"], variable
+
+
+def _containers(doc: dict) -> list[dict]:
+    if doc["kind"] in WORKLOADS:
+        return doc["spec"]["template"]["spec"]["containers"]
+    if doc["kind"] == "FlinkDeployment":
+        return doc["spec"]["podTemplate"]["spec"]["containers"]
+    return []
+
+
+@pytest.mark.parametrize("overlay", k8s.OVERLAYS)
+def test_workloads_have_resources_probes_pinned_images_non_root_and_a_disruption_budget(overlay):
+    docs = _rendered(overlay)
+    assert not [d for d in docs if d["kind"] == "Secret"], "secrets are created by the platform, not kept in git"
+    budgets = {d["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] for d in docs
+               if d["kind"] == "PodDisruptionBudget"}
+    for doc in docs:
+        if doc["kind"] not in WORKLOADS:
+            continue
+        name = doc["metadata"]["name"]
+        pod = doc["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert doc["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] in budgets, name
+        for container in pod["containers"]:
+            image = container["image"]
+            assert ":" in image and not image.endswith(":latest"), image
+            resources = container["resources"]
+            assert {"cpu", "memory"} <= set(resources["requests"]) and "memory" in resources["limits"], name
+            assert "readinessProbe" in container and "livenessProbe" in container, name
+    flink = [d for d in docs if d["kind"] == "FlinkDeployment"]
+    assert flink and all(":" in d["spec"]["image"] for d in flink)
+    assert all(d["spec"]["job"]["upgradeMode"] == "savepoint" for d in flink)
+
+
+def test_prod_runs_triton_on_gpus_three_brokers_and_flink_ha():
+    docs = _rendered("prod")
+    [triton] = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "triton"]
+    assert triton["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    pools = {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "KafkaNodePool"}
+    assert {name: (p["replicas"], p["roles"]) for name, p in pools.items()} == {
+        "controllers": (3, ["controller"]), "brokers": (3, ["broker"])}
+    [flink] = [d for d in docs if d["kind"] == "FlinkDeployment"]
+    assert flink["spec"]["flinkConfiguration"]["high-availability.type"] == "kubernetes"
+    assert flink["spec"]["flinkConfiguration"]["execution.checkpointing.dir"].startswith("s3://")
+    assert {d["spec"]["replicas"] for d in docs if d["kind"] == "KafkaTopic"} == {3}
