@@ -15,6 +15,16 @@ from riskstream.io import jars
 from riskstream.io.processes import free_port
 
 
+# Set by `riskstream cluster submit` for the job's run record (`riskstream job stop|drain` call it).
+CLUSTER_REST_ENV = "RISKSTREAM_FLINK_REST_URL"
+
+
+def on_cluster() -> bool:
+    """Whether a Flink client started this program (`flink run`, application mode): PyFlink then talks to
+    the client's JVM, which Flink's PythonDriver names in PYFLINK_GATEWAY_PORT, instead of launching one."""
+    return "PYFLINK_GATEWAY_PORT" in os.environ
+
+
 def connector_jars() -> list[Path]:
     return jars.ensure("flink-connectors")
 
@@ -55,17 +65,23 @@ def create(parallelism: int = 1, bundle_size: int = 10_000, bundle_time_ms: int 
            checkpoint_dir: Path | None = None, checkpoint_interval_ms: int = 10_000,
            restore_from: str | None = None, restart_attempts: int = 3, rest_port: int = 0
            ) -> tuple[StreamExecutionEnvironment, StreamTableEnvironment, str]:
-    """A streaming environment with the pinned connectors; local runs start a MiniCluster.
+    """A streaming environment with the pinned connectors; local runs start a MiniCluster, a program run
+    by a Flink client (`on_cluster()`) runs on the client's cluster.
 
     With `checkpoint_dir`, exactly-once checkpoints are taken every interval and retained when the
     job is cancelled or dies, so `restore_from` (a chk-N or savepoint folder) can resume it. Returns the
     environments and the URL of the MiniCluster's REST API (`rest_port`, or a free port for 0).
     """
     config = Configuration()
-    rest_port = rest_port or free_port()
-    config.set_string("rest.address", "127.0.0.1")
-    config.set_string("rest.bind-address", "127.0.0.1")
-    config.set_string("rest.port", str(rest_port))
+    if on_cluster():
+        # `flink run` or a FlinkDeployment's PythonDriver: the cluster is Flink's, and so is its REST API.
+        rest_url = os.environ.get(CLUSTER_REST_ENV, "")
+    else:
+        rest_port = rest_port or free_port()
+        config.set_string("rest.address", "127.0.0.1")
+        config.set_string("rest.bind-address", "127.0.0.1")
+        config.set_string("rest.port", str(rest_port))
+        rest_url = f"http://127.0.0.1:{rest_port}"
     if checkpoint_dir is not None:
         config.set_string("execution.checkpointing.interval", f"{checkpoint_interval_ms} ms")
         config.set_string("execution.checkpointing.mode", "EXACTLY_ONCE")
@@ -91,7 +107,7 @@ def create(parallelism: int = 1, bundle_size: int = 10_000, bundle_time_ms: int 
     env = StreamExecutionEnvironment.get_execution_environment(config)
     env.set_parallelism(parallelism)
     t_env = StreamTableEnvironment.create(env, environment_settings=EnvironmentSettings.in_streaming_mode())
-    return env, t_env, f"http://127.0.0.1:{rest_port}"
+    return env, t_env, rest_url
 
 
 def stop(job_client, savepoint_dir: Path, drain: bool) -> str:

@@ -229,7 +229,7 @@ def start(services: ServiceSettings, job: HealthJobSettings) -> Started:
     """Submit without waiting. `riskstream job stop|drain` (or `runtime.drain(started.client, ...)`) ends it."""
     job, model, policy = prepare(services, job)
     log_file = "(PyFlink's default log folder)"
-    if job.state_dir is not None:
+    if job.state_dir is not None and not runtime.on_cluster():  # on a cluster, Flink keeps the logs
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
         log_file = str(runtime.configure_logs(job.state_dir / "logs" / "jobs", f"{job.job_id}-{stamp}-{os.getpid()}"))
     restore = checkpoints.latest(job.checkpoint_dir) if job.from_checkpoint == "latest" else job.from_checkpoint

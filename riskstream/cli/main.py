@@ -5,7 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from riskstream.cli import audit_command, generator_args, guard_command, job_commands, policy_commands
+from riskstream.cli import (audit_command, cluster_command, generator_args, guard_command, job_commands,
+                            policy_commands)
 from riskstream.core import config, paths
 from riskstream.io import jars
 from riskstream.core.errors import RiskstreamError
@@ -159,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     policy_commands.add_parser(commands, _services)
     guard_command.add_parser(commands)
     audit_command.add_parser(commands, _services, _parse_time)
+    cluster_command.add_parser(commands)
 
     demo = commands.add_parser("demo", help="stack up, run the safety-health job on a generated stream, print what it wrote")
     config.add_options(demo, config.STACK_OPTIONS)

@@ -4,6 +4,11 @@ from __future__ import annotations
 from collections import defaultdict
 
 import numpy as np
+import pytest
+
+from riskstream.core import paths
+from tests.e2e import store
+from udfs import policy as policy_file
 
 DIMS = ("surface", "region", "recommender_model_version", "item_category")
 
@@ -67,3 +72,32 @@ def _metrics(indices, records, scores, positions, thresholds, categories):
         "top_unsafe_items": [(item, count, score) for item, (count, score) in top],
         "offset_ranges": sorted((p, min(o), max(o)) for p, o in offsets.items()),
     }
+
+
+def assert_rows_equal(services, job_id: str, records: list[dict], positions: list) -> None:
+    """Every row the job wrote equals the plain-Python reference over the records (scored here, all at once)."""
+    scores, categories = model_scores(services, records)
+    policy = policy_file.load(paths.REPO_ROOT / "policies" / "default.toml")
+    expected = expected_rows(records, scores, positions, policy.thresholds, categories)
+
+    rows = store.query(services, "SELECT *, toUnixTimestamp64Milli(window_start) AS start_ms FROM safety_health FINAL "
+                                 "WHERE job_id = {job:String}", job=job_id)
+    actual = {(r["window_seconds"], r["start_ms"], r["surface"], r["region"], r["recommender_model_version"],
+               r["item_category"]): r for r in rows}
+    assert actual.keys() == expected.keys()
+    for key, want in expected.items():
+        got = actual[key]
+        for column in ("impressions", "scored", "unscored", "unsafe", "distinct_items", "distinct_creators"):
+            assert got[column] == want[column], (key, column)
+        assert {k: v for k, v in got["unsafe_by_category"].items() if v} == want["unsafe_by_category"], key
+        assert got["harm"] == pytest.approx(want["harm"], rel=1e-9), key
+        for q in ("score_p50", "score_p95", "score_p99"):
+            assert got[q] == pytest.approx(want[q], abs=1e-7), (key, q)
+        assert [(t["item_id"], t["unsafe_impressions"], pytest.approx(t["max_score"], abs=1e-7))
+                for t in got["top_unsafe_items"]] == want["top_unsafe_items"], key
+        assert [(o["partition"], o["first_offset"], o["last_offset"]) for o in got["offset_ranges"]] == \
+               want["offset_ranges"], key
+        assert (got["model_name"], got["model_version"], got["policy_version"]) == \
+               ("safety_text", "1", policy.version)
+    tumbling = sum(r["impressions"] for r in rows if r["window_seconds"] == 60)
+    assert tumbling == len(records)

@@ -11,7 +11,6 @@ from riskstream.core import paths
 from riskstream.core.job_config import HealthJobSettings, ScoreCacheSettings
 from riskstream.cli.generator import Catalogue, GeneratorSettings, Incident, generate
 from tests.e2e import kafka_io, store, reference
-from udfs import policy as policy_file
 from riskstream.core import schemas
 from udfs.wire import AvroDecoder, Encoder, SchemaHistory, WireFormat
 from riskstream.io.triton_client import triton_counts
@@ -68,38 +67,9 @@ def health_run(services, tmp_path_factory):
 
 
 
-def _assert_rows_equal_the_reference(services, job_id: str, records: list[dict], positions: list) -> None:
-    """Every row the job wrote equals the plain-Python reference over the records (scored here, all at once)."""
-    scores, categories = reference.model_scores(services, records)
-    policy = policy_file.load(paths.REPO_ROOT / "policies" / "default.toml")
-    expected = reference.expected_rows(records, scores, positions, policy.thresholds, categories)
-
-    rows = store.query(services, "SELECT *, toUnixTimestamp64Milli(window_start) AS start_ms FROM safety_health FINAL "
-                                 "WHERE job_id = {job:String}", job=job_id)
-    actual = {(r["window_seconds"], r["start_ms"], r["surface"], r["region"], r["recommender_model_version"],
-               r["item_category"]): r for r in rows}
-    assert actual.keys() == expected.keys()
-    for key, want in expected.items():
-        got = actual[key]
-        for column in ("impressions", "scored", "unscored", "unsafe", "distinct_items", "distinct_creators"):
-            assert got[column] == want[column], (key, column)
-        assert {k: v for k, v in got["unsafe_by_category"].items() if v} == want["unsafe_by_category"], key
-        assert got["harm"] == pytest.approx(want["harm"], rel=1e-9), key
-        for q in ("score_p50", "score_p95", "score_p99"):
-            assert got[q] == pytest.approx(want[q], abs=1e-7), (key, q)
-        assert [(t["item_id"], t["unsafe_impressions"], pytest.approx(t["max_score"], abs=1e-7))
-                for t in got["top_unsafe_items"]] == want["top_unsafe_items"], key
-        assert [(o["partition"], o["first_offset"], o["last_offset"]) for o in got["offset_ranges"]] == \
-               want["offset_ranges"], key
-        assert (got["model_name"], got["model_version"], got["policy_version"]) == \
-               ("safety_text", "1", policy.version)
-    tumbling = sum(r["impressions"] for r in rows if r["window_seconds"] == 60)
-    assert tumbling == len(records)
-
-
 def test_every_aggregate_equals_the_plain_python_reference(services, health_run):
     records, positions, _ = health_run
-    _assert_rows_equal_the_reference(services, "e2e-correctness", records, positions)
+    reference.assert_rows_equal(services, "e2e-correctness", records, positions)
 
 
 def test_with_a_small_score_cache_on_a_zipf_catalogue_every_aggregate_still_equals_the_reference(services, tmp_path):
@@ -121,7 +91,7 @@ def test_with_a_small_score_cache_on_a_zipf_catalogue_every_aggregate_still_equa
         # distinct item once, and show no eviction).
         bundle_size=500, score_cache=ScoreCacheSettings(max_items=300)))
     sent = triton_counts(services.triton.url, model)[0] - inferred_before  # Triton's own count of the job's items
-    _assert_rows_equal_the_reference(services, "e2e-score-cache", records, positions)
+    reference.assert_rows_equal(services, "e2e-score-cache", records, positions)
     # Hits: far fewer items went to the model than impressions. Evictions: more than the distinct items,
     # since a 300-item cache forgot some that came back (with no bound, each would be sent exactly once).
     assert len({r["item_id"] for r in records}) < sent < len(records) * 3 // 4
