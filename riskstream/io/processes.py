@@ -43,7 +43,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# Set in a process once a local PyFlink job has run in it: the gateway ("already running", or "disabled")
+# and the loopback worker pool's address, which a child job's Python workers would otherwise call back
+# into, running their Python work in this process instead of their own.
+_PYFLINK_STATE = ("PYFLINK_", "PYTHON_LOOPBACK_SERVER_ADDRESS", "PYTHON_WORKER_", "python_worker_")
+
+
 def job_environment() -> dict[str, str]:
-    """This process's environment without PyFlink's gateway variables, for a job started as a child:
-    once a job has run in this process they say "gateway already running" (or "disabled")."""
-    return {k: v for k, v in os.environ.items() if not k.lstrip("_").startswith("PYFLINK_")}
+    """This process's environment without PyFlink's state, for a job started as a child."""
+    return {k: v for k, v in os.environ.items() if not k.lstrip("_").startswith(_PYFLINK_STATE)}

@@ -77,6 +77,19 @@ def _overview(rest_url: str) -> dict | None:
         return None
 
 
+# What the cluster's processes and its client inherit from the process that starts them: nothing of
+# PyFlink's. A process that ran a local job holds PyFlink's loopback worker pool, and a cluster started
+# from it with its environment had TaskManagers run Python work in that process (its os.environ then
+# held theirs), which is neither a cluster nor harmless.
+_INHERITED = ("PATH", "HOME", "USER", "LANG", "LC_ALL", "TZ", "TMPDIR", "JAVA_HOME")
+
+
+def _clean_environment() -> dict[str, str]:
+    import os
+
+    return {key: os.environ[key] for key in _INHERITED if key in os.environ}
+
+
 def _lib(folder: Path) -> Path:
     """The distribution's lib/ plus opt/flink-python: Python jobs need it on the cluster's classpath, as the
     official image's PyFlink instructions put it there (the wheel keeps it in opt/)."""
@@ -101,7 +114,7 @@ def up(settings: StackSettings, taskmanagers: int = 2, slots: int = 1, timeout_s
         shutil.copy(flink_home() / "conf" / name, conf_dir / name)
     rest_port, rpc_port = processes.free_port(), processes.free_port()
     (conf_dir / "config.yaml").write_text(_configuration(rest_port, rpc_port, slots))
-    env = {**processes.job_environment(), "FLINK_HOME": str(flink_home()), "FLINK_CONF_DIR": str(conf_dir),
+    env = {**_clean_environment(), "FLINK_HOME": str(flink_home()), "FLINK_CONF_DIR": str(conf_dir),
            "FLINK_LIB_DIR": str(_lib(folder)), "FLINK_LOG_DIR": str(log_dir)}
     bin_dir = flink_home() / "bin"
     rest_url = f"http://localhost:{rest_port}"
@@ -164,7 +177,7 @@ def submit(cluster: Cluster, job_args: list[str], parallelism: int, module: str 
     command = [str(flink_home() / "bin" / "flink"), "run", "-m", cluster.rest_url.removeprefix("http://"),
                "-p", str(parallelism), "-pyclientexec", sys.executable, "-pyexec", sys.executable,
                "-pyfs", str(_shipped(Path(cluster.conf_dir).parent)), "-pym", module]
-    env = {**processes.job_environment(), "FLINK_HOME": str(flink_home()), "FLINK_CONF_DIR": cluster.conf_dir,
+    env = {**_clean_environment(), "FLINK_HOME": str(flink_home()), "FLINK_CONF_DIR": cluster.conf_dir,
            "FLINK_LIB_DIR": str(Path(cluster.conf_dir).parent / "lib"), CLUSTER_REST_ENV: cluster.rest_url}
     result = subprocess.run(command + list(job_args), capture_output=True, text=True, env=env, cwd=paths.REPO_ROOT,
                             timeout=timeout_s)

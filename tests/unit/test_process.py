@@ -50,3 +50,15 @@ def test_the_watchdog_stops_the_recorded_services_when_their_owner_dies(tmp_path
     finally:
         process.terminate(service)
         process.terminate(guard)
+
+
+def test_a_child_job_inherits_no_pyflink_state_of_this_process(monkeypatch):
+    # What a process holds once a local PyFlink job ran in it: a child job given these would call back
+    # into this process's loopback worker pool and run its Python work here.
+    for key in ("PYFLINK_GATEWAY_DISABLED", "_PYFLINK_CONN_INFO_PATH", "PYTHON_LOOPBACK_SERVER_ADDRESS",
+                "_PYTHON_WORKER_MEMORY_LIMIT", "_python_worker_execution_mode"):
+        monkeypatch.setenv(key, "set")
+    monkeypatch.setenv("RISKSTREAM_STATE_DIR", "/kept")
+    env = processes.job_environment()
+    assert not [k for k in env if "PYFLINK" in k or "LOOPBACK" in k or "WORKER" in k.upper()]
+    assert env["RISKSTREAM_STATE_DIR"] == "/kept"
