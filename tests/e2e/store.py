@@ -1,6 +1,7 @@
-"""Test-side ClickHouse reads: rows as dicts."""
+"""Test-side ClickHouse reads: rows as dicts, and provisioned alert rules evaluated at given times."""
 from __future__ import annotations
 
+from dashboards import render, rule_eval
 from riskstream.io import clickhouse
 
 
@@ -9,5 +10,15 @@ def query(services, sql: str, **parameters) -> list[dict]:
     try:
         result = client.query(sql, parameters=parameters)
         return [dict(zip(result.column_names, row)) for row in result.result_rows]
+    finally:
+        client.close()
+
+
+def evaluate_rule(services, uid: str, *times_ms: int) -> list[list]:
+    """The provisioned alert rule `uid`'s instances at each time, as Grafana would evaluate it then."""
+    [rule] = [r for r in rule_eval.load(render.ALERT_RULES) if r.uid == uid]
+    client = clickhouse.connect(services.clickhouse, database=services.clickhouse.database)
+    try:
+        return [rule_eval.evaluate(client, rule, at) for at in times_ms]
     finally:
         client.close()

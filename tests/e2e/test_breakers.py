@@ -5,13 +5,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 
-from dashboards import render, rule_eval
 from jobs import safety_health
 from riskstream.cli.generator import GeneratorSettings, Incident, generate
 from riskstream.cli import audit_command
 from riskstream.core import paths, schemas
 from riskstream.core.job_config import HealthJobSettings
-from riskstream.io import clickhouse, kafka_admin, topics
+from riskstream.io import kafka_admin, topics
 from tests.e2e import kafka_io, store, stream
 from udfs.wire import AvroDecoder, SchemaHistory
 
@@ -68,13 +67,8 @@ def test_the_incident_opens_its_slices_breaker_only_which_closes_after_it_and_a_
     assert trip[6] >= 50 and trip[7] / trip[6] > 0.20  # the evidence: enough sample, above the trip rate
 
     # The provisioned on-call rule fires for the incident's slice while its breaker is open, then resolves.
-    [rule] = [r for r in rule_eval.load(render.ALERT_RULES) if r.uid == "riskstream-breaker-open"]
-    client = clickhouse.connect(services.clickhouse, database=services.clickhouse.database)
-    try:
-        during = rule_eval.evaluate(client, rule, START_MS + 8 * stream.MINUTE)
-        after = rule_eval.evaluate(client, rule, START_MS + 16 * stream.MINUTE)
-    finally:
-        client.close()
+    during, after = store.evaluate_rule(services, "riskstream-breaker-open", START_MS + 8 * stream.MINUTE,
+                                        START_MS + 16 * stream.MINUTE)
     firing = {dict(i.labels)["recommender_model_version"] for i in during if i.firing
               and (dict(i.labels)["surface"], dict(i.labels)["region"]) == ("shorts", "br")}
     assert firing == {v for v, opened in opened_at.items() if opened <= 7}

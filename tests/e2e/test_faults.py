@@ -10,9 +10,8 @@ from collections import Counter
 
 import pytest
 
-from dashboards import render, rule_eval
 from jobs import runtime, safety_health
-from riskstream.io import checkpoints, clickhouse, processes
+from riskstream.io import checkpoints, processes
 from riskstream.io.flink_rest import FlinkRest, location_path
 from riskstream.core import paths
 from riskstream.core.job_config import HealthJobSettings, ScoreCacheSettings, format_offsets
@@ -107,13 +106,8 @@ def test_a_triton_outage_counts_unscored_items_and_scoring_resumes(services, sta
 
     # The provisioned coverage rule: quiet before the outage, firing for every surface after it
     # (its 10-minute range still holds minutes 2-3, and the condition has held for its `for`).
-    [coverage] = [r for r in rule_eval.load(render.ALERT_RULES) if r.uid == "riskstream-coverage-drop"]
-    client = clickhouse.connect(services.clickhouse, database=services.clickhouse.database)
-    try:
-        before = rule_eval.evaluate(client, coverage, start_ms + 1 * stream.MINUTE)
-        after = rule_eval.evaluate(client, coverage, start_ms + 9 * stream.MINUTE)
-    finally:
-        client.close()
+    before, after = store.evaluate_rule(services, "riskstream-coverage-drop", start_ms + 1 * stream.MINUTE,
+                                        start_ms + 9 * stream.MINUTE)
     assert before and all(i.state == "normal" for i in before), before
     assert {dict(i.labels)["surface"] for i in after if i.firing} == set(SURFACES), after
 
