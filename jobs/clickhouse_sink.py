@@ -17,6 +17,7 @@ from pyflink.datastream.connectors.base import Sink
 from pyflink.datastream.functions import KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import ListStateDescriptor, ValueStateDescriptor
 
+from jobs.keyed import keyed_process
 from riskstream.io import clickhouse
 from riskstream.core.config import ClickHouseSettings
 from riskstream.core.errors import EmbeddedPathHeld
@@ -69,7 +70,6 @@ class ClickHouseInsert(KeyedProcessFunction):
                 log.warning("waiting for the embedded ClickHouse path: %s", exc)
                 time.sleep(1.0)
         clickhouse.migrate(self._client)
-        self._timers_set = False
         self.pending = runtime_context.get_list_state(ListStateDescriptor("pending", Types.PICKLED_BYTE_ARRAY()))
         self.count = runtime_context.get_state(ValueStateDescriptor("count", Types.INT()))
 
@@ -85,12 +85,9 @@ class ClickHouseInsert(KeyedProcessFunction):
         # last rows can come after it (PyFlink forwards it before all of on_timer's output): write at once.
         if count >= self.max_rows or watermark >= END_OF_TIME:
             self._flush()
-        elif count == 1 or not self._timers_set:
-            # Also on the first row after a restore: PyFlink 2.3 may have left the restored pending rows
-            # without their timers (registered in the bundle a checkpoint ended; see the README).
+        elif count == 1:
             timers.register_event_time_timer(watermark + 1)
             timers.register_processing_time_timer(timers.current_processing_time() + self.flush_interval_ms)
-            self._timers_set = True
         return iter(())
 
     def on_timer(self, timestamp: int, ctx):
@@ -128,6 +125,6 @@ def write(env: StreamExecutionEnvironment, stream: DataStream, insert: ClickHous
         opener = opener.map(lambda row: row, output_type=TAGGED_ROW).name(f"{uid}-open-spread") \
             .uid(f"{uid}-open-spread").set_parallelism(parallelism)
     # One writer, one key: the embedded engine admits one process, and batches are what make inserts cheap.
-    written = stream.union(opener).key_by(lambda row: 0, key_type=Types.INT()) \
-        .process(insert, output_type=Types.INT()).name(f"{uid}-insert").uid(f"{uid}-insert").set_parallelism(1)
+    written = keyed_process(stream.union(opener).key_by(lambda row: 0, key_type=Types.INT()), insert, Types.INT()) \
+        .name(f"{uid}-insert").uid(f"{uid}-insert").set_parallelism(1)
     written.sink_to(discarding_sink()).name(f"{uid}-done").uid(f"{uid}-done").set_parallelism(1)

@@ -70,12 +70,8 @@ class HealthWindows(KeyedProcessFunction):
     Reads cost a round trip to the JVM each (a key absent from a map state is never cached), so each
     slice's state is read once per process, on its first partial or timer, into a `_SliceView`, and every
     change is written to both. Only this operator writes its state, and a restore or failover starts a
-    new process, so the view cannot go stale; Flink state stays what checkpoints hold.
-
-    PyFlink 2.3 applies the timers a bundle registered only after the checkpoint that ended the bundle,
-    so that checkpoint lacks them (see the README's known limits). Re-registering a slice's timers on
-    its first touch after a restore (iterating its windows in process_element) was tried and lost
-    rows in the crash test, so it is not done.
+    new process, so the view cannot go stale; Flink state stays what checkpoints hold. Checkpoints hold
+    the timers of the bundle they end too (the operator `jobs.keyed.keyed_process` builds).
     """
 
     def __init__(self, spec: WindowSpec, lineage: Lineage):

@@ -11,7 +11,7 @@ from pyflink.common import Configuration
 from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.table import EnvironmentSettings, StreamTableEnvironment
 
-from riskstream.io import jars
+from riskstream.io import jars, operator_jar
 from riskstream.io.processes import free_port
 
 
@@ -26,7 +26,8 @@ def on_cluster() -> bool:
 
 
 def connector_jars() -> list[Path]:
-    return jars.ensure("flink-connectors")
+    """The pinned connectors, and the project's own operators (jobs/keyed.py)."""
+    return [*jars.ensure("flink-connectors"), operator_jar.ensure()]
 
 
 def configure_logs(log_dir: Path, run_name: str) -> Path:

@@ -24,6 +24,7 @@ from pyflink.table.udf import udf
 
 from jobs import breaker_operator, clickhouse_sink, health_operators as ops, policy_audit, runtime
 from jobs.ingest_udf import INGEST_FIELDS, INPUT_COLUMNS, PARTIAL_ROW, RESULT_TYPE, IngestBatch
+from jobs.keyed import keyed_process
 from riskstream.io import checkpoints, clickhouse, job_runs, kafka_admin, policy_topic, registry, topics
 from riskstream.core import config, job_config
 from riskstream.core.config import KafkaSettings, ServiceSettings
@@ -142,8 +143,8 @@ def ingest(t_env: StreamTableEnvironment, raw: str, services: ServiceSettings, j
 def window(partials: DataStream, job: HealthJobSettings, lineage: Lineage):
     """Event-time windows per slice, merged from the partials; returns (health rows, late-event rows)."""
     spec = WindowSpec(job.window_size_ms, job.slide_view_ms, job.allowed_lateness_ms)
-    windows = partials.key_by(ops.slice_key, key_type=Types.STRING()) \
-        .process(ops.HealthWindows(spec, lineage), output_type=clickhouse_sink.TAGGED_ROW) \
+    windows = keyed_process(partials.key_by(ops.slice_key, key_type=Types.STRING()),
+                            ops.HealthWindows(spec, lineage), clickhouse_sink.TAGGED_ROW) \
         .name("health-windows").uid("health-windows")
     return windows, windows.get_side_output(ops.LATE_EVENTS)
 
@@ -153,10 +154,10 @@ def breakers(t_env: StreamTableEnvironment, windows: DataStream, services: Servi
     """Per-slice circuit breakers on the closed windows; transitions to the breaker-state topic, and returned
     (tagged for ClickHouse) with their evidence."""
     kafka = services.kafka
-    records = windows.get_side_output(ops.BREAKER_WINDOWS) \
-        .key_by(breaker_operator.breaker_key, key_type=Types.STRING()) \
-        .process(breaker_operator.SliceBreakers(job.window_size_ms, kafka, policy, model.categories, job.job_id),
-                 output_type=breaker_operator.BREAKER_RECORD) \
+    records = keyed_process(
+        windows.get_side_output(ops.BREAKER_WINDOWS).key_by(breaker_operator.breaker_key, key_type=Types.STRING()),
+        breaker_operator.SliceBreakers(job.window_size_ms, kafka, policy, model.categories, job.job_id),
+        breaker_operator.BREAKER_RECORD) \
         .name("breakers").uid("breakers")
     t_env.execute_sql(f"""
         CREATE TEMPORARY TABLE breaker_state_topic (`key` BYTES, `value` BYTES) WITH (

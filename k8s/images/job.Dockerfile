@@ -1,6 +1,7 @@
 # The safety-health job: the official Flink image of the version pyproject.toml pins (apache-flink), with
 # Python 3.11 (the project's), the project installed from /opt/riskstream (what -pyfs ships), flink-python on
-# the classpath and the connector JARs verified against jars/jars.lock in usrlib/.
+# the classpath, the connector JARs verified against jars/jars.lock and the project's own operators
+# (jobs/java/, compiled against this Flink by `make setup`) in usrlib/.
 # Build from the project root after `make setup` (it fetches and checks the JARs):
 #   docker build -f k8s/images/job.Dockerfile -t riskstream/job:0.1.0 .
 FROM flink:2.3.0-java17
@@ -27,5 +28,6 @@ RUN pip install --no-cache-dir -e /opt/riskstream
 # PyFlink jobs need flink-python on the cluster's classpath; the image keeps it in opt/.
 RUN cp /opt/flink/opt/flink-python-2.3.0.jar /opt/flink/lib/
 COPY .cache/jars/flink-connectors/ /opt/flink/usrlib/
+COPY .cache/jars/riskstream-operators/ /opt/flink/usrlib/
 
 USER flink

@@ -13,6 +13,7 @@ DATASETS_DIR = REPO_ROOT / "datasets"
 LABELLED_CAPTIONS = DATASETS_DIR / "labelled_captions.csv"
 CACHE_DIR = REPO_ROOT / ".cache"
 JAR_CACHE_DIR = CACHE_DIR / "jars"
+JAVA_SOURCES_DIR = REPO_ROOT / "jobs" / "java"  # the project's own Flink operator classes
 DEFAULT_STATE_DIR = REPO_ROOT / ".riskstream"
 TRITON_VENV = REPO_ROOT / ".venv-triton"
 

@@ -113,9 +113,17 @@ class FlinkRest:
                 raise RiskstreamError(f"{self.url}{path} still in progress at the deadline: {answer}")
             time.sleep(0.5)
 
+    def _vertex_counts(self, flink_job_id: str, metric: str) -> dict[str, int]:
+        return {v["name"]: int(v.get("metrics", {}).get(metric, 0)) for v in self.job(flink_job_id)["vertices"]}
+
     def records_out(self, flink_job_id: str) -> dict[str, int]:
         """Records each operator chain has emitted since the job (re)started, by vertex name."""
-        return {v["name"]: int(v.get("metrics", {}).get("write-records", 0)) for v in self.job(flink_job_id)["vertices"]}
+        return self._vertex_counts(flink_job_id, "write-records")
+
+    def records_in(self, flink_job_id: str) -> dict[str, int]:
+        """Records each operator chain has taken in since the job (re)started, by vertex name (a source's
+        chain counts what its source read)."""
+        return self._vertex_counts(flink_job_id, "read-records")
 
     def restored(self, flink_job_id: str) -> Restored | None:
         """The checkpoint or savepoint the job restored from, or None if it started afresh."""
