@@ -2,8 +2,11 @@
 incident with hysteresis, and a replay of the same input writes the same transitions."""
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import replace
+
+import requests
 
 from jobs import safety_health
 from riskstream.cli.generator import GeneratorSettings, Incident, generate
@@ -11,6 +14,7 @@ from riskstream.cli import audit_command
 from riskstream.core import paths, schemas
 from riskstream.core.job_config import HealthJobSettings
 from riskstream.io import kafka_admin, topics
+from riskstream.io import stack_state as state
 from tests.e2e import kafka_io, store, stream
 from udfs.wire import AvroDecoder, SchemaHistory
 
@@ -76,17 +80,35 @@ def test_the_incident_opens_its_slices_breaker_only_which_closes_after_it_and_a_
                 and dict(i.labels).get("region") == "br"]
 
     # The newest record per slice on the compacted topic is its breaker's state: closed again.
-    history = SchemaHistory.from_folder(schemas.BREAKER_HISTORY)
-    decoder = AvroDecoder(history.latest, history)
-    newest = {}
-    for message in kafka_io.read_all(kafka.bootstrap_servers, kafka.breaker_state_topic):
-        record = decoder.decode(message.value())
-        if record["job_id"] == "e2e-breakers":
-            newest[message.key()] = record
+    newest = _newest_records(services, kafka.breaker_state_topic, schemas.BREAKER_HISTORY, "e2e-breakers")
     assert {(r["surface"], r["region"], r["state"]) for r in newest.values()} == {("shorts", "br", "closed")}
 
 
-def test_a_policy_forces_a_quiet_slices_breaker_open_from_the_first_window_it_judges(services, tmp_path):
+def _newest_records(services, topic: str, history_folder, job_id: str) -> dict[bytes, dict]:
+    """The newest record per key that `job_id` wrote to a compacted topic."""
+    history = SchemaHistory.from_folder(history_folder)
+    decoder = AvroDecoder(history.latest, history)
+    newest = {}
+    for message in kafka_io.read_all(services.kafka.bootstrap_servers, topic):
+        record = decoder.decode(message.value())
+        if record["job_id"] == job_id:
+            newest[message.key()] = record
+    return newest
+
+
+def _guard_answer(url: str, surface: str, region: str, version: str, items: list[str], state_wanted: str) -> dict:
+    """The guard's answer once its view holds the breaker state wanted (it follows the topics as they grow)."""
+    deadline = time.monotonic() + 60
+    while True:
+        answer = requests.post(f"{url}/v1/decide", json={"surface": surface, "region": region,
+                                                         "recommender_model_version": version, "items": items},
+                               timeout=5).json()
+        if answer["breaker"]["state"] == state_wanted or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.5)
+
+
+def test_a_policy_forces_a_quiet_slices_breaker_open_from_the_first_window_it_judges(services, stack, tmp_path):
     kafka = replace(services.kafka, policies_topic=f"policies-e2e-{uuid.uuid4().hex[:8]}")
     services = replace(services, kafka=kafka)
     kafka_admin.ensure_topics(kafka.bootstrap_servers, topics.specs(kafka))
@@ -113,3 +135,16 @@ def test_a_policy_forces_a_quiet_slices_breaker_open_from_the_first_window_it_ju
         for version in sorted(versions)]
     published = audit_command.query(services.clickhouse, kinds=["policy_published"], subject="e2e-force-search-us")
     assert [(r["actor"], r["source"]) for r in published] == [("riskstream", f"{kafka.policies_topic}@0")]
+
+    # In the recommendation path: the stack's guard follows the topics this job wrote and, on the forced
+    # slice, serves only items the job judged allowed and drops the rest, by the job's verdict per item.
+    verdicts = {record["item_id"]: record["action"] for record in _newest_records(
+        services, kafka.item_verdicts_topic, schemas.VERDICT_HISTORY, "e2e-breakers-forced").values()}
+    served_there = sorted({r["item_id"] for r in records if (r["surface"], r["region"]) == ("search", "us")})
+    items = served_there[:40] + ["e2e-item-never-seen"]
+    version = sorted(versions)[0]
+    answer = _guard_answer(state.addresses(stack.state_dir)["guard"], "search", "us", version, items, "open")
+    assert answer["breaker"]["state"] == "open" and not answer["stale"], answer["breaker"]
+    expected = [(item, "serve" if verdicts.get(item) == "allow" else "drop", "breaker_open") for item in items]
+    assert [(d["item_id"], d["decision"], d["rule"]) for d in answer["decisions"]] == expected
+    assert {d for _, d, _ in expected} == {"serve", "drop"}  # both kinds of answer are tested
