@@ -11,8 +11,8 @@ from pyflink.common import Configuration
 from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.table import EnvironmentSettings, StreamTableEnvironment
 
+from riskstream.core.errors import RiskstreamError
 from riskstream.io import jars, operator_jar
-from riskstream.io.processes import free_port
 
 
 # Set by `riskstream cluster submit` for the job's run record (`riskstream job stop|drain` call it).
@@ -71,18 +71,20 @@ def create(parallelism: int = 1, bundle_size: int = 10_000, bundle_time_ms: int 
 
     With `checkpoint_dir`, exactly-once checkpoints are taken every interval and retained when the
     job is cancelled or dies, so `restore_from` (a chk-N or savepoint folder) can resume it. Returns the
-    environments and the URL of the MiniCluster's REST API (`rest_port`, or a free port for 0).
+    environments and the URL of the REST API: a cluster's, or the MiniCluster's on `rest_port`; for port 0
+    (a free port, picked as Flink binds it) it is "" until `rest_url` reads it from the submitted job.
     """
     config = Configuration()
     if on_cluster():
         # `flink run` or a FlinkDeployment's PythonDriver: the cluster is Flink's, and so is its REST API.
         rest_url = os.environ.get(CLUSTER_REST_ENV, "")
     else:
-        rest_port = rest_port or free_port()
+        # Port 0: the operating system picks a free one as Flink binds it (a port chosen beforehand can be
+        # taken by another process before Flink binds it); `rest_url` asks the MiniCluster which it got.
         config.set_string("rest.address", "127.0.0.1")
         config.set_string("rest.bind-address", "127.0.0.1")
         config.set_string("rest.port", str(rest_port))
-        rest_url = f"http://127.0.0.1:{rest_port}"
+        rest_url = f"http://127.0.0.1:{rest_port}" if rest_port else ""
     if checkpoint_dir is not None:
         config.set_string("execution.checkpointing.interval", f"{checkpoint_interval_ms} ms")
         config.set_string("execution.checkpointing.mode", "EXACTLY_ONCE")
@@ -109,6 +111,19 @@ def create(parallelism: int = 1, bundle_size: int = 10_000, bundle_time_ms: int 
     env.set_parallelism(parallelism)
     t_env = StreamTableEnvironment.create(env, environment_settings=EnvironmentSettings.in_streaming_mode())
     return env, t_env, rest_url
+
+
+def rest_url(job_client, configured: str, timeout_ms: int = 60_000) -> str:
+    """The REST URL of a submitted job's cluster: `configured` if known, else the port its MiniCluster bound."""
+    if configured:
+        return configured
+    from pyflink.java_gateway import get_gateway
+
+    found = get_gateway().jvm.dev.riskstream.flink.LocalRestAddress.of(job_client._j_job_client, timeout_ms)
+    if not found:
+        raise RiskstreamError(f"no REST address for job {job_client.get_job_id()}: not a local MiniCluster job "
+                           f"and none configured")
+    return str(found)
 
 
 def stop(job_client, savepoint_dir: Path, drain: bool) -> str:

@@ -240,7 +240,8 @@ def start(services: ServiceSettings, job: HealthJobSettings) -> Started:
         rest_port=job.rest_port)
     lineage = build(env, t_env, services, job, model, policy)
     client = env.execute_async(lineage.job_id)
-    run = JobRun(job_id=lineage.job_id, flink_job_id=str(client.get_job_id()), pid=os.getpid(), rest_url=rest_url,
+    run = JobRun(job_id=lineage.job_id, flink_job_id=str(client.get_job_id()), pid=os.getpid(),
+                 rest_url=runtime.rest_url(client, rest_url),
                  log_file=log_file, checkpoint_dir=str(job.checkpoint_dir), started_ms=int(time.time() * 1000))
     if job.state_dir is not None:
         job_runs.record(job.state_dir, run)
