@@ -24,7 +24,7 @@ $(TRITON_VENV)/.installed: model_repository/requirements.txt
 	$(TRITON_VENV)/bin/pip install --quiet -r model_repository/requirements.txt
 	touch $@
 
-.cache/jars/.verified: $(VENV)/.installed jars/jars.lock jars/kafka-broker/pom.xml jars/flink-connectors/pom.xml jars/schema-registry/pom.xml $(shell find jobs/java -name "*.java")
+.cache/jars/.verified: $(VENV)/.installed jars/jars.lock jars/kafka-broker/pom.xml jars/flink-connectors/pom.xml jars/schema-registry/pom.xml jars/flink-model-triton/artifacts.txt $(shell find jobs/java -name "*.java")
 	$(RS) jars fetch
 	mkdir -p $(@D) && touch $@
 

@@ -12,7 +12,7 @@ from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.table import EnvironmentSettings, StreamTableEnvironment
 
 from riskstream.core.errors import RiskstreamError
-from riskstream.io import jars, operator_jar
+from riskstream.io import jars, java_build
 
 
 # Set by `riskstream cluster submit` for the job's run record (`riskstream job stop|drain` call it).
@@ -27,7 +27,7 @@ def on_cluster() -> bool:
 
 def connector_jars() -> list[Path]:
     """The pinned connectors, and the project's own operators (jobs/keyed.py)."""
-    return [*jars.ensure("flink-connectors"), operator_jar.ensure()]
+    return [*jars.ensure("flink-connectors"), java_build.operators()]
 
 
 def configure_logs(log_dir: Path, run_name: str) -> Path:
@@ -64,8 +64,8 @@ def log_project_info() -> None:
 
 def create(parallelism: int = 1, bundle_size: int = 10_000, bundle_time_ms: int = 100,
            checkpoint_dir: Path | None = None, checkpoint_interval_ms: int = 10_000,
-           restore_from: str | None = None, restart_attempts: int = 3, rest_port: int = 0
-           ) -> tuple[StreamExecutionEnvironment, StreamTableEnvironment, str]:
+           restore_from: str | None = None, restart_attempts: int = 3, rest_port: int = 0,
+           extra_jars: tuple[Path, ...] = ()) -> tuple[StreamExecutionEnvironment, StreamTableEnvironment, str]:
     """A streaming environment with the pinned connectors; local runs start a MiniCluster, a program run
     by a Flink client (`on_cluster()`) runs on the client's cluster.
 
@@ -97,7 +97,7 @@ def create(parallelism: int = 1, bundle_size: int = 10_000, bundle_time_ms: int 
     config.set_string("restart-strategy.fixed-delay.delay", "2 s")
     if restore_from:
         config.set_string("execution.state-recovery.path", restore_from)
-    config.set_string("pipeline.jars", ";".join(p.resolve().as_uri() for p in connector_jars()))
+    config.set_string("pipeline.jars", ";".join(p.resolve().as_uri() for p in (*connector_jars(), *extra_jars)))
     # Python workers run the interpreter of this process, so they see the same packages.
     config.set_string("python.executable", sys.executable)
     config.set_string("python.client.executable", sys.executable)

@@ -8,7 +8,7 @@ from pathlib import Path
 from riskstream.cli import (audit_command, cluster_command, generator_args, guard_command, job_commands,
                             policy_commands)
 from riskstream.core import config, paths
-from riskstream.io import jars, operator_jar
+from riskstream.io import jars, java_build
 from riskstream.core.errors import RiskstreamError
 
 
@@ -36,7 +36,7 @@ def _jars(args: argparse.Namespace) -> int:
         return 0
     for bundle, files in jars.ensure_all().items():
         print(f"{bundle}: {len(files)} JARs verified in {jars.bundle_dir(bundle)}")
-    print(f"{operator_jar.NAME}: built {operator_jar.ensure()}")
+    print(f"{java_build.OPERATORS}: built {java_build.operators()}")
     return 0
 
 

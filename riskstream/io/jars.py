@@ -13,7 +13,7 @@ from pathlib import Path
 from riskstream.core import paths
 from riskstream.core.errors import ChecksumMismatch, MissingTool, RiskstreamError
 
-BUNDLES = ("kafka-broker", "flink-connectors", "schema-registry")
+BUNDLES = ("kafka-broker", "flink-connectors", "schema-registry", "flink-model-triton")
 ARTIFACT_PATTERNS = ("*.jar", "*.tar.gz")  # JARs, and the registry's ready-to-run app archive
 LOCK_FILE = paths.JARS_SPEC_DIR / "jars.lock"
 
@@ -49,21 +49,36 @@ def read_lock() -> dict[str, str]:
     return entries
 
 
+def _artifacts_listed(bundle: str) -> list[str] | None:
+    """The coordinates of a bundle copied artifact by artifact (`artifacts.txt`), or None for a `pom.xml` one."""
+    listing = paths.JARS_SPEC_DIR / bundle / "artifacts.txt"
+    if not listing.exists():
+        return None
+    return [line.strip() for line in listing.read_text().splitlines() if line.strip() and not line.startswith("#")]
+
+
 def _resolve(bundle: str) -> None:
-    """Let Maven copy the bundle's runtime closure into the cache folder."""
+    """Let Maven copy the bundle into the cache folder: a pom.xml's runtime closure, or the artifacts
+    `artifacts.txt` lists, each alone (for an artifact whose POM Maven cannot read)."""
     mvn = shutil.which("mvn")
     if mvn is None:
         raise MissingTool("mvn (Apache Maven) is needed to fetch JARs from Maven Central: apt-get install maven")
     target = bundle_dir(bundle)
     if target.exists():
         shutil.rmtree(target)
-    command = [
-        mvn, "-B", "-q", "-C", "-f", str(paths.JARS_SPEC_DIR / bundle / "pom.xml"),
-        "dependency:copy-dependencies", f"-DoutputDirectory={target}", "-DincludeScope=runtime",
-    ]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RiskstreamError(f"Maven could not resolve the {bundle} JARs:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+    listed = _artifacts_listed(bundle)
+    if listed is None:
+        commands = [[mvn, "-B", "-q", "-C", "-f", str(paths.JARS_SPEC_DIR / bundle / "pom.xml"),
+                     "dependency:copy-dependencies", f"-DoutputDirectory={target}", "-DincludeScope=runtime"]]
+    else:
+        commands = [[mvn, "-B", "-q", "-C", "dependency:copy", f"-Dartifact={coordinates}",
+                     f"-DoutputDirectory={target}"] for coordinates in listed]
+    for command in commands:
+        # Outside any project folder: `dependency:copy` then reads no POM of ours.
+        result = subprocess.run(command, capture_output=True, text=True, cwd=paths.JARS_SPEC_DIR / bundle)
+        if result.returncode != 0:
+            raise RiskstreamError(f"Maven could not resolve the {bundle} JARs:\n{result.stdout[-2000:]}"
+                                  f"{result.stderr[-2000:]}")
 
 
 def _verify(bundle: str, lock: dict[str, str]) -> list[str]:

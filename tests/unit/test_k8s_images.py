@@ -7,7 +7,7 @@ import re
 import tomllib
 
 from riskstream.core import paths
-from riskstream.io import operator_jar
+from riskstream.io import java_build
 from riskstream.stack import k8s
 
 IMAGES = paths.REPO_ROOT / "k8s" / "images"
@@ -63,7 +63,7 @@ def test_the_job_image_is_the_pinned_flink_with_what_the_flinkdeployment_runs():
     assert "COPY .cache/jars/flink-connectors/ /opt/flink/usrlib/" in dockerfile
     assert "flink-connectors" in (paths.REPO_ROOT / "jars" / "jars.lock").read_text()
     # The job's keyed operators are the project's own class (jobs/keyed.py), built by `make setup`.
-    assert f"COPY .cache/jars/{operator_jar.NAME}/ /opt/flink/usrlib/" in dockerfile
+    assert f"COPY .cache/jars/{java_build.OPERATORS}/ /opt/flink/usrlib/" in dockerfile
 
 
 def test_the_app_image_runs_the_guard_as_the_manifests_user():

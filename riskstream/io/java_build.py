@@ -1,7 +1,8 @@
-"""The project's own Flink operator classes (`jobs/java/`), compiled against the pinned PyFlink's JARs.
+"""The project's few Java classes, compiled against the installed PyFlink's JARs into the JAR cache.
 
-Built on first use into the JAR cache, named by a digest of the sources and the Flink JARs they were
-compiled against, so an edit or a PyFlink upgrade builds a new JAR and a stale one is never used.
+`operators()`: the job's keyed operator (`jobs/java/`). `bench/` builds its ML_PREDICT wrapper with `build`.
+Each JAR is built on first use, named by a digest of its sources (resources included) and of the JARs it
+was compiled against, so an edit or a PyFlink upgrade builds a new JAR and a stale one is never used.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from pathlib import Path
 from riskstream.core import paths
 from riskstream.core.errors import MissingTool, RiskstreamError
 
-NAME = "riskstream-operators"
+OPERATORS = "riskstream-operators"
 
 
 def pyflink_home() -> Path:
@@ -28,13 +29,18 @@ def pyflink_home() -> Path:
     return Path(spec.origin).parent
 
 
-def compile_classpath(home: Path | None = None) -> list[Path]:
-    """flink-python (the operator it extends) and flink-dist (Flink's streaming API)."""
+def flink_jar(pattern: str, home: Path | None = None) -> Path:
+    """One of the installed PyFlink's JARs, e.g. `opt/flink-python-*.jar`."""
     home = home or pyflink_home()
-    found = sorted(home.glob("opt/flink-python-*.jar")) + sorted(home.glob("lib/flink-dist-*.jar"))
-    if len(found) != 2:
-        raise RiskstreamError(f"expected one flink-python and one flink-dist JAR under {home}, found {found}")
-    return found
+    found = sorted(home.glob(pattern))
+    if len(found) != 1:
+        raise RiskstreamError(f"expected one {pattern} under {home}, found {found}")
+    return found[0]
+
+
+def compile_classpath() -> list[Path]:
+    """flink-python (the operators PyFlink runs) and flink-dist (Flink's streaming API and runtime)."""
+    return [flink_jar("opt/flink-python-*.jar"), flink_jar("lib/flink-dist-*.jar")]
 
 
 def _javac() -> str:
@@ -48,41 +54,51 @@ def _javac() -> str:
                       "apt-get install openjdk-17-jdk-headless, or set JAVA_HOME")
 
 
-def sources() -> list[Path]:
-    return sorted(paths.JAVA_SOURCES_DIR.rglob("*.java"))
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file())
 
 
-def _digest(files: list[Path], classpath: list[Path]) -> str:
+def _digest(folder: Path, files: list[Path], classpath: list[Path]) -> str:
     digest = hashlib.sha256()
     for path in files:
-        digest.update(str(path.relative_to(paths.JAVA_SOURCES_DIR)).encode() + b"\0" + path.read_bytes())
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
     for jar in classpath:
         digest.update(jar.name.encode() + b"\0")
     return digest.hexdigest()[:16]
 
 
-def ensure() -> Path:
-    """The operators' JAR, compiled now if this version of the sources has not been built yet."""
-    files, classpath = sources(), compile_classpath()
-    target = paths.JAR_CACHE_DIR / NAME / f"{NAME}-{_digest(files, classpath)}.jar"
+def build(name: str, folder: Path, classpath: list[Path]) -> Path:
+    """The JAR of the `.java` files under `folder` (other files there, e.g. META-INF/services, go in as
+    resources), compiled now if this version of them has not been built yet."""
+    files = _files(folder)
+    target = paths.JAR_CACHE_DIR / name / f"{name}-{_digest(folder, files, classpath)}.jar"
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="riskstream-javac-") as scratch:
         classes = Path(scratch) / "classes"
         command = [_javac(), "--release", "17", "-nowarn", "-d", str(classes),
-                   "-cp", os.pathsep.join(str(jar) for jar in classpath), *map(str, files)]
+                   "-cp", os.pathsep.join(str(jar) for jar in classpath),
+                   *(str(p) for p in files if p.suffix == ".java")]
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
-            raise RiskstreamError(f"javac could not build {NAME}:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
+            raise RiskstreamError(f"javac could not build {name}:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
         partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
         with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as jar:
             jar.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\nCreated-By: riskstream\n")
             for path in sorted(classes.rglob("*.class")):
                 jar.write(path, path.relative_to(classes).as_posix())
+            for path in files:
+                if path.suffix != ".java":
+                    jar.write(path, path.relative_to(folder).as_posix())
         # Renamed into place: a job starting beside this build sees the whole JAR or none.
         os.replace(partial, target)
-    for stale in target.parent.glob(f"{NAME}-*.jar"):
+    for stale in target.parent.glob(f"{name}-*.jar"):
         if stale != target:
             stale.unlink(missing_ok=True)
     return target
+
+
+def operators() -> Path:
+    """The job's keyed operator (jobs/keyed.py) as a JAR."""
+    return build(OPERATORS, paths.JAVA_SOURCES_DIR, compile_classpath())
