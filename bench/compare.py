@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.compare --events 100000 [--rounds 3] [--catalogue-items 1000000 --cache]
     .venv/bin/python -m bench.compare --scale 25000,100000,400000
+    .venv/bin/python -m bench.compare --events 100000 --scoring-rows 20000   # and the ML_PREDICT scoring row
 
 
 On the local stack (started if needed), one backlog of generated impressions is produced, then, interleaved
@@ -202,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--catalogue-items", type=int, default=0,
                         help="draw the backlog from a catalogue of this many items (0: the corpus's items)")
     parser.add_argument("--zipf", type=float, default=1.1, help="the catalogue's Zipf exponent")
+    parser.add_argument("--scoring-rows", type=int, default=0,
+                        help="then compare the job's scoring path with Flink's ML_PREDICT on this many captions "
+                             "(bench.scoring, same Triton, same session)")
     args = parser.parse_args(argv)
 
     stack = StackSettings()
@@ -210,6 +214,11 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(size) for size in args.scale.split(",")] if args.scale else [args.events]
     for events in sizes:
         compare(stack, events, args.rounds, peers, catalogue, stack.state_dir / "bench-compare")
+    if args.scoring_rows:
+        print("\nscoring paths (the job's pandas UDF against Flink's ML_PREDICT):", flush=True)
+        return subprocess.run([sys.executable, "-m", "bench.scoring", "--rows", str(args.scoring_rows),
+                               "--capacity", "4096", "--strategies", "pandas,ml_predict"],
+                              env=job_environment(), cwd=paths.REPO_ROOT).returncode
     return 0
 
 

@@ -38,7 +38,8 @@ def _stat(pid: int) -> tuple[str, int, float, int] | None:
     return comm, int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK, int(fields[21]) * PAGE
 
 
-def _tree(root: int) -> dict[int, tuple[str, int, float, int]]:
+def process_tree(root: int) -> dict[int, tuple[str, int, float, int]]:
+    """pid -> (comm, parent pid, CPU seconds, RSS bytes) of `root` and its live descendants."""
     stats = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -57,7 +58,7 @@ def _tree(root: int) -> dict[int, tuple[str, int, float, int]]:
 
 def cpu_seconds(pid: int) -> float:
     """CPU seconds used so far by a process and its descendants that still run."""
-    return sum(stat[2] for stat in _tree(pid).values())
+    return sum(stat[2] for stat in process_tree(pid).values())
 
 
 def run(command: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> Measured:
@@ -68,7 +69,7 @@ def run(command: list[str], log: Path, env: dict[str, str] | None = None, cwd: P
     with log.open("w") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
         while process.poll() is None:
-            tree = _tree(process.pid)
+            tree = process_tree(process.pid)
             peak = max(peak, sum(stat[3] for stat in tree.values()))
             last_cpu.update({pid: (stat[0], stat[2]) for pid, stat in tree.items()})
             time.sleep(0.2)

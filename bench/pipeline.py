@@ -1,12 +1,15 @@
 """Measure the safety-health job on this machine: throughput, scoring batch size, end-to-end latency.
 
     .venv/bin/python -m bench.pipeline [--events 20000] [--latency-seconds 60] [--bundle-time-ms 1000]
+                                       [--latency-rate 200 | --latency-share 0.5]
 
 Runs on the local stack (started if needed). Throughput is net of job start-up: the same bounded job
 runs on an empty input first (the baseline, same session), and events/s = events / (t_full - t_empty).
 The scoring batch size is what Triton executed (its statistics: inferences / executions).
 Latency is measured with events produced in real time into 5-second windows: for each row,
 visible-in-ClickHouse time minus window end (so it includes the 1-second out-of-orderness wait).
+`--latency-share 0.5` produces at half the throughput just measured (latency at load), instead of a
+fixed `--latency-rate`; the rate the producer achieved is printed beside the one asked for.
 """
 from __future__ import annotations
 
@@ -79,14 +82,19 @@ def latency(services, stack, seconds: int, rate: float, bundle_time_ms: int) -> 
         ch.close()
     lags = sorted(r[0] for r in rows)
     quantiles = statistics.quantiles(lags, n=100, method="inclusive")
-    return {"rows": len(lags), "p50_ms": quantiles[49], "p99_ms": quantiles[98], "span_s": (ended_ms - began_ms) / 1000}
+    span_s = (ended_ms - began_ms) / 1000
+    return {"rows": len(lags), "p50_ms": quantiles[49], "p99_ms": quantiles[98], "span_s": span_s,
+            "achieved_rate": int(seconds * rate) / max(span_s, 1e-9)}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--latency-seconds", type=int, default=30)
-    parser.add_argument("--latency-rate", type=float, default=200.0)
+    load = parser.add_mutually_exclusive_group()
+    load.add_argument("--latency-rate", type=float, default=200.0, help="events/s produced for the latency run")
+    load.add_argument("--latency-share", type=float, default=None,
+                      help="produce at this share of the throughput just measured instead (e.g. 0.5)")
     parser.add_argument("--skip-latency", action="store_true", help="measure throughput and batch size only")
     parser.add_argument("--bundle-time-ms", type=int, default=HealthJobSettings.bundle_time_ms,
                         help="the job's Python bundle interval (Flink's own default is 1000)")
@@ -105,9 +113,15 @@ def main(argv: list[str] | None = None) -> int:
           f"-> mean batch {t['mean_batch']:.0f} (Arrow batch limit 4096)")
     if args.skip_latency:
         return 0
-    lat = latency(services, stack, args.latency_seconds, args.latency_rate, args.bundle_time_ms)
-    print(f"latency (window end -> row in ClickHouse, 5 s windows, {args.latency_rate:g} events/s for "
-          f"{lat['span_s']:.0f}s): p50 {lat['p50_ms'] / 1000:.2f}s, p99 {lat['p99_ms'] / 1000:.2f}s over {lat['rows']} rows")
+    rate = args.latency_rate
+    if args.latency_share is not None:
+        if t["full_run_s"] <= t["empty_run_s"]:
+            parser.error("--latency-share needs a measured throughput: use more --events")
+        rate = args.latency_share * t["events_per_s"]
+    lat = latency(services, stack, args.latency_seconds, rate, args.bundle_time_ms)
+    print(f"latency (window end -> row in ClickHouse, 5 s windows, {rate:.0f} events/s asked, "
+          f"{lat['achieved_rate']:.0f} produced, for {lat['span_s']:.0f}s): p50 {lat['p50_ms'] / 1000:.2f}s, "
+          f"p99 {lat['p99_ms'] / 1000:.2f}s over {lat['rows']} rows")
     return 0
 
 
