@@ -32,6 +32,7 @@ from riskstream.io.processes import job_environment
 
 DUMP_EVERY_S = 5.0
 PY_SPY = Path(sys.executable).parent / "py-spy"
+DUMP_FAILURES: list[str] = []  # why a py-spy dump listed no thread, per failed dump
 _THREAD_LINE = re.compile(r'^Thread (\d+) \((?:active|idle)[^)]*\): "(.*)"', re.M)
 
 
@@ -55,7 +56,9 @@ def _threads(pid: int) -> dict[int, tuple[str, float]]:
 def _python_names(pid: int) -> dict[int, str]:
     """tid -> Python thread name and the function it was started with (its outermost frame outside
     threading.py), as py-spy reads them from the running interpreter."""
-    result = subprocess.run([str(PY_SPY), "dump", "--pid", str(pid)], capture_output=True, text=True)
+    # Non-blocking: a loaded process is not paused (a paused dump times out on a busy 2-core machine).
+    result = subprocess.run([str(PY_SPY), "dump", "--nonblocking", "--pid", str(pid)], capture_output=True,
+                            text=True)
     names = {}
     for block in result.stdout.split("\nThread ")[1:]:
         header = _THREAD_LINE.match("Thread " + block)
@@ -65,6 +68,8 @@ def _python_names(pid: int) -> dict[int, str]:
         outer = [f for f in frames if "threading.py" not in f]
         started_with = outer[-1].split(" (")[0] if outer else ""
         names[int(header.group(1))] = f"{header.group(2)} [{started_with}]" if started_with else header.group(2)
+    if not names:
+        DUMP_FAILURES.append((result.stderr.strip().splitlines() or [f"exit {result.returncode}"])[0][:300])
     return names
 
 
@@ -118,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
     print("| --- | --- | --- | --- |")
     for (process, thread), seconds in by_group.most_common(args.top):
         print(f"| {process} | {thread} | {seconds:.1f} | {seconds / total:.0%} |")
+    if DUMP_FAILURES:
+        print(f"{len(DUMP_FAILURES)} py-spy dumps listed no thread (their Python threads show as native); "
+              f"the last said: {DUMP_FAILURES[-1]}")
     return 0
 
 
