@@ -71,10 +71,13 @@ GUARD_PORT = Option("--guard-port", "RISKSTREAM_GUARD_PORT", 18090, "the local g
                     int)
 MODEL_REPOSITORY = Option("--model-repository", "RISKSTREAM_MODEL_REPOSITORY", str(paths.MODEL_REPOSITORY),
                           "Triton model repository the local server loads")
+TRITON_MODEL_CONFIG = Option("--triton-model-config", "RISKSTREAM_TRITON_MODEL_CONFIG", "",
+                             "the model configuration Triton loads: a name from <model>/configs/ (e.g. gpu), or "
+                             "empty for config.pbtxt")
 
 STACK_OPTIONS = (STATE_DIR, KAFKA_PORT, KAFKA_CONTROLLER_PORT, TRITON_HTTP_PORT, TRITON_GRPC_PORT,
                  TRITON_METRICS_PORT, REGISTRY_PORT, REGISTRY_MANAGEMENT_PORT, REGISTRY_JAVA, KAFKA_HEAP,
-                 MODEL_REPOSITORY, GUARD_PORT)
+                 MODEL_REPOSITORY, GUARD_PORT, TRITON_MODEL_CONFIG)
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,7 @@ class StackSettings:
     kafka_heap: str = "512m"
     model_repository: Path = paths.MODEL_REPOSITORY
     guard_port: int = 18090
+    triton_model_config: str = ""  # Triton's --model-config-name: <model>/configs/<name>.pbtxt
 
     @property
     def clickhouse_path(self) -> Path:
@@ -237,6 +241,7 @@ def stack_settings(args: argparse.Namespace) -> StackSettings:
         kafka_heap=args.kafka_heap,
         model_repository=Path(args.model_repository).resolve(),
         guard_port=args.guard_port,
+        triton_model_config=args.triton_model_config,
     )
 
 

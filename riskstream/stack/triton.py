@@ -71,6 +71,8 @@ def server_command(settings: StackSettings, http: int, grpc: int, metrics: int) 
         "--http-address=127.0.0.1", "--grpc-address=127.0.0.1", "--metrics-address=127.0.0.1",
         "--exit-on-error=true", "--strict-readiness=true", "--log-verbose=0",
     ]
+    if settings.triton_model_config:
+        command.append(f"--model-config-name={settings.triton_model_config}")
     return command, env
 
 

@@ -7,7 +7,7 @@ import functools
 
 import pytest
 
-from riskstream.core import config, guard_config, job_config
+from riskstream.core import config, guard_config, job_config, paths
 from riskstream.core.config import KafkaSettings
 from riskstream.io import topics
 from riskstream.stack import k8s
@@ -113,6 +113,12 @@ def test_prod_runs_triton_on_gpus_three_brokers_and_flink_ha():
     docs = _rendered("prod")
     [triton] = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "triton"]
     assert triton["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    # The GPU model configuration, which the image carries with the rest of the model repository.
+    args = triton["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--model-config-name=gpu" in args and "--model-repository=/models" in args
+    assert (paths.MODEL_REPOSITORY / "safety_text" / "configs" / "gpu.pbtxt").exists()
+    assert not any(a.startswith("--model-config-name") for d in _rendered("dev") if d["kind"] == "Deployment"
+                   and d["metadata"]["name"] == "triton" for a in d["spec"]["template"]["spec"]["containers"][0]["args"])
     pools = {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "KafkaNodePool"}
     assert {name: (p["replicas"], p["roles"]) for name, p in pools.items()} == {
         "controllers": (3, ["controller"]), "brokers": (3, ["broker"])}
