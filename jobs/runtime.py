@@ -97,7 +97,11 @@ def create(parallelism: int = 1, bundle_size: int = 10_000, bundle_time_ms: int 
     config.set_string("restart-strategy.fixed-delay.delay", "2 s")
     if restore_from:
         config.set_string("execution.state-recovery.path", restore_from)
-    config.set_string("pipeline.jars", ";".join(p.resolve().as_uri() for p in (*connector_jars(), *extra_jars)))
+    # A cluster has the connectors and the project's operators on its classpath (the job image's usrlib/,
+    # `riskstream cluster`'s lib/): a job there fetches and builds nothing.
+    shipped = [*extra_jars] if on_cluster() else [*connector_jars(), *extra_jars]
+    if shipped:
+        config.set_string("pipeline.jars", ";".join(p.resolve().as_uri() for p in shipped))
     # Python workers run the interpreter of this process, so they see the same packages.
     config.set_string("python.executable", sys.executable)
     config.set_string("python.client.executable", sys.executable)

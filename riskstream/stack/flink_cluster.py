@@ -20,7 +20,7 @@ import requests
 from riskstream.core import paths
 from riskstream.core.config import StackSettings
 from riskstream.core.errors import RiskstreamError, ServiceFailedToStart
-from riskstream.io import processes
+from riskstream.io import jars, java_build, processes
 from riskstream.stack import process
 
 CLUSTER_REST_ENV = "RISKSTREAM_FLINK_REST_URL"  # jobs.runtime reads it (the job's run record)
@@ -91,13 +91,16 @@ def _clean_environment() -> dict[str, str]:
 
 
 def _lib(folder: Path) -> Path:
-    """The distribution's lib/ plus opt/flink-python: Python jobs need it on the cluster's classpath, as the
-    official image's PyFlink instructions put it there (the wheel keeps it in opt/)."""
+    """The distribution's lib/ plus opt/flink-python (Python jobs need it on the cluster's classpath, as the
+    official image's PyFlink instructions put it there; the wheel keeps it in opt/), the verified connector
+    JARs and the project's operators: a cluster provides them, as the job image does from usrlib/, and a
+    job on a cluster names none itself (jobs.runtime.create)."""
     lib = folder / "lib"
     if lib.exists():
         shutil.rmtree(lib)
     lib.mkdir(parents=True)
-    for jar in [*(flink_home() / "lib").glob("*.jar"), *(flink_home() / "opt").glob("flink-python-*.jar")]:
+    for jar in [*(flink_home() / "lib").glob("*.jar"), *(flink_home() / "opt").glob("flink-python-*.jar"),
+                *jars.ensure("flink-connectors"), java_build.operators()]:
         (lib / jar.name).symlink_to(jar)
     return lib
 
@@ -172,8 +175,8 @@ def _shipped(folder: Path) -> Path:
 def submit(cluster: Cluster, job_args: list[str], parallelism: int, module: str = "jobs.safety_health",
            log_path: Path | None = None, timeout_s: float = 900.0) -> subprocess.CompletedProcess:
     """`flink run` a Python job module, attached, as a FlinkDeployment's PythonDriver runs it: `jobs/` and
-    `udfs/` shipped with -pyfs, the module with -pym (the job names its connector JARs in its own configuration,
-    and the client ships them with the job)."""
+    `udfs/` shipped with -pyfs, the module with -pym; the connector JARs and the project's operators are on the
+    cluster's classpath (`_lib`), as in the job image."""
     command = [str(flink_home() / "bin" / "flink"), "run", "-m", cluster.rest_url.removeprefix("http://"),
                "-p", str(parallelism), "-pyclientexec", sys.executable, "-pyexec", sys.executable,
                "-pyfs", str(_shipped(Path(cluster.conf_dir).parent)), "-pym", module]

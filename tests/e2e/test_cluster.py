@@ -43,6 +43,11 @@ def test_the_job_at_parallelism_2_on_two_taskmanagers_writes_the_reference_rows(
         assert job["state"] == "FINISHED"
         # Two TaskManager processes ran the job's tasks, not one.
         assert len(_taskmanagers_used(cluster.rest_url, job["jid"])) == 2
+        # The connectors and the project's operators came from the cluster's classpath, as in the job
+        # image; the job shipped no JAR of its own (it would fetch with Maven and build with javac).
+        settings = {e["key"]: e["value"] for e in requests.get(
+            f"{cluster.rest_url}/jobs/{job['jid']}/jobmanager/config", timeout=10).json()}
+        assert ".cache/jars" not in settings.get("pipeline.jars", ""), settings.get("pipeline.jars")
     finally:
         flink_cluster.down(cluster_stack)
     reference.assert_rows_equal(services, "e2e-cluster", records, positions)
