@@ -63,14 +63,15 @@ def log_project_info() -> None:
 
 
 def create(parallelism: int = 1, bundle_size: int = 10_000, bundle_time_ms: int = 100,
-           checkpoint_dir: Path | None = None, checkpoint_interval_ms: int = 10_000,
+           checkpoint_dir: Path | str | None = None, checkpoint_interval_ms: int = 10_000,
            restore_from: str | None = None, restart_attempts: int = 3, rest_port: int = 0,
            extra_jars: tuple[Path, ...] = ()) -> tuple[StreamExecutionEnvironment, StreamTableEnvironment, str]:
     """A streaming environment with the pinned connectors; local runs start a MiniCluster, a program run
     by a Flink client (`on_cluster()`) runs on the client's cluster.
 
-    With `checkpoint_dir`, exactly-once checkpoints are taken every interval and retained when the
-    job is cancelled or dies, so `restore_from` (a chk-N or savepoint folder) can resume it. Returns the
+    With `checkpoint_dir` (a folder, or a URI such as s3://...), exactly-once checkpoints are taken every
+    interval and retained when the job is cancelled or dies, so `restore_from` (a chk-N or savepoint
+    folder) can resume it; without, a cluster's own checkpoint settings apply. Returns the
     environments and the URL of the REST API: a cluster's, or the MiniCluster's on `rest_port`; for port 0
     (a free port, picked as Flink binds it) it is "" until `rest_url` reads it from the submitted job.
     """
@@ -88,7 +89,8 @@ def create(parallelism: int = 1, bundle_size: int = 10_000, bundle_time_ms: int 
     if checkpoint_dir is not None:
         config.set_string("execution.checkpointing.interval", f"{checkpoint_interval_ms} ms")
         config.set_string("execution.checkpointing.mode", "EXACTLY_ONCE")
-        config.set_string("execution.checkpointing.dir", Path(checkpoint_dir).resolve().as_uri())
+        location = checkpoint_dir if isinstance(checkpoint_dir, str) else Path(checkpoint_dir).resolve().as_uri()
+        config.set_string("execution.checkpointing.dir", location)
         config.set_string("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION")
         config.set_string("execution.checkpointing.num-retained", "3")
     # A bug or a dead dependency must end the job after a few tries, not restart it forever.

@@ -242,7 +242,8 @@ def start(services: ServiceSettings, job: HealthJobSettings) -> Started:
     client = env.execute_async(lineage.job_id)
     run = JobRun(job_id=lineage.job_id, flink_job_id=str(client.get_job_id()), pid=os.getpid(),
                  rest_url=runtime.rest_url(client, rest_url),
-                 log_file=log_file, checkpoint_dir=str(job.checkpoint_dir), started_ms=int(time.time() * 1000))
+                 log_file=log_file, checkpoint_dir=str(job.checkpoint_dir or "(the cluster's)"),
+                 started_ms=int(time.time() * 1000))
     if job.state_dir is not None:
         job_runs.record(job.state_dir, run)
     return Started(client, lineage, run)
@@ -270,7 +271,8 @@ def parse_args(argv: list[str] | None) -> tuple[ServiceSettings, HealthJobSettin
 
 def settings_from(args: argparse.Namespace) -> tuple[ServiceSettings, HealthJobSettings]:
     state_dir = Path(args.state_dir)
-    return config.service_settings(args, state.addresses(state_dir)), job_config.health_job_settings(args, state_dir)
+    return (config.service_settings(args, state.addresses(state_dir)),
+            job_config.health_job_settings(args, state_dir, on_cluster=runtime.on_cluster()))
 
 
 def run_and_report(services: ServiceSettings, job: HealthJobSettings) -> int:

@@ -28,7 +28,8 @@ IDLE_TIMEOUT = Option("--idle-timeout-s", "RISKSTREAM_IDLE_TIMEOUT_S", 30,
 POLICY = Option("--policy", "RISKSTREAM_POLICY", str(paths.REPO_ROOT / "policies" / "default.toml"),
                 "safety policy file (TOML: version, per-category thresholds)")
 CHECKPOINT_DIR = Option("--checkpoint-dir", "RISKSTREAM_CHECKPOINT_DIR", None,
-                        "where checkpoints are kept (default: <state dir>/checkpoints)")
+                        "where checkpoints are kept: a folder or a URI such as s3://bucket/checkpoints (default: "
+                        "<state dir>/checkpoints locally; on a Flink cluster, the cluster's own setting)")
 CHECKPOINT_INTERVAL = Option("--checkpoint-interval-s", "RISKSTREAM_CHECKPOINT_INTERVAL_S", 10,
                              "seconds between checkpoints", int)
 PARALLELISM = Option("--parallelism", "RISKSTREAM_PARALLELISM", 1, "job parallelism", int)
@@ -120,7 +121,8 @@ class HealthJobSettings:
     out_of_orderness_ms: int = 10_000
     idle_timeout_ms: int = 30_000
     policy_path: Path = paths.REPO_ROOT / "policies" / "default.toml"
-    checkpoint_dir: Path = paths.DEFAULT_STATE_DIR / "checkpoints"
+    # A local folder, a URI Flink's file systems take (s3://...), or None: the Flink cluster's own setting.
+    checkpoint_dir: Path | str | None = paths.DEFAULT_STATE_DIR / "checkpoints"
     checkpoint_interval_ms: int = 10_000
     parallelism: int = 1
     bundle_time_ms: int = 100
@@ -153,12 +155,20 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--job-id", default="", help="lineage id written on every row (default: generated)")
 
 
-def health_job_settings(args: argparse.Namespace, state_dir: Path) -> HealthJobSettings:
+def checkpoint_location(value: str) -> Path | str:
+    """--checkpoint-dir as given: a URI (scheme://...) as is, a folder made absolute."""
+    return value if "://" in value else Path(value).resolve()
+
+
+def health_job_settings(args: argparse.Namespace, state_dir: Path, on_cluster: bool = False) -> HealthJobSettings:
+    """The job's settings from its arguments. On a Flink cluster (`on_cluster`) checkpoints go where the
+    cluster's configuration says unless --checkpoint-dir is given: a FlinkDeployment names its own."""
+    default_checkpoints = None if on_cluster else (Path(state_dir) / "checkpoints").resolve()
     return HealthJobSettings(
         window_size_ms=args.window_size_s * 1000, slide_view_ms=args.slide_view_s * 1000,
         allowed_lateness_ms=args.allowed_lateness_s * 1000, out_of_orderness_ms=args.out_of_orderness_s * 1000,
         idle_timeout_ms=args.idle_timeout_s * 1000, policy_path=Path(args.policy).resolve(),
-        checkpoint_dir=Path(args.checkpoint_dir or state_dir / "checkpoints").resolve(),
+        checkpoint_dir=checkpoint_location(args.checkpoint_dir) if args.checkpoint_dir else default_checkpoints,
         checkpoint_interval_ms=args.checkpoint_interval_s * 1000, parallelism=args.parallelism,
         bundle_time_ms=args.bundle_time_ms, bundle_size=args.bundle_size, bounded=args.bounded,
         decode=DecodeSettings(dimension_pattern=args.dimension_pattern, dimension_max_length=args.dimension_max_length,

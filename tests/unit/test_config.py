@@ -66,3 +66,33 @@ def test_offsets_format_and_parse_are_inverse():
 
     assert format_offsets({1: 98, 0: 120}) == "0:120,1:98"
     assert parse_offsets(format_offsets({0: 120, 1: 98, 2: 0})) == {0: 120, 1: 98, 2: 0}
+
+
+def _job_args(argv):
+    from riskstream.core import job_config
+
+    parser = argparse.ArgumentParser()
+    config.add_options(parser, job_config.HEALTH_JOB_OPTIONS)
+    job_config.add_run_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_checkpoints_default_to_the_state_folder_locally_and_to_the_clusters_setting_on_a_cluster(tmp_path):
+    from riskstream.core.job_config import health_job_settings
+
+    assert health_job_settings(_job_args([]), tmp_path).checkpoint_dir == tmp_path.resolve() / "checkpoints"
+    # A FlinkDeployment names its checkpoint storage (a PVC, an object store): the job leaves it alone.
+    assert health_job_settings(_job_args([]), tmp_path, on_cluster=True).checkpoint_dir is None
+    given = health_job_settings(_job_args(["--checkpoint-dir", "s3://bucket/chk"]), tmp_path, on_cluster=True)
+    assert given.checkpoint_dir == "s3://bucket/chk"
+    relative = health_job_settings(_job_args(["--checkpoint-dir", "chk"]), tmp_path)
+    assert relative.checkpoint_dir.is_absolute() and relative.checkpoint_dir.name == "chk"
+
+
+def test_latest_checkpoint_needs_a_local_folder():
+    from riskstream.core.errors import RiskstreamError
+    from riskstream.io import checkpoints
+
+    for location in ("s3://bucket/chk", None):
+        with pytest.raises(RiskstreamError, match="give the checkpoint's path or URI"):
+            checkpoints.latest(location)
