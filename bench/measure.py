@@ -29,8 +29,14 @@ class Measured:
 
 def _stat(pid: int) -> tuple[str, int, float, int] | None:
     """(comm, parent pid, CPU seconds, RSS bytes) of a live process."""
+    return read_stat(Path(f"/proc/{pid}/stat"))
+
+
+def read_stat(path: Path) -> tuple[str, int, float, int] | None:
+    """(comm, parent pid, CPU seconds, RSS bytes) from a /proc stat file, a process's or a thread's
+    (/proc/<pid>/task/<tid>/stat); None once it has gone."""
     try:
-        text = Path(f"/proc/{pid}/stat").read_text()
+        text = path.read_text()
     except OSError:
         return None
     comm = text[text.index("(") + 1:text.rindex(")")]

@@ -39,6 +39,7 @@ from bench.peers import ml_predict
 
 STRATEGIES = {"pandas", "async", "ml_predict"}
 
+
 class MicroBatchingScore(AsyncFunction):
     """Async I/O: each call waits on a shared batch that is sent when full or `linger_s` after it opened."""
 

@@ -44,12 +44,9 @@ def _threads(pid: int) -> dict[int, tuple[str, float]]:
     except OSError:
         return found
     for tid in tids:
-        try:
-            name = Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
-            fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        found[int(tid)] = (name, (int(fields[11]) + int(fields[12])) / measure.TICK)
+        stat = measure.read_stat(Path(f"/proc/{pid}/task/{tid}/stat"))
+        if stat is not None:
+            found[int(tid)] = (stat[0], stat[2])
     return found
 
 

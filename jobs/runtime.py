@@ -25,8 +25,8 @@ def on_cluster() -> bool:
     return "PYFLINK_GATEWAY_PORT" in os.environ
 
 
-def connector_jars() -> list[Path]:
-    """The pinned connectors, and the project's own operators (jobs/keyed.py)."""
+def local_jars() -> list[Path]:
+    """What a local job ships: the pinned connectors and the project's own operators (jobs/keyed.py)."""
     return [*jars.ensure("flink-connectors"), java_build.operators()]
 
 
@@ -101,7 +101,7 @@ def create(parallelism: int = 1, bundle_size: int = 10_000, bundle_time_ms: int 
         config.set_string("execution.state-recovery.path", restore_from)
     # A cluster has the connectors and the project's operators on its classpath (the job image's usrlib/,
     # `riskstream cluster`'s lib/): a job there fetches and builds nothing.
-    shipped = [*extra_jars] if on_cluster() else [*connector_jars(), *extra_jars]
+    shipped = [*extra_jars] if on_cluster() else [*local_jars(), *extra_jars]
     if shipped:
         config.set_string("pipeline.jars", ";".join(p.resolve().as_uri() for p in shipped))
     # Python workers run the interpreter of this process, so they see the same packages.
@@ -128,7 +128,7 @@ def rest_url(job_client, configured: str, timeout_ms: int = 60_000) -> str:
     found = get_gateway().jvm.dev.riskstream.flink.LocalRestAddress.of(job_client._j_job_client, timeout_ms)
     if not found:
         raise RiskstreamError(f"no REST address for job {job_client.get_job_id()}: not a local MiniCluster job "
-                           f"and none configured")
+                              f"and none configured")
     return str(found)
 
 

@@ -1,8 +1,11 @@
 """Where the project's files live; every other module asks here instead of guessing."""
 from __future__ import annotations
 
+import importlib.util
 import sysconfig
 from pathlib import Path
+
+from riskstream.core.errors import MissingTool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS_DIR = REPO_ROOT / "schemas"
@@ -21,3 +24,12 @@ TRITON_VENV = REPO_ROOT / ".venv-triton"
 def python_libdir() -> Path:
     """The directory holding libpython, which tritonserver's Python backend links against."""
     return Path(sysconfig.get_config_var("LIBDIR"))
+
+
+def pyflink_home() -> Path:
+    """The installed PyFlink's folder: the Flink distribution the apache-flink wheel ships (`bin/`, `lib/`,
+    `opt/`). PyFlink is not imported."""
+    spec = importlib.util.find_spec("pyflink")
+    if spec is None or spec.origin is None:
+        raise MissingTool("apache-flink (PyFlink) is not installed in this environment")
+    return Path(spec.origin).parent

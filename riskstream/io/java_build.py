@@ -7,7 +7,6 @@ was compiled against, so an edit or a PyFlink upgrade builds a new JAR and a sta
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -21,17 +20,9 @@ from riskstream.core.errors import MissingTool, RiskstreamError
 OPERATORS = "riskstream-operators"
 
 
-def pyflink_home() -> Path:
-    """The installed PyFlink's folder (its `lib/` and `opt/` hold Flink's JARs); PyFlink is not imported."""
-    spec = importlib.util.find_spec("pyflink")
-    if spec is None or spec.origin is None:
-        raise MissingTool("apache-flink (PyFlink) is not installed in this environment")
-    return Path(spec.origin).parent
-
-
 def flink_jar(pattern: str, home: Path | None = None) -> Path:
     """One of the installed PyFlink's JARs, e.g. `opt/flink-python-*.jar`."""
-    home = home or pyflink_home()
+    home = home or paths.pyflink_home()
     found = sorted(home.glob(pattern))
     if len(found) != 1:
         raise RiskstreamError(f"expected one {pattern} under {home}, found {found}")

@@ -38,13 +38,6 @@ class Cluster:
     log_dir: str
 
 
-def flink_home() -> Path:
-    """The Flink distribution inside the installed apache-flink wheel."""
-    import pyflink
-
-    return Path(pyflink.__file__).parent
-
-
 def _folder(settings: StackSettings) -> Path:
     return settings.state_dir / NAME
 
@@ -64,7 +57,7 @@ def _configuration(rest_port: int, rpc_port: int, slots: int) -> str:
         # The Python workers, on this machine, run the project's interpreter (the one with its packages).
         "python.executable": sys.executable, "python.client.executable": sys.executable,
     }
-    default = (flink_home() / "conf" / "config.yaml").read_text()
+    default = (paths.pyflink_home() / "conf" / "config.yaml").read_text()
     java_opts = next(line.split("all:", 1)[1].strip() for line in default.splitlines() if line.strip().startswith("all:"))
     lines = [f"env.java.opts.all: {java_opts}"] + [f"{key}: {json.dumps(value)}" for key, value in settings.items()]
     return "\n".join(lines) + "\n"
@@ -99,7 +92,7 @@ def _lib(folder: Path) -> Path:
     if lib.exists():
         shutil.rmtree(lib)
     lib.mkdir(parents=True)
-    for jar in [*(flink_home() / "lib").glob("*.jar"), *(flink_home() / "opt").glob("flink-python-*.jar"),
+    for jar in [*(paths.pyflink_home() / "lib").glob("*.jar"), java_build.flink_jar("opt/flink-python-*.jar"),
                 *jars.ensure("flink-connectors"), java_build.operators()]:
         (lib / jar.name).symlink_to(jar)
     return lib
@@ -114,12 +107,12 @@ def up(settings: StackSettings, taskmanagers: int = 2, slots: int = 1, timeout_s
     conf_dir, log_dir = folder / "conf", settings.state_dir / "logs" / NAME
     conf_dir.mkdir(parents=True, exist_ok=True)
     for name in CONF_FILES:
-        shutil.copy(flink_home() / "conf" / name, conf_dir / name)
+        shutil.copy(paths.pyflink_home() / "conf" / name, conf_dir / name)
     rest_port, rpc_port = processes.free_port(), processes.free_port()
     (conf_dir / "config.yaml").write_text(_configuration(rest_port, rpc_port, slots))
-    env = {**_clean_environment(), "FLINK_HOME": str(flink_home()), "FLINK_CONF_DIR": str(conf_dir),
+    env = {**_clean_environment(), "FLINK_HOME": str(paths.pyflink_home()), "FLINK_CONF_DIR": str(conf_dir),
            "FLINK_LIB_DIR": str(_lib(folder)), "FLINK_LOG_DIR": str(log_dir)}
-    bin_dir = flink_home() / "bin"
+    bin_dir = paths.pyflink_home() / "bin"
     rest_url = f"http://localhost:{rest_port}"
     jobmanager = process.spawn(["bash", str(bin_dir / "jobmanager.sh"), "start-foreground"],
                                log_dir / "jobmanager.log", env=env)
@@ -177,10 +170,10 @@ def submit(cluster: Cluster, job_args: list[str], parallelism: int, module: str 
     """`flink run` a Python job module, attached, as a FlinkDeployment's PythonDriver runs it: `jobs/` and
     `udfs/` shipped with -pyfs, the module with -pym; the connector JARs and the project's operators are on the
     cluster's classpath (`_lib`), as in the job image."""
-    command = [str(flink_home() / "bin" / "flink"), "run", "-m", cluster.rest_url.removeprefix("http://"),
+    command = [str(paths.pyflink_home() / "bin" / "flink"), "run", "-m", cluster.rest_url.removeprefix("http://"),
                "-p", str(parallelism), "-pyclientexec", sys.executable, "-pyexec", sys.executable,
                "-pyfs", str(_shipped(Path(cluster.conf_dir).parent)), "-pym", module]
-    env = {**_clean_environment(), "FLINK_HOME": str(flink_home()), "FLINK_CONF_DIR": cluster.conf_dir,
+    env = {**_clean_environment(), "FLINK_HOME": str(paths.pyflink_home()), "FLINK_CONF_DIR": cluster.conf_dir,
            "FLINK_LIB_DIR": str(Path(cluster.conf_dir).parent / "lib"), CLUSTER_REST_ENV: cluster.rest_url}
     result = subprocess.run(command + list(job_args), capture_output=True, text=True, env=env, cwd=paths.REPO_ROOT,
                             timeout=timeout_s)
