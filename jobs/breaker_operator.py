@@ -14,17 +14,16 @@ from pyflink.datastream import OutputTag
 from pyflink.datastream.functions import KeyedProcessFunction, RuntimeContext
 from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 
-from jobs.clickhouse_sink import TAGGED_ROW, tagged
+from jobs.sink_rows import SINK_ROW, sink_row
 from jobs.policy_feed import PolicyFeed
 from riskstream.core import schemas
 from riskstream.core.config import KafkaSettings
-from udfs.breakers import Breaker, Transition
+from udfs.breakers import BREAKER_DIMENSIONS, Breaker, Transition
 from udfs import audit
 from udfs.dimensions import parse_slice_key, slice_key
 from udfs.policy import Policy
 from udfs.wire import Encoder, SchemaHistory, WireFormat
 
-BREAKER_DIMENSIONS = ("surface", "region", "recommender_model_version")
 # One closed tumbling window of one category slice, as the window step sends it.
 BREAKER_INPUT = Types.ROW_NAMED([*BREAKER_DIMENSIONS, "window_start", "scored", "unsafe"],
                                 [Types.STRING(), Types.STRING(), Types.STRING(), Types.LONG(), Types.LONG(),
@@ -32,9 +31,7 @@ BREAKER_INPUT = Types.ROW_NAMED([*BREAKER_DIMENSIONS, "window_start", "scored", 
 # A transition for the breaker-state topic: the slice key and the Avro record.
 BREAKER_RECORD = Types.ROW_NAMED(["key", "value"], [Types.PRIMITIVE_ARRAY(Types.BYTE()),
                                                    Types.PRIMITIVE_ARRAY(Types.BYTE())])
-TRANSITIONS = OutputTag("breaker-transitions", TAGGED_ROW)
-TRANSITION_COLUMNS = ("window_start", "window_end", *BREAKER_DIMENSIONS, "from_state", "to_state", "scored",
-                      "unsafe", "rate", "baseline_rate", "z", "reason", "policy_version", "job_id")
+TRANSITIONS = OutputTag("breaker-transitions", SINK_ROW)
 
 
 def breaker_key(row) -> str:
@@ -100,9 +97,9 @@ class SliceBreakers(KeyedProcessFunction):
                   "baseline_rate": transition.baseline_rate, "z": transition.z, "reason": transition.reason,
                   "policy_version": policy_version, "job_id": self.job_id}
         yield Row(slice_key(dims).encode("utf-8"), self.encoder.encode(record))
-        yield TRANSITIONS, tagged("breaker_transitions", [
+        yield TRANSITIONS, sink_row("breaker_transitions", [
             transition.window_start, end, *dims, transition.from_state, transition.to_state, transition.scored,
             transition.unsafe, transition.rate, transition.baseline_rate, transition.z, transition.reason,
             policy_version, self.job_id])
-        yield TRANSITIONS, tagged("audit_log", audit.from_transition(
+        yield TRANSITIONS, sink_row("audit_log", audit.from_transition(
             transition, dims, self.window_ms, policy, manual, self.job_id).values())

@@ -12,21 +12,18 @@ from pyflink.datastream.functions import KeyedProcessFunction, ProcessFunction, 
 from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 
 from jobs.breaker_operator import BREAKER_INPUT
-from jobs.clickhouse_sink import TAGGED_ROW, tagged
+from jobs.sink_rows import SINK_ROW, sink_row
 from udfs import windows
 from udfs.health import DIMENSIONS, Lineage, WindowAccumulator, health_row
+from udfs.dead_letters import DeadLetterDecoder, index_values
 from udfs.partials import Partial
 from udfs.shadow import shadow_row
 from udfs.windows import WindowSpec
 from udfs.dimensions import parse_slice_key, slice_key as encode_slice_key
 
-LATE_EVENTS = OutputTag("late-events", TAGGED_ROW)
+LATE_EVENTS = OutputTag("late-events", SINK_ROW)
 BREAKER_WINDOWS = OutputTag("breaker-windows", BREAKER_INPUT)
-DEAD_LETTER_INDEX = OutputTag("dead-letter-index", TAGGED_ROW)
-DEAD_LETTER_COLUMNS = ("source_topic", "source_partition", "source_offset", "source_timestamp", "error_class",
-                       "error_message", "payload_bytes", "payload_sha256", "payload_truncated", "schema_ref", "job_id")
-LATE_COLUMNS = ("source_partition", "source_offset", "event_id", "event_time", "window_start", "watermark",
-                *DIMENSIONS, "job_id")
+DEAD_LETTER_INDEX = OutputTag("dead-letter-index", SINK_ROW)
 
 
 def slice_key(row) -> str:
@@ -35,16 +32,20 @@ def slice_key(row) -> str:
 
 
 class RouteIngested(ProcessFunction):
-    """The ingest step's rows: partials on, dead letters' index rows to their side output (for ClickHouse);
-    a row that only carries a verdict (already on its way to Kafka from SQL) ends here."""
+    """The ingest step's rows: partials on, dead letters' index rows to their side output (for ClickHouse),
+    read back from the letter itself; a row that only carries a verdict (already on its way to Kafka from
+    SQL) ends here."""
 
     def __init__(self, partial_fields: int):
         self.partial_fields = partial_fields
 
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.dead_letters = DeadLetterDecoder()
+
     def process_element(self, value, ctx):
-        index = value[-1]
-        if index is not None:
-            yield DEAD_LETTER_INDEX, Row("dead_letters", bytes(index))
+        letter = value[-1]
+        if letter is not None:
+            yield DEAD_LETTER_INDEX, sink_row("dead_letters", index_values(self.dead_letters.decode(bytes(letter))))
         elif value[0] is not None:
             yield Row(*value[:self.partial_fields])
 
@@ -102,7 +103,7 @@ class HealthWindows(KeyedProcessFunction):
         view = self._view(ctx.get_current_key())
         if spec.is_late(start, watermark, view.high_watermark):
             for partition, offset, event_id, event_time in partial.late_records():
-                yield LATE_EVENTS, tagged("late_events", [
+                yield LATE_EVENTS, sink_row("late_events", [
                     partition, offset, event_id, event_time, start, watermark, *partial.dimensions,
                     self.lineage.job_id])
             return
@@ -154,10 +155,10 @@ class HealthWindows(KeyedProcessFunction):
                 merged = WindowAccumulator()
             merged.merge(accumulator)
         if merged is not None:
-            yield tagged("safety_health", health_row(row.start, row.size, dims, merged, self.lineage))
+            yield sink_row("safety_health", health_row(row.start, row.size, dims, merged, self.lineage))
             if closing and row.size == self.spec.size_ms:
                 yield BREAKER_WINDOWS, Row(*dims[:3], row.start, merged.scored, merged.unsafe)
             if row.size == self.spec.size_ms:  # shadow evaluations are kept per tumbling window only
                 for version, tally in getattr(merged, "shadows", {}).items():
-                    yield tagged("shadow_health", shadow_row(row.start, row.size, dims, version, tally,
+                    yield sink_row("shadow_health", shadow_row(row.start, row.size, dims, version, tally,
                                                              self.lineage.job_id, self.lineage.model_version))

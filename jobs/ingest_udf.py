@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import pickle
 
 import pandas as pd
 from pyflink.common import Types
@@ -27,7 +26,7 @@ from riskstream.core.config import KafkaSettings, RegistrySettings, TritonSettin
 from riskstream.core.job_config import DecodeSettings, ScoreCacheSettings
 from riskstream.core.rows import Impression, KafkaRecord
 from riskstream.io.registry import Registry
-from udfs.dead_letters import DeadLetterEncoder, index_values
+from udfs.dead_letters import DeadLetterEncoder
 from udfs.impressions import ImpressionDecoder, decode_or_reject
 from udfs.partials import PARTIAL_FIELDS, aggregate_with_leaders
 from udfs.policy import Policy
@@ -40,7 +39,7 @@ from udfs.wire import Encoder, SchemaHistory, WireFormat
 
 log = logging.getLogger(__name__)
 
-DEAD_LETTER_FIELDS = (("dead_letter", "BYTES"), ("dead_letter_index", "BYTES"))
+DEAD_LETTER_FIELDS = (("dead_letter", "BYTES"),)
 VERDICT_FIELDS = (("verdict_key", "BYTES"), ("verdict", "BYTES"))
 # The dead-letter index stays last: the window step's router reads it there.
 INGEST_FIELDS = PARTIAL_FIELDS + VERDICT_FIELDS + DEAD_LETTER_FIELDS
@@ -157,8 +156,6 @@ class IngestBatch(TritonScoringFunction):
                 rows.append(row)
             else:
                 columns["dead_letter"][row] = self.dead_letters.encode(result)
-                columns["dead_letter_index"][row] = pickle.dumps(index_values(result),
-                                                                 protocol=pickle.HIGHEST_PROTOCOL)
         policy = self._policy()
         scores = self._scores(impressions)
         self._verdicts(impressions, scores, rows, policy, columns)

@@ -8,17 +8,10 @@ from pyflink.datastream import DataStream
 from pyflink.datastream.functions import MapFunction
 from pyflink.table import StreamTableEnvironment
 
-from jobs.clickhouse_sink import TAGGED_ROW, tagged
+from jobs.sink_rows import SINK_ROW, epoch_ms, sink_row
 from riskstream.core.config import KafkaSettings
 from riskstream.core.job_config import HealthJobSettings
 from udfs import audit, policy_log
-
-
-def _epoch_ms(value) -> int:
-    """A TIMESTAMP_LTZ as PyFlink hands it over (an Instant, or a datetime), in epoch milliseconds."""
-    if hasattr(value, "to_epoch_milli"):
-        return int(value.to_epoch_milli())
-    return int(value.timestamp() * 1000)
 
 
 class PolicyAudit(MapFunction):
@@ -31,13 +24,13 @@ class PolicyAudit(MapFunction):
         # The same checks the job's policy timeline makes, so "ignored" here means ignored there.
         publication = policy_log.decode(value["record_offset"], value["key"], value["value"], self.topic,
                                         self.categories)
-        record = audit.from_publication(publication, self.topic, _epoch_ms(value["record_time"]), self.job_id)
-        return tagged("audit_log", record.values())
+        record = audit.from_publication(publication, self.topic, epoch_ms(value["record_time"]), self.job_id)
+        return sink_row("audit_log", record.values())
 
 
 def policy_audit(t_env: StreamTableEnvironment, kafka: KafkaSettings, job: HealthJobSettings,
                  categories: tuple[str, ...]) -> DataStream:
-    """Audit rows (tagged for the ClickHouse sink) of every record of the policies topic."""
+    """Audit rows (typed rows for the ClickHouse sink) of every record of the policies topic."""
     options = {"connector": "kafka", "topic": kafka.policies_topic,
                "properties.bootstrap.servers": kafka.bootstrap_servers,
                "properties.group.id": f"riskstream-{job.job_id}-policy-audit",
@@ -53,5 +46,5 @@ def policy_audit(t_env: StreamTableEnvironment, kafka: KafkaSettings, job: Healt
             `record_time` TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL
         ) WITH ({with_options})""")
     records = t_env.to_data_stream(t_env.from_path("policy_records"))
-    return records.map(PolicyAudit(kafka.policies_topic, categories, job.job_id), output_type=TAGGED_ROW) \
+    return records.map(PolicyAudit(kafka.policies_topic, categories, job.job_id), output_type=SINK_ROW) \
         .name("policy-audit").uid("policy-audit")

@@ -116,6 +116,8 @@ def create(parallelism: int = 1, bundle_size: int = 10_000, bundle_time_ms: int 
     env = StreamExecutionEnvironment.get_execution_environment(config)
     env.set_parallelism(parallelism)
     t_env = StreamTableEnvironment.create(env, environment_settings=EnvironmentSettings.in_streaming_mode())
+    # SQL times without a zone (a window's bounds) are UTC, as every table the jobs write is.
+    t_env.get_config().set("table.local-time-zone", "UTC")
     return env, t_env, rest_url
 
 

@@ -25,6 +25,7 @@ from pyflink.table.udf import udf
 from jobs import breaker_operator, clickhouse_sink, health_operators as ops, policy_audit, runtime
 from jobs.ingest_udf import INGEST_FIELDS, INPUT_COLUMNS, PARTIAL_ROW, RESULT_TYPE, IngestBatch
 from jobs.keyed import keyed_process
+from jobs.sink_rows import SINK_ROW
 from riskstream.io import checkpoints, clickhouse, job_runs, kafka_admin, policy_topic, registry, topics
 from riskstream.core import config, job_config
 from riskstream.core.config import KafkaSettings, ServiceSettings
@@ -32,11 +33,10 @@ from riskstream.core.job_config import HealthJobSettings
 from riskstream.io import stack_state as state
 from riskstream.io.job_runs import JobRun
 from riskstream.io.triton_client import ModelInfo, model_info
-from udfs import audit, policy as policy_file, policy_log
+from udfs import policy as policy_file, policy_log
 from udfs.policy import Policy
-from udfs.health import HEALTH_COLUMNS, Lineage
+from udfs.health import Lineage
 from udfs.partials import PARTIAL_FIELDS
-from udfs.shadow import SHADOW_COLUMNS
 from udfs.windows import WindowSpec
 
 def consumer_group(job_id: str) -> str:
@@ -144,7 +144,7 @@ def window(partials: DataStream, job: HealthJobSettings, lineage: Lineage):
     """Event-time windows per slice, merged from the partials; returns (health rows, late-event rows)."""
     spec = WindowSpec(job.window_size_ms, job.slide_view_ms, job.allowed_lateness_ms)
     windows = keyed_process(partials.key_by(ops.slice_key, key_type=Types.STRING()),
-                            ops.HealthWindows(spec, lineage), clickhouse_sink.TAGGED_ROW) \
+                            ops.HealthWindows(spec, lineage), SINK_ROW) \
         .name("health-windows").uid("health-windows")
     return windows, windows.get_side_output(ops.LATE_EVENTS)
 
@@ -171,10 +171,7 @@ def breakers(t_env: StreamTableEnvironment, windows: DataStream, services: Servi
 
 
 def sink(env: StreamExecutionEnvironment, rows: DataStream, services: ServiceSettings) -> None:
-    insert = clickhouse_sink.ClickHouseInsert(services.clickhouse, {
-        "safety_health": HEALTH_COLUMNS, "shadow_health": SHADOW_COLUMNS, "late_events": ops.LATE_COLUMNS,
-        "dead_letters": ops.DEAD_LETTER_COLUMNS, "breaker_transitions": breaker_operator.TRANSITION_COLUMNS,
-        "audit_log": audit.COLUMNS})
+    insert = clickhouse_sink.ClickHouseInsert(services.clickhouse)
     clickhouse_sink.write(env, rows, insert, uid="clickhouse")
 
 

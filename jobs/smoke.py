@@ -22,6 +22,7 @@ from pyflink.table import DataTypes, StreamTableEnvironment, Table
 from pyflink.table.udf import FunctionContext, ScalarFunction, udf
 
 from jobs import clickhouse_sink, runtime
+from jobs.sink_rows import SINK_ROW, epoch_ms, sink_row
 from jobs.scoring_udf import TritonScoringFunction
 from riskstream.core import config
 from riskstream.core.config import (ClickHouseSettings, KafkaSettings, RegistrySettings, ServiceSettings,
@@ -34,7 +35,6 @@ from udfs.wire import AvroDecoder, SchemaHistory
 
 UNSAFE_THRESHOLD = 0.5
 TABLE = "smoke_minute_counts"
-RESULT_COLUMNS = ("window_start", "surface", "impressions", "scored", "unsafe")
 
 
 @dataclass(frozen=True)
@@ -129,9 +129,9 @@ def score(t_env: StreamTableEnvironment, raw: Table, triton: TritonSettings,
 def sink(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, counts: Table, clickhouse: ClickHouseSettings, lineage: Lineage) -> None:
     extra = [lineage.model_name, lineage.model_version, lineage.job_id]
     rows = t_env.to_data_stream(counts).map(
-        lambda row: clickhouse_sink.tagged(TABLE, list(row) + extra), output_type=clickhouse_sink.TAGGED_ROW
+        lambda row: sink_row(TABLE, [epoch_ms(row[0]), *list(row)[1:], *extra]), output_type=SINK_ROW
     ).name("smoke-minute-counts-rows").uid("smoke-minute-counts-rows")
-    insert = clickhouse_sink.ClickHouseInsert(clickhouse, {TABLE: RESULT_COLUMNS + ("model_name", "model_version", "job_id")})
+    insert = clickhouse_sink.ClickHouseInsert(clickhouse)
     clickhouse_sink.write(env, rows, insert, uid="smoke-minute-counts")
 
 

@@ -37,6 +37,10 @@ from dataclasses import dataclass, field
 
 MINUTE_MS = 60_000
 STATES = ("closed", "open", "half_open")
+BREAKER_DIMENSIONS = ("surface", "region", "recommender_model_version")
+# A transition's row in ClickHouse (schemas/clickhouse/006_breaker_transitions.sql).
+TRANSITION_COLUMNS = ("window_start", "window_end", *BREAKER_DIMENSIONS, "from_state", "to_state", "scored",
+                      "unsafe", "rate", "baseline_rate", "z", "reason", "policy_version", "job_id")
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,15 @@ all of it, so the original can be found and proven in the source topic while it 
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime, timedelta, timezone
 
 from riskstream.core.schemas import DEAD_LETTER_HISTORY
 from riskstream.core.job_config import DEAD_LETTER_HEADERS_MAX_BYTES, DEAD_LETTER_KEY_MAX_BYTES, DecodeSettings
 from riskstream.core.errors import DecodeError
 from riskstream.core.rows import DeadLetter, KafkaRecord
-from udfs.wire import Encoder, SchemaHistory, WireFormat, frame
+from udfs.wire import AvroDecoder, Encoder, SchemaHistory, WireFormat, frame
 
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def dead_letter(record: KafkaRecord, error: DecodeError, job_id: str, settings: DecodeSettings) -> DeadLetter:
@@ -40,6 +42,10 @@ def index_values(letter: DeadLetter) -> list:
             letter.payload_truncated, letter.schema_ref or "", letter.job_id]
 
 
+def _epoch_ms(value: datetime) -> int:
+    return (value - EPOCH) // timedelta(milliseconds=1)
+
+
 def _schema_ref(value: bytes | None) -> str | None:
     if not value:
         return None
@@ -60,3 +66,19 @@ class DeadLetterEncoder:
         fields = {name: getattr(letter, name) for name in DeadLetter.__slots__}
         fields["headers"] = [{"key": k, "value": v} for k, v in letter.headers]
         return self._encoder.encode(fields)
+
+
+class DeadLetterDecoder:
+    """Dead letters back from their Avro records: the job's ClickHouse index of a letter is read from the
+    letter itself, so the two cannot disagree and nothing untyped travels beside it."""
+
+    def __init__(self) -> None:
+        history = SchemaHistory.from_folder(DEAD_LETTER_HISTORY)
+        self._decoder = AvroDecoder(history.latest, history)
+
+    def decode(self, encoded: bytes) -> DeadLetter:
+        fields = self._decoder.decode(encoded)
+        fields["headers"] = tuple((header["key"], header["value"]) for header in fields["headers"])
+        timestamp = fields["source_timestamp"]  # timestamp-millis: fastavro hands back a datetime
+        fields["source_timestamp"] = timestamp if isinstance(timestamp, int) else _epoch_ms(timestamp)
+        return DeadLetter(**{name: fields[name] for name in DeadLetter.__slots__})

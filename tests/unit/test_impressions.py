@@ -8,7 +8,7 @@ from riskstream.core import schemas
 from riskstream.core.job_config import DecodeSettings
 from riskstream.core.errors import DecodeError, ErrorCode
 from riskstream.core.rows import KafkaRecord
-from udfs.dead_letters import DeadLetterEncoder, dead_letter
+from udfs.dead_letters import DeadLetterDecoder, DeadLetterEncoder, dead_letter, index_values
 from udfs.dimensions import parse_slice_key, slice_key
 from udfs.impressions import ImpressionDecoder
 from udfs.wire import AvroDecoder, Encoder, SchemaHistory, WireFormat
@@ -85,6 +85,17 @@ def test_dead_letters_keep_key_headers_and_where_they_came_from():
             fields["job_id"], fields["key"]) == (b"\x00raw", 2, 41, "not_avro", "job-1", b"user-1")
     assert fields["headers"] == [{"key": "trace", "value": b"t1"}, {"key": "empty", "value": None}]
     assert (fields["payload_size"], fields["payload_truncated"]) == (4, False)
+
+
+def test_a_dead_letter_decodes_back_to_the_letter_and_its_clickhouse_index():
+    value = bytes(range(256)) * 16
+    record = _record(value, key=b"k", headers=(("trace", b"t1"), ("empty", None)))
+    letter = dead_letter(record, DecodeError(ErrorCode.NOT_AVRO, "why"), "job-1",
+                         DecodeSettings(dead_letter_max_bytes=1000))
+    decoded = DeadLetterDecoder().decode(DeadLetterEncoder().encode(letter))
+    assert decoded == letter
+    assert index_values(decoded) == ["impressions", 2, 41, KAFKA_TS, "not_avro", "why", len(value),
+                                     hashlib.sha256(value).hexdigest(), True, "16909060", "job-1"]  # 00 01020304: a Confluent id
 
 
 def test_oversized_values_are_truncated_with_length_and_hash():
