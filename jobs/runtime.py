@@ -30,6 +30,9 @@ def local_jars() -> list[Path]:
     return [*jars.ensure("flink-connectors"), java_build.operators()]
 
 
+LOG4J_PROPERTIES = Path(__file__).with_name("log4j-job.properties")
+
+
 def configure_logs(log_dir: Path, run_name: str) -> Path:
     """Give this process's Flink JVM a log file of its own, kept after the run; returns its path.
 
@@ -42,6 +45,7 @@ def configure_logs(log_dir: Path, run_name: str) -> Path:
         log_dir.mkdir(parents=True, exist_ok=True)
         os.environ["FLINK_LOG_DIR"] = str(log_dir)
         os.environ["FLINK_IDENT_STRING"] = run_name
+        os.environ["LOG4J_PROPERTIES"] = str(LOG4J_PROPERTIES)  # appends: see the file
     ident = os.environ.get("FLINK_IDENT_STRING")
     folder = os.environ.get("FLINK_LOG_DIR")
     if not ident or not folder:
