@@ -21,7 +21,6 @@ from udfs.shadow import SHADOW_COLUMNS
 from riskstream.core.rows import DIMENSIONS
 
 LONG, DOUBLE, STRING, BOOLEAN = Types.LONG(), Types.DOUBLE(), Types.STRING(), Types.BOOLEAN()
-BYTES = Types.PRIMITIVE_ARRAY(Types.BYTE())
 DIMENSION_TYPES = [STRING] * len(DIMENSIONS)
 WINDOW = [LONG, LONG, LONG]  # window_start, window_end (epoch ms), window_seconds
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -46,8 +45,8 @@ SMOKE_COLUMNS = ("window_start", "surface", "impressions", "scored", "unsafe", "
 
 TABLES: dict[str, TypeInformation] = {
     "safety_health": _row(HEALTH_COLUMNS, [
-        *WINDOW, *DIMENSION_TYPES, LONG, LONG, LONG, LONG, Types.MAP(STRING, LONG), DOUBLE, Types.MAP(STRING, DOUBLE),
-        DOUBLE, DOUBLE, DOUBLE, BYTES, LONG, LONG,
+        *WINDOW, LONG, *DIMENSION_TYPES, LONG, LONG, LONG, LONG, Types.MAP(STRING, LONG), DOUBLE,
+        Types.MAP(STRING, DOUBLE), DOUBLE, DOUBLE, DOUBLE, Types.MAP(Types.INT(), LONG), LONG, LONG,
         _array_of(["item_id", "unsafe_impressions", "max_score"], [STRING, LONG, DOUBLE]),
         _array_of(["partition", "first_offset", "last_offset"], [LONG, LONG, LONG]),
         STRING, STRING, STRING, STRING, LONG]),

@@ -1,23 +1,21 @@
 """Safety-health aggregates of one window and one slice (surface x region x model version x category).
 
-Pure logic: the Flink job feeds it, tests check it without a JVM. Quantiles come from an Apache
-DataSketches KLL sketch (mergeable, bounded error; exact while a window holds fewer than k=200 scores),
-so tumbling windows merge into sliding ones and the serialized sketch is kept with each row.
+Pure logic: the Flink job feeds it, tests check it without a JVM. Quantiles come from DDSketch buckets
+with exact counts (udfs.score_histogram: within 0.5% of the exact quantile, the same whatever the order
+or grouping of the items), so tumbling windows merge into sliding ones, two runs agree, and the
+histogram kept with each row merges over any selection in ClickHouse.
 """
 from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
 
-import numpy as np
-from datasketches import kll_floats_sketch
-
 from riskstream.core.rows import DIMENSIONS
 from udfs.policy import Policy
+from udfs.score_histogram import ScoreHistogram, bucket_key
 from udfs.shadow import ShadowTally
 
 QUANTILES = (0.5, 0.95, 0.99)
-SKETCH_K = 200
 TOP_UNSAFE_ITEMS = 10
 
 
@@ -31,10 +29,8 @@ class WindowAccumulator:
         self.unsafe_by_category: dict[str, int] = {}
         self.harm = 0.0
         self.harm_by_category: dict[str, float] = {}
-        # Scores wait in a list until the sketch is needed: an accumulator of a few impressions (a batch's
-        # partial) then never builds one, and the sketch still sees every score in arrival order.
-        self._sketch: kll_floats_sketch | None = None
-        self._scores: list[float] = []
+        self.histogram = ScoreHistogram()  # each scored impression's highest score
+        self.first_event_ms: int | None = None  # the earliest event time counted (None: not known)
         self.items: set[str] = set()
         self.creators: set[str] = set()
         self.unsafe_items: dict[str, list] = {}  # item_id -> [unsafe impressions, max score]
@@ -44,9 +40,12 @@ class WindowAccumulator:
         self.shadows: dict[str, ShadowTally] = {}  # shadow policy version -> its judgement beside them
 
     def add(self, item_id: str, creator_id: str, partition: int, offset: int,
-            scores: list[float] | None, categories: tuple[str, ...], policy: Policy) -> bool:
+            scores: list[float] | None, categories: tuple[str, ...], policy: Policy,
+            event_time: int | None = None) -> bool:
         """Count one impression; returns whether the policy judged it unsafe."""
         self.impressions += 1
+        if event_time is not None and (self.first_event_ms is None or event_time < self.first_event_ms):
+            self.first_event_ms = event_time
         self.items.add(item_id)
         self.creators.add(creator_id)
         span = self.offsets.setdefault(partition, [offset, offset])
@@ -55,7 +54,9 @@ class WindowAccumulator:
             return False
         self.scored += 1
         top = max(scores)
-        self._scores.append(top)
+        counts = self.histogram.counts
+        key = bucket_key(top)
+        counts[key] = counts.get(key, 0) + 1
         self.harm += top
         for category, score in zip(categories, scores):
             self.harm_by_category[category] = self.harm_by_category.get(category, 0.0) + score
@@ -86,10 +87,9 @@ class WindowAccumulator:
         self.harm += other.harm
         for category, harm in other.harm_by_category.items():
             self.harm_by_category[category] = self.harm_by_category.get(category, 0.0) + harm
-        if other._sketch is None:
-            self._scores.extend(other._scores)
-        else:
-            self.sketch.merge(other.sketch)
+        self.histogram.merge(other.histogram)
+        if other.first_event_ms is not None and (self.first_event_ms is None or other.first_event_ms < self.first_event_ms):
+            self.first_event_ms = other.first_event_ms
         self.items |= other.items
         self.creators |= other.creators
         for item, (count, score) in other.unsafe_items.items():
@@ -100,32 +100,10 @@ class WindowAccumulator:
             span = self.offsets.setdefault(partition, [first, last])
             span[0], span[1] = min(span[0], first), max(span[1], last)
 
-    @property
-    def sketch(self) -> kll_floats_sketch:
-        """The KLL sketch of every score so far."""
-        if self._sketch is None:
-            self._sketch = kll_floats_sketch(SKETCH_K)
-        if self._scores:
-            self._sketch.update(np.asarray(self._scores, dtype=np.float32))
-            self._scores = []
-        return self._sketch
-
-    def extend_scores(self, scores: list[float]) -> None:
-        """Scores whose impressions another accumulator counted (a batch's partial), in arrival order."""
-        if self._sketch is None:
-            self._scores.extend(scores)
-        else:
-            self._sketch.update(np.asarray(scores, dtype=np.float32))
-
-    @property
-    def pending_scores(self) -> list[float]:
-        """Scores not yet in a sketch, in arrival order (all of them while no sketch was needed)."""
-        return self._scores if self._sketch is None else []
-
     def metrics(self) -> dict:
         """The row's metric columns, in ClickHouse-ready Python types."""
         # inclusive ranks: the nearest-rank definition (numpy method="inverted_cdf")
-        quantiles = self.sketch.get_quantiles(list(QUANTILES), True) if self.scored else [None] * len(QUANTILES)
+        quantiles = self.histogram.quantiles(QUANTILES)
         top = heapq.nsmallest(TOP_UNSAFE_ITEMS, self.unsafe_items.items(), key=lambda kv: (-kv[1][0], -kv[1][1], kv[0]))
         return {
             "impressions": self.impressions,
@@ -138,7 +116,7 @@ class WindowAccumulator:
             "score_p50": None if quantiles[0] is None else float(quantiles[0]),
             "score_p95": None if quantiles[1] is None else float(quantiles[1]),
             "score_p99": None if quantiles[2] is None else float(quantiles[2]),
-            "score_sketch": bytes(self.sketch.serialize()),
+            "score_histogram": self.histogram.as_map(),
             "distinct_items": len(self.items),
             "distinct_creators": len(self.creators),
             "top_unsafe_items": [(item, count, float(score)) for item, (count, score) in top],
@@ -147,22 +125,36 @@ class WindowAccumulator:
 
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
-        del state["_sketch"], state["_scores"]
-        state["sketch"] = bytes(self.sketch.serialize())
+        state["histogram"] = self.histogram.counts
         return state
 
     def __setstate__(self, state: dict) -> None:
         state = dict(state)
         state.pop("emitted_through", None)  # held in the accumulator by checkpoints before it had its own state
-        state["_sketch"] = kll_floats_sketch.deserialize(state.pop("sketch"))
-        state["_scores"] = []
+        if "sketch" in state:  # a checkpoint from before the histograms: its KLL sketch's retained items
+            state["histogram"] = _histogram_of_kll(state.pop("sketch"))
+            state.pop("_scores", None)
+        state["histogram"] = ScoreHistogram(state["histogram"])
+        state.setdefault("first_event_ms", None)
         self.__dict__.update(state)
 
 
+def _histogram_of_kll(serialized: bytes) -> dict[int, int]:
+    """The buckets of a KLL sketch's retained items, each with its weight: the quantiles it could answer,
+    with its rank error (exact when it held all its items, as it did below k = 200)."""
+    from datasketches import kll_floats_sketch
+
+    counts: dict[int, int] = {}
+    for value, weight in kll_floats_sketch.deserialize(serialized):
+        key = bucket_key(value)
+        counts[key] = counts.get(key, 0) + weight
+    return counts
+
+
 HEALTH_COLUMNS = (
-    "window_start", "window_end", "window_seconds", *DIMENSIONS,
+    "window_start", "window_end", "window_seconds", "first_event_time", *DIMENSIONS,
     "impressions", "scored", "unscored", "unsafe", "unsafe_by_category", "harm", "harm_by_category",
-    "score_p50", "score_p95", "score_p99", "score_sketch", "distinct_items", "distinct_creators",
+    "score_p50", "score_p95", "score_p99", "score_histogram", "distinct_items", "distinct_creators",
     "top_unsafe_items", "offset_ranges", "job_id", "model_name", "model_version", "policy_version", "revision",
 )
 
@@ -183,6 +175,7 @@ def health_row(window_start: int, window_ms: int, dims: tuple[str, ...], accumul
     metrics = accumulator.metrics()
     values = {
         "window_start": window_start, "window_end": window_start + window_ms, "window_seconds": window_ms // 1000,
+        "first_event_time": window_start if accumulator.first_event_ms is None else accumulator.first_event_ms,
         **dict(zip(DIMENSIONS, dims)), **metrics,
         "job_id": lineage.job_id, "model_name": lineage.model_name, "model_version": lineage.model_version,
         "policy_version": ",".join(getattr(accumulator, "policy_versions", None) or [lineage.policy_version]),

@@ -3,7 +3,7 @@
 The job's vectorized step sees a batch of records at once (one Arrow batch); summing the batch per
 (window, slice) there means the keyed window step gets one row per window and slice and batch instead of
 one per impression, and touches its state once for each. A partial is a typed row (`PARTIAL_FIELDS`):
-counts and sums, the scores for the window's quantile sketch in arrival order, the distinct items and
+counts and sums, the highest scores' quantile buckets and their counts, the distinct items and
 creators, and the records' (partition, offset, event id, event time), which the window step needs when
 it finds the whole partial late; and, when a shadow policy is evaluated, what it would judge. Pure
 logic, no pyflink.
@@ -45,7 +45,8 @@ class Partial:
     harm: float
     harm_categories: list[str]
     harm_sums: list[float]
-    top_scores: list[float]
+    score_keys: list[int]  # udfs.score_histogram buckets of the impressions' highest scores
+    score_counts: list[int]
     items: list[str]
     creators: list[str]
     unsafe_item_ids: list[str]
@@ -74,7 +75,9 @@ class Partial:
         acc.impressions, acc.scored, acc.unsafe, acc.harm = self.impressions, self.scored, self.unsafe, self.harm
         acc.unsafe_by_category = dict(zip(self.unsafe_categories, self.unsafe_counts))
         acc.harm_by_category = dict(zip(self.harm_categories, self.harm_sums))
-        acc.extend_scores(self.top_scores)
+        acc.histogram.add_counts(self.score_keys, self.score_counts)
+        if self.record_event_times:
+            acc.first_event_ms = min(self.record_event_times)
         acc.items, acc.creators = set(self.items), set(self.creators)
         acc.unsafe_items = {item: [count, score] for item, count, score in
                             zip(self.unsafe_item_ids, self.unsafe_item_counts, self.unsafe_item_scores)}
@@ -159,7 +162,8 @@ def _partial(start: int, dims: tuple[str, ...], policy_version: str, group: _Gro
         start, *dims, policy_version=policy_version, impressions=acc.impressions, scored=acc.scored, unsafe=acc.unsafe,
         unsafe_categories=list(acc.unsafe_by_category), unsafe_counts=list(acc.unsafe_by_category.values()),
         harm=acc.harm, harm_categories=list(acc.harm_by_category), harm_sums=list(acc.harm_by_category.values()),
-        top_scores=acc.pending_scores, items=list(acc.items), creators=list(acc.creators),
+        score_keys=list(acc.histogram.counts), score_counts=list(acc.histogram.counts.values()),
+        items=list(acc.items), creators=list(acc.creators),
         unsafe_item_ids=[item for item, _ in unsafe_items], unsafe_item_counts=[c for _, (c, _) in unsafe_items],
         unsafe_item_scores=[float(s) for _, (_, s) in unsafe_items], record_partitions=group.partitions,
         record_offsets=group.offsets, record_event_ids=group.event_ids, record_event_times=group.event_times,

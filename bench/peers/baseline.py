@@ -83,7 +83,7 @@ def run(services: config.ServiceSettings, start: dict[int, int], end: dict[int, 
             if accumulator is None:
                 accumulator = windows[key] = WindowAccumulator()
             accumulator.add(impression.item_id, impression.creator_id, impression.source_partition,
-                            impression.source_offset, item_scores, model.categories, policy)
+                            impression.source_offset, item_scores, model.categories, policy, impression.event_time)
         pending.clear()
 
     try:

@@ -67,11 +67,22 @@ def _metrics(indices, records, scores, positions, thresholds, categories):
         "unsafe": unsafe, "unsafe_by_category": dict(unsafe_by_category),
         "harm": float(sum(float(t) for t in tops)),
         "score_p50": quantile(0.5), "score_p95": quantile(0.95), "score_p99": quantile(0.99),
+        "first_event_ms": min(records[i]["event_time"] for i in indices),
         "distinct_items": len({records[i]["item_id"] for i in indices}),
         "distinct_creators": len({records[i]["creator_id"] for i in indices}),
         "top_unsafe_items": [(item, count, score) for item, (count, score) in top],
         "offset_ranges": sorted((p, min(o), max(o)) for p, o in offsets.items()),
     }
+
+
+def within_quantile_bound(reported: float | None, exact: float | None) -> bool:
+    """The README's bound for a reported score quantile: within 0.5% of the exact one (relative), or at
+    most 1e-6 where the exact one is below that."""
+    if reported is None or exact is None:
+        return reported is exact
+    if exact <= 1e-6:
+        return reported <= 1e-6 * 1.005
+    return abs(reported - exact) <= 0.005 * exact * (1 + 1e-9)
 
 
 def assert_rows_equal(services, job_id: str, records: list[dict], positions: list) -> None:
@@ -80,7 +91,8 @@ def assert_rows_equal(services, job_id: str, records: list[dict], positions: lis
     policy = policy_file.load(paths.REPO_ROOT / "policies" / "default.toml")
     expected = expected_rows(records, scores, positions, policy.thresholds, categories)
 
-    rows = store.query(services, "SELECT *, toUnixTimestamp64Milli(window_start) AS start_ms FROM safety_health FINAL "
+    rows = store.query(services, "SELECT *, toUnixTimestamp64Milli(window_start) AS start_ms, "
+                                 "toUnixTimestamp64Milli(first_event_time) AS first_ms FROM safety_health FINAL "
                                  "WHERE job_id = {job:String}", job=job_id)
     actual = {(r["window_seconds"], r["start_ms"], r["surface"], r["region"], r["recommender_model_version"],
                r["item_category"]): r for r in rows}
@@ -92,7 +104,8 @@ def assert_rows_equal(services, job_id: str, records: list[dict], positions: lis
         assert {k: v for k, v in got["unsafe_by_category"].items() if v} == want["unsafe_by_category"], key
         assert got["harm"] == pytest.approx(want["harm"], rel=1e-9), key
         for q in ("score_p50", "score_p95", "score_p99"):
-            assert got[q] == pytest.approx(want[q], abs=1e-7), (key, q)
+            assert within_quantile_bound(got[q], want[q]), (key, q, got[q], want[q])
+        assert got["first_ms"] == want["first_event_ms"], key
         assert [(t["item_id"], t["unsafe_impressions"], pytest.approx(t["max_score"], abs=1e-7))
                 for t in got["top_unsafe_items"]] == want["top_unsafe_items"], key
         assert [(o["partition"], o["first_offset"], o["last_offset"]) for o in got["offset_ranges"]] == \
