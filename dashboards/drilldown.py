@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard
 
-from dashboards import panels
+from dashboards import panels, quantiles
 
 UID = "riskstream-safety-drilldown"
 
@@ -23,12 +23,17 @@ def variables(database: str) -> dict[str, tuple[str, str, bool]]:
         "surface": ("Surface", f"SELECT DISTINCT surface FROM {health} {in_range} ORDER BY 1", True),
         "region": ("Region", f"SELECT DISTINCT region FROM {health} {in_range} ORDER BY 1", True),
         "category": ("Item category", f"SELECT DISTINCT item_category FROM {health} {in_range} ORDER BY 1", True),
+        # Newest first by when the job first saw each version (names need not sort: v10 after v9, hashes).
         "model_version": ("Recommender model version",
-                          f"SELECT DISTINCT recommender_model_version FROM {health} {in_range} ORDER BY 1 DESC", False),
-        # The version before the chosen one (versions sort by release), for comparison.
-        "previous_version": ("Compared with",
-                             f"SELECT max(recommender_model_version) FROM {health} {in_range} "
-                             f"AND recommender_model_version < '${{model_version}}'", False),
+                          f"SELECT recommender_model_version FROM {health} {in_range} "
+                          f"GROUP BY recommender_model_version ORDER BY min(first_event_time) DESC", False),
+        # The version the job saw first just before the chosen one (over the job's whole history), if any.
+        "previous_version": ("Compared with", f"""
+SELECT recommender_model_version FROM {health} WHERE job_id = '${{job}}'
+GROUP BY recommender_model_version
+HAVING min(first_event_time) < (SELECT min(first_event_time) FROM {health}
+                                WHERE job_id = '${{job}}' AND recommender_model_version = '${{model_version}}')
+ORDER BY min(first_event_time) DESC LIMIT 1""", False),
     }
 
 
@@ -44,7 +49,8 @@ GROUP BY time, version ORDER BY time""",
         "Unsafe per 1,000 scored by safety category": f"""
 SELECT category,
        1000 * sumIf(count, version = '${{model_version}}') / greatest(any(totals.current_scored), 1) AS chosen_version,
-       1000 * sumIf(count, version = '${{previous_version}}') / greatest(any(totals.previous_scored), 1) AS previous_version,
+       if('${{previous_version}}' = '', NULL,
+          1000 * sumIf(count, version = '${{previous_version}}') / greatest(any(totals.previous_scored), 1)) AS previous_version,
        chosen_version - previous_version AS change
 FROM (
     SELECT recommender_model_version AS version, category, count
@@ -58,7 +64,7 @@ CROSS JOIN (
     FROM {health}
     WHERE {FILTER}
 ) AS totals
-GROUP BY category ORDER BY change DESC""",
+GROUP BY category ORDER BY change DESC NULLS LAST, chosen_version DESC""",
         "Impressions and coverage": f"""
 SELECT $__timeInterval(window_start) AS time, sum(impressions) AS total_impressions, sum(scored) AS total_scored,
        total_scored / greatest(total_impressions, 1) AS coverage
@@ -70,6 +76,7 @@ SELECT $__timeInterval(window_start) AS time, region, sum(harm) AS harm
 FROM {health}
 WHERE {FILTER}
 GROUP BY time, region ORDER BY time""",
+        "Safety score quantiles in the selection": quantiles.quantiles_over_time_sql(health, FILTER),
         "Top unsafe items in the selection": panels.top_unsafe_items_sql(
             health, FILTER, "groupUniqArray(recommender_model_version) AS versions"),
     }
@@ -91,7 +98,10 @@ def build(datasource_uid: str, database: str = "riskstream") -> dashboard.Dashbo
                                        "Volume in the selection and the share Triton scored."))
         .with_panel(panels.time_series(titles[3], sql[titles[3]], datasource_uid, "short",
                                        "Sum over impressions of the item's highest safety score."))
-        .with_panel(panels.ranked_table(titles[4], sql[titles[4]], datasource_uid,
+        .with_panel(panels.time_series(titles[4], sql[titles[4]], datasource_uid, "short",
+                                       "p50/p95/p99 of the selected impressions' highest scores, from the rows' "
+                                       "merged score histograms: within 0.5% of the exact quantile."))
+        .with_panel(panels.ranked_table(titles[5], sql[titles[5]], datasource_uid,
                                         "Items with the most unsafe impressions in the selection."))
     )
     return board

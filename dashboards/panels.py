@@ -49,7 +49,7 @@ def job_variable(database: str, datasource_uid: str) -> dashboard.QueryVariable:
                                   f"WHERE $__timeFilter(window_start) ORDER BY job_id", datasource_uid)
 
 
-# Lineage marks: when a policy or safety-model version first appears in a job's windows.
+# Lineage marks: the first event a policy or safety-model version judged in a job's windows.
 VERSION_ANNOTATIONS = {
     "Policy versions": ("policy_version", "concat('policy ', policy_version)", "orange"),
     "Safety model versions": ("model_name, model_version", "concat('model ', model_name, ' v', model_version)",
@@ -58,7 +58,7 @@ VERSION_ANNOTATIONS = {
 
 
 def version_annotation_sql(database: str, group_by: str, text: str) -> str:
-    return (f"SELECT min(window_start) AS time, {text} AS text FROM {database}.safety_health FINAL "
+    return (f"SELECT min(first_event_time) AS time, {text} AS text FROM {database}.safety_health FINAL "
             f"WHERE $__timeFilter(window_start) AND job_id = '${{job}}' GROUP BY {group_by} ORDER BY time")
 
 

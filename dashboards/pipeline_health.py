@@ -30,9 +30,10 @@ FROM (
     FROM {database}.dead_letters FINAL WHERE $__timeFilter(source_timestamp) AND {job}
 )
 GROUP BY time, kind ORDER BY time""",
-        "Rows written per interval": f"""
-SELECT $__timeInterval(written_at) AS time, count() AS rows_written
-FROM {database}.safety_health WHERE $__timeFilter(written_at) AND {job}
+        # By the window a row holds (event time), so a backfill shows where its data is, not only now.
+        "Rows written per window interval": f"""
+SELECT $__timeInterval(window_start) AS time, count() AS rows_written
+FROM {database}.safety_health WHERE $__timeFilter(window_start) AND {job}
 GROUP BY time ORDER BY time""",
         "Dead letters by error class": f"""
 SELECT $__timeInterval(source_timestamp) AS time, error_class, count() AS dead_letters
@@ -82,7 +83,8 @@ def build(datasource_uid: str, prometheus_uid: str, database: str = "riskstream"
         .with_panel(panels.time_series(titles[0], sql[titles[0]], datasource_uid, "short",
                                        "Every valid impression is counted in a window or as late; bad records are dead-lettered."))
         .with_panel(panels.time_series(titles[1], sql[titles[1]], datasource_uid, "short",
-                                       "Result rows inserted into ClickHouse (the job's output)."))
+                                       "Result rows inserted into ClickHouse (every write, re-emissions included), "
+                                       "by the window they hold: a backfill shows at its event time."))
         .with_panel(panels.time_series(titles[2], sql[titles[2]], datasource_uid, "short",
                                        "Records the job could not decode, by reason; raw bytes are on the dead-letter topic."))
         .with_panel(panels.time_series(titles[3], sql[titles[3]], datasource_uid, "percentunit",

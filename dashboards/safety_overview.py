@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard
 
-from dashboards import panels
+from dashboards import panels, quantiles
 
 UID = "riskstream-safety-overview"
 
@@ -34,13 +34,7 @@ GROUP BY time, surface ORDER BY time""",
 SELECT $__timeInterval(window_start) AS time, sum(scored) / greatest(sum(impressions), 1) AS coverage
 FROM {source}
 GROUP BY time ORDER BY time""",
-        "Safety score quantiles": f"""
-SELECT $__timeInterval(window_start) AS time,
-       sum(score_p50 * scored) / greatest(sum(scored), 1) AS p50_weighted_mean,
-       max(score_p95) AS p95_worst_slice,
-       max(score_p99) AS p99_worst_slice
-FROM {source} AND scored > 0
-GROUP BY time ORDER BY time""",
+        "Safety score quantiles": quantiles.quantiles_over_time_sql(table, FILTER),
         "Top unsafe categories": f"""
 SELECT category, sum(count) AS unsafe_impressions
 FROM {table}
@@ -87,7 +81,8 @@ def build(datasource_uid: str, database: str = "riskstream") -> dashboard.Dashbo
         .with_panel(panels.time_series("Coverage (scored / impressions)", sql["Coverage (scored / impressions)"],
                                        datasource_uid, "percentunit", "Below 100% means Triton could not score some items."))
         .with_panel(panels.time_series("Safety score quantiles", sql["Safety score quantiles"], datasource_uid,
-                                       "short", "p50: scored-weighted mean of slice medians; p95/p99: worst slice."))
+                                       "short", "Of every scored impression's highest score in each interval, from the "
+                                       "rows' merged score histograms: within 0.5% of the exact quantile."))
         .with_panel(panels.ranked_bars("Top unsafe categories", sql["Top unsafe categories"], datasource_uid, "short",
                                        "Unsafe impressions per safety category in the time range."))
         .with_panel(panels.ranked_table("Top unsafe items", sql["Top unsafe items"], datasource_uid,

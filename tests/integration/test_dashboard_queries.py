@@ -21,7 +21,7 @@ EXPECTED = {
     "Unsafe rate by surface": ["time", "surface", "unsafe_rate"],
     "Exposure-weighted harm by surface": ["time", "surface", "harm"],
     "Coverage (scored / impressions)": ["time", "coverage"],
-    "Safety score quantiles": ["time", "p50_weighted_mean", "p95_worst_slice", "p99_worst_slice"],
+    "Safety score quantiles": ["time", "p50", "p95", "p99"],
     "Top unsafe categories": ["category", "unsafe_impressions"],
     "Top unsafe items": ["item_id", "unsafe_impressions", "max_score", "surfaces"],
     "Circuit breaker transitions": ["since", "surface", "region", "recommender_model_version", "from_state",

@@ -50,7 +50,7 @@ def test_drilldown_narrows_by_slice_and_compares_a_version_with_the_previous_one
     assert list(variables) == ["job", "surface", "region", "category", "model_version", "previous_version"]
     assert all(variables[n]["multi"] and variables[n]["includeAll"] for n in ("surface", "region", "category"))
     assert not variables["model_version"]["multi"]
-    assert "< '${model_version}'" in variables["previous_version"]["query"]["rawSql"]
+    assert "min(first_event_time) < (" in variables["previous_version"]["query"]["rawSql"]
     for panel in model["panels"]:
         sql = panel["targets"][0]["rawSql"]
         assert "job_id = '${job}'" in sql and "IN (${surface:singlequote})" in sql, panel["title"]
@@ -63,7 +63,7 @@ def test_pipeline_health_reads_the_job_from_clickhouse_and_triton_from_prometheu
     assert triton == {"Triton latency per request (ms)", "Triton queue time per request (ms)",
                       "Triton failed requests per second"}
     assert {"Unscored rate", "Dead letters by error class", "End-to-end delay: window end to row written",
-            "Events per interval: counted, late, dead-lettered", "Rows written per interval"} == set(sources) - triton
+            "Events per interval: counted, late, dead-lettered", "Rows written per window interval"} == set(sources) - triton
 
 
 def test_every_dashboard_marks_policy_and_model_version_changes_and_control_plane_actions():
