@@ -83,8 +83,9 @@ ORDER BY surface, region""",
             severity="critical", team="trust-safety",
             summary="Unsafe rate on {{ $labels.surface }} in {{ $labels.region }} is far above its 3-hour baseline",
             description="z-score {{ $values.A.Value }} of the last 10 minutes' unsafe rate against the "
-                        "3 hours before (and at least 1.5x it). Check the Safety health overview for the category "
-                        "and items driving it."),
+                        "3 hours before (and at least 1.5x it). What drives it: `riskstream explain --slice "
+                        "surface={{ $labels.surface }},region={{ $labels.region }} --at <now> --window-minutes 10 "
+                        "--baseline-minutes 170`, or the overview's Why panel where `explain --alerts --write` runs."),
         AlertRule(
             uid="riskstream-coverage-drop", title="Scoring coverage drop",
             sql=f"""

@@ -42,6 +42,15 @@ ARRAY JOIN mapKeys(unsafe_by_category) AS category, mapValues(unsafe_by_category
 WHERE {FILTER}
 GROUP BY category ORDER BY unsafe_impressions DESC""",
         "Top unsafe items": panels.top_unsafe_items_sql(table, FILTER, "groupUniqArray(surface) AS surfaces"),
+        # What `riskstream explain --write` (or --alerts, run every minute) found for each window it explained.
+        "Why: causes of explained windows": f"""
+SELECT window_end AS until, slice, rank, cause, round(100 * explanatory_power) AS explains_pct,
+       round(100 * mix_effect, 2) AS mix_points, round(100 * rate_effect, 2) AS rate_points,
+       round(100 * slice_rate_baseline, 2) AS slice_rate_before_pct,
+       round(100 * slice_rate_current, 2) AS slice_rate_now_pct, significant
+FROM {database}.alert_causes FINAL
+WHERE $__timeFilter(window_end) AND job_id = '${{job}}' AND rank <= 3
+ORDER BY until DESC, slice, rank LIMIT 100""",
         # Every transition of the job, also before the range: each holds until the next, so the state at the
         # range's start shows.
         "Circuit breaker states": f"""
@@ -87,6 +96,11 @@ def build(datasource_uid: str, database: str = "riskstream") -> dashboard.Dashbo
                                        "Unsafe impressions per safety category in the time range."))
         .with_panel(panels.ranked_table("Top unsafe items", sql["Top unsafe items"], datasource_uid,
                                         "Items with the most unsafe impressions, from each window's top-10 list."))
+        .with_panel(panels.ranked_table(
+            "Why: causes of explained windows", sql["Why: causes of explained windows"], datasource_uid,
+            "The top three causes of each explained slice and window (riskstream explain): the part of the rate "
+            "change each explains, split into mix (traffic moving) and rate (the segment getting worse), "
+            "in percentage points."))
         .with_panel(panels.state_timeline("Circuit breaker states", sql["Circuit breaker states"], datasource_uid,
                                           BREAKER_STATES, "Each slice's breaker over time (event time), from its "
                                           "transitions; slices that never moved are closed and not shown."))

@@ -31,31 +31,47 @@ USERS = 20_000
 @dataclass(frozen=True)
 class Incident:
     """From `start` minutes into the stream (until `end`, if given), one surface in one region
-    serves `multiplier` times the base rate of unsafe items."""
+    serves `multiplier` times the base rate of unsafe items; only in one item category and/or under one
+    recommender model version when `category` / `model_version` narrow it (a cause for `explain`)."""
 
     surface: str
     region: str
     start: float
     multiplier: float = 10.0
     end: float | None = None
+    category: str | None = None
+    model_version: str | None = None
 
     @classmethod
     def parse(cls, text: str) -> "Incident":
-        """Parse `surface=S,region=R,start=MIN[,multiplier=X][,end=MIN]`."""
+        """Parse `surface=S,region=R,start=MIN[,multiplier=X][,end=MIN][,category=C][,model_version=V]`."""
         try:
             fields = dict(part.split("=", 1) for part in text.split(",") if part)
             incident = cls(surface=fields.pop("surface"), region=fields.pop("region"),
                            start=float(fields.pop("start")), multiplier=float(fields.pop("multiplier", 10.0)),
-                           end=float(fields["end"]) if "end" in fields else None)
+                           end=float(fields["end"]) if "end" in fields else None,
+                           category=fields.pop("category", None), model_version=fields.pop("model_version", None))
             fields.pop("end", None)
         except (KeyError, ValueError) as exc:
-            raise ConfigError(f"incident {text!r}: expected surface=S,region=R,start=MIN[,multiplier=X][,end=MIN]") from exc
+            raise ConfigError(f"incident {text!r}: expected surface=S,region=R,start=MIN[,multiplier=X][,end=MIN]"
+                              f"[,category=C][,model_version=V]") from exc
         if fields:
             raise ConfigError(f"incident {text!r}: unknown keys {sorted(fields)}")
         if incident.surface not in SURFACES or incident.region not in REGIONS:
             raise ConfigError(f"incident {text!r}: surface must be one of {sorted(SURFACES)}, "
                               f"region one of {sorted(REGIONS)}")
+        if incident.category not in (None, *ITEM_CATEGORIES):
+            raise ConfigError(f"incident {text!r}: category must be one of {', '.join(ITEM_CATEGORIES)}")
+        if incident.model_version not in (None, *RECOMMENDER_VERSIONS):
+            raise ConfigError(f"incident {text!r}: model_version must be one of {', '.join(RECOMMENDER_VERSIONS)}")
         return incident
+
+    @property
+    def narrowed(self) -> bool:
+        return self.category is not None or self.model_version is not None
+
+    def applies(self, category: str, model_version: str) -> bool:
+        return self.category in (None, category) and self.model_version in (None, model_version)
 
     def active(self, surface: str, region: str, minute: float) -> bool:
         return (surface == self.surface and region == self.region and minute >= self.start
@@ -147,6 +163,10 @@ def _catalogue_pools(catalogue: Catalogue, safe: list, unsafe: list) -> tuple[_P
             _Pool("unsafe", unsafe_items, unsafe, fragments, catalogue.zipf_exponent))
 
 
+def _category(item_id: str) -> str:
+    return ITEM_CATEGORIES[int(item_id[5:], 16) % len(ITEM_CATEGORIES)]
+
+
 def generate(settings: GeneratorSettings, captions: list[caption_store.LabelledCaption] | None = None
              ) -> Iterator[GeneratedImpression]:
     """Yield `settings.count` impressions; the same settings always yield the same stream."""
@@ -162,27 +182,43 @@ def generate(settings: GeneratorSettings, captions: list[caption_store.LabelledC
         surface, region = _pick(rng, SURFACES), _pick(rng, REGIONS)
         unsafe_rate = settings.base_unsafe_rate
         for incident in settings.incidents:
-            if incident.active(surface, region, minute):
+            if not incident.narrowed and incident.active(surface, region, minute):
                 unsafe_rate = min(1.0, unsafe_rate * incident.multiplier)
-        if pools is None:
-            caption = rng.choice(unsafe if rng.random() < unsafe_rate else safe)
-            item_id = _stable_id("item-", caption.text, rng.randrange(ITEMS_PER_CAPTION))
-        else:
-            pool = pools[1] if rng.random() < unsafe_rate else pools[0]
-            item_id, caption = pool.draw(rng, new=rng.random() < catalogue.new_item_share)
+
+        def draw(unsafe_item: bool):
+            if pools is None:
+                caption = rng.choice(unsafe if unsafe_item else safe)
+                return _stable_id("item-", caption.text, rng.randrange(ITEMS_PER_CAPTION)), caption
+            return (pools[1] if unsafe_item else pools[0]).draw(rng, new=rng.random() < catalogue.new_item_share)
+
+        item_id, caption = draw(rng.random() < unsafe_rate)
+        user = rng.randrange(USERS)
+        version = _pick(rng, RECOMMENDER_VERSIONS)
+        category = _category(item_id)
+        if not caption.unsafe:
+            # An incident narrowed to a category and/or model version: this impression, safe so far, is
+            # unsafe with the probability that brings its segment's rate to `multiplier` times the rate.
+            for incident in settings.incidents:
+                if incident.narrowed and incident.active(surface, region, minute) and incident.applies(category, version):
+                    target = min(1.0, unsafe_rate * incident.multiplier)
+                    if rng.random() < (target - unsafe_rate) / (1.0 - unsafe_rate):
+                        item_id, caption = draw(True)
+                        while _category(item_id) != category:  # an unsafe item of the same category
+                            item_id, caption = draw(True)
+                    break
         creator = int(item_id[5:], 16) % CREATORS
         record = {
             "event_id": _stable_id("ev-", settings.seed, i),
             "event_time": event_time,
             "request_id": _stable_id("req-", settings.seed, i // 10),
-            "user_id_hash": _stable_id("u-", rng.randrange(USERS)),
+            "user_id_hash": _stable_id("u-", user),
             "item_id": item_id,
             "creator_id": f"creator-{creator:04d}",
             "surface": surface,
             "region": region,
-            "recommender_model_version": _pick(rng, RECOMMENDER_VERSIONS),
+            "recommender_model_version": version,
             "position": i % 10,
-            "item_category": ITEM_CATEGORIES[int(item_id[5:], 16) % len(ITEM_CATEGORIES)],
+            "item_category": category,
             "caption": caption.text,
         }
         yield GeneratedImpression(record, caption.labels)

@@ -5,8 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from riskstream.cli import (audit_command, cluster_command, generator_args, guard_command, job_commands,
-                            policy_commands)
+from riskstream.cli import (audit_command, cluster_command, explain_command, generator_args, guard_command,
+                            job_commands, policy_commands)
 from riskstream.core import config, paths
 from riskstream.io import jars, java_build
 from riskstream.core.errors import RiskstreamError
@@ -151,8 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     alert.add_argument("action", choices=["test"])
     alert.add_argument("--at", type=_parse_time, action="append", required=True, metavar="TIME",
                        help="evaluation time, ISO 8601 (UTC by default) or epoch ms; repeatable")
-    alert.add_argument("--rules", default=str(paths.REPO_ROOT / "dashboards" / "provisioning" / "alerting"
-                                              / "riskstream-rules.yaml"),
+    alert.add_argument("--rules", default=str(paths.ALERT_RULES_FILE),
                        help="alert-rules provisioning file (default: the rendered one)")
     config.add_options(alert, config.SERVICE_OPTIONS + (config.STATE_DIR,))
     alert.set_defaults(handler=_alerts)
@@ -161,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     policy_commands.add_parser(commands, _services)
     guard_command.add_parser(commands)
     audit_command.add_parser(commands, _services, _parse_time)
+    explain_command.add_parser(commands, _services, _parse_time)
     cluster_command.add_parser(commands)
 
     demo = commands.add_parser("demo", help="stack up, run the safety-health job on a generated stream, print what it wrote")

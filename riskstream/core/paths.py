@@ -9,6 +9,7 @@ from riskstream.core.errors import MissingTool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS_DIR = REPO_ROOT / "schemas"
+ALERT_RULES_FILE = REPO_ROOT / "dashboards" / "provisioning" / "alerting" / "riskstream-rules.yaml"
 CLICKHOUSE_MIGRATIONS_DIR = SCHEMAS_DIR / "clickhouse"
 JARS_SPEC_DIR = REPO_ROOT / "jars"
 MODEL_REPOSITORY = REPO_ROOT / "model_repository"

@@ -87,3 +87,17 @@ def test_a_catalogue_stream_is_reproducible():
 def test_a_bad_catalogue_is_refused(catalogue):
     with pytest.raises(ConfigError, match="catalogue"):
         Catalogue(**catalogue)
+
+
+def test_an_incident_narrowed_to_a_category_raises_only_that_categorys_unsafe_share_in_its_slice():
+    incident = Incident.parse("surface=home_feed,region=us,start=0,multiplier=8,category=gaming")
+    records = list(generate(GeneratorSettings(seed=9, count=40_000, rate=1000.0, incidents=(incident,))))
+    inside = [g for g in records if (g.record["surface"], g.record["region"]) == ("home_feed", "us")]
+    def share(rows):  # of impressions showing an item whose caption is labelled unsafe
+        return sum(bool(g.labels) for g in rows) / len(rows)
+    gaming = share([g for g in inside if g.record["item_category"] == "gaming"])
+    others = share([g for g in inside if g.record["item_category"] != "gaming"])
+    elsewhere = share([g for g in records if g.record["surface"] != "home_feed" and g.record["item_category"] == "gaming"])
+    assert 0.10 < gaming < 0.22 and others < 0.035 and elsewhere < 0.035, (gaming, others, elsewhere)
+    with pytest.raises(ConfigError, match="category must be one of"):
+        Incident.parse("surface=shorts,region=br,start=0,category=knitting")
