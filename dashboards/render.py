@@ -10,7 +10,8 @@ from pathlib import Path
 import yaml
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from dashboards import alerts, drilldown, notifications, pipeline_health, provisioning, safety_overview
+from dashboards import (alerts, drilldown, harm_by_cohort, notifications, pipeline_health, provisioning,
+                        safety_overview)
 
 OUTPUT = Path(__file__).resolve().parent / "provisioning"
 DASHBOARD_PATH_IN_GRAFANA = "/etc/grafana/provisioning/dashboards/riskstream"
@@ -35,6 +36,7 @@ def files(env: provisioning.Environment = provisioning.Environment()) -> dict[st
         "safety-overview": safety_overview.build(provisioning.DATASOURCE_UID, env.database),
         "safety-drilldown": drilldown.build(provisioning.DATASOURCE_UID, env.database),
         "pipeline-health": pipeline_health.build(provisioning.DATASOURCE_UID, provisioning.PROMETHEUS_UID, env.database),
+        "harm-by-cohort": harm_by_cohort.build(provisioning.DATASOURCE_UID, env.database),
     }
     return {
         "datasources/riskstream.yaml": _yaml(provisioning.datasource(env)),

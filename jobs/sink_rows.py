@@ -24,6 +24,7 @@ LONG, DOUBLE, STRING, BOOLEAN = Types.LONG(), Types.DOUBLE(), Types.STRING(), Ty
 DIMENSION_TYPES = [STRING] * len(DIMENSIONS)
 WINDOW = [LONG, LONG, LONG]  # window_start, window_end (epoch ms), window_seconds
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+COHORT_MAPS = [Types.MAP(STRING, LONG), Types.MAP(STRING, LONG), Types.MAP(STRING, DOUBLE)]  # scored, unsafe, harm
 
 
 def _row(columns: tuple[str, ...], types: list[TypeInformation]) -> TypeInformation:
@@ -46,7 +47,8 @@ SMOKE_COLUMNS = ("window_start", "surface", "impressions", "scored", "unsafe", "
 TABLES: dict[str, TypeInformation] = {
     "safety_health": _row(HEALTH_COLUMNS, [
         *WINDOW, LONG, *DIMENSION_TYPES, LONG, LONG, LONG, LONG, Types.MAP(STRING, LONG), DOUBLE,
-        Types.MAP(STRING, DOUBLE), DOUBLE, DOUBLE, DOUBLE, Types.MAP(Types.INT(), LONG), LONG, LONG,
+        Types.MAP(STRING, DOUBLE), *COHORT_MAPS, *COHORT_MAPS, DOUBLE, DOUBLE, DOUBLE, Types.MAP(Types.INT(), LONG),
+        LONG, LONG,
         _array_of(["item_id", "unsafe_impressions", "max_score"], [STRING, LONG, DOUBLE]),
         _array_of(["partition", "first_offset", "last_offset"], [LONG, LONG, LONG]),
         STRING, STRING, STRING, STRING, LONG]),

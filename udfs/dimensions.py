@@ -21,18 +21,27 @@ from riskstream.core.rows import DIMENSIONS
 class DimensionRules:
     """Rejects dimension values outside the configured character set or length."""
 
-    def __init__(self, settings: DecodeSettings):
+    def __init__(self, settings: DecodeSettings, remembered: int = 100_000):
         self._pattern = re.compile(settings.dimension_pattern)
         self._max_length = settings.dimension_max_length
+        # Values seen valid (the same rules hold for every field): dimensions and cohorts take few values,
+        # so most records skip the regular expression. Bounded, so a stream of new values costs no memory.
+        self._valid: set[str] = set()
+        self._remembered = remembered
 
-    def check(self, values: tuple[str, ...]) -> None:
-        for name, value in zip(DIMENSIONS, values):
+    def check(self, values: tuple[str, ...], names: tuple[str, ...] = DIMENSIONS) -> None:
+        valid = self._valid
+        for name, value in zip(names, values):
+            if value in valid:
+                continue
             if len(value) > self._max_length:
                 raise DecodeError(ErrorCode.INVALID_DIMENSION,
                                   f"{name} is {len(value)} characters long, more than {self._max_length}")
             if not self._pattern.fullmatch(value):
                 raise DecodeError(ErrorCode.INVALID_DIMENSION,
                                   f"{name} {value[:80]!r} does not match {self._pattern.pattern!r}")
+            if len(valid) < self._remembered:
+                valid.add(value)
 
 
 def slice_key(values: tuple[str, ...]) -> str:

@@ -30,6 +30,9 @@ class WindowAccumulator:
         self.harm = 0.0
         self.harm_by_category: dict[str, float] = {}
         self.histogram = ScoreHistogram()  # each scored impression's highest score
+        # Per viewer cohort ("age band|locale") and creator cohort: [scored, unsafe, harm] of scored impressions.
+        self.viewer_cohorts: dict[str, list] = {}
+        self.creator_cohorts: dict[str, list] = {}
         self.first_event_ms: int | None = None  # the earliest event time counted (None: not known)
         self.items: set[str] = set()
         self.creators: set[str] = set()
@@ -41,7 +44,8 @@ class WindowAccumulator:
 
     def add(self, item_id: str, creator_id: str, partition: int, offset: int,
             scores: list[float] | None, categories: tuple[str, ...], policy: Policy,
-            event_time: int | None = None) -> bool:
+            event_time: int | None = None, viewer_cohort: str = "unknown|unknown",
+            creator_cohort: str = "unknown") -> bool:
         """Count one impression; returns whether the policy judged it unsafe."""
         self.impressions += 1
         if event_time is not None and (self.first_event_ms is None or event_time < self.first_event_ms):
@@ -61,6 +65,19 @@ class WindowAccumulator:
         for category, score in zip(categories, scores):
             self.harm_by_category[category] = self.harm_by_category.get(category, 0.0) + score
         unsafe = policy.unsafe_categories(categories, scores)
+        hit = 1 if unsafe else 0
+        tally = self.viewer_cohorts.get(viewer_cohort)  # unrolled: this runs once per scored impression
+        if tally is None:
+            tally = self.viewer_cohorts[viewer_cohort] = [0, 0, 0.0]
+        tally[0] += 1
+        tally[1] += hit
+        tally[2] += top
+        tally = self.creator_cohorts.get(creator_cohort)
+        if tally is None:
+            tally = self.creator_cohorts[creator_cohort] = [0, 0, 0.0]
+        tally[0] += 1
+        tally[1] += hit
+        tally[2] += top
         if unsafe:
             self.unsafe += 1
             for category in unsafe:
@@ -88,6 +105,16 @@ class WindowAccumulator:
         for category, harm in other.harm_by_category.items():
             self.harm_by_category[category] = self.harm_by_category.get(category, 0.0) + harm
         self.histogram.merge(other.histogram)
+        for mine, theirs in ((self.__dict__.setdefault("viewer_cohorts", {}), getattr(other, "viewer_cohorts", {})),
+                             (self.__dict__.setdefault("creator_cohorts", {}), getattr(other, "creator_cohorts", {}))):
+            for cohort, (scored, unsafe, harm) in theirs.items():
+                tally = mine.get(cohort)
+                if tally is None:
+                    mine[cohort] = [scored, unsafe, harm]
+                else:
+                    tally[0] += scored
+                    tally[1] += unsafe
+                    tally[2] += harm
         if other.first_event_ms is not None and (self.first_event_ms is None or other.first_event_ms < self.first_event_ms):
             self.first_event_ms = other.first_event_ms
         self.items |= other.items
@@ -113,6 +140,8 @@ class WindowAccumulator:
             "unsafe_by_category": dict(self.unsafe_by_category),
             "harm": self.harm,
             "harm_by_category": dict(self.harm_by_category),
+            **_cohort_maps("viewer_cohort", self.viewer_cohorts),
+            **_cohort_maps("creator_cohort", self.creator_cohorts),
             "score_p50": None if quantiles[0] is None else float(quantiles[0]),
             "score_p95": None if quantiles[1] is None else float(quantiles[1]),
             "score_p99": None if quantiles[2] is None else float(quantiles[2]),
@@ -136,7 +165,15 @@ class WindowAccumulator:
             state.pop("_scores", None)
         state["histogram"] = ScoreHistogram(state["histogram"])
         state.setdefault("first_event_ms", None)
+        state.setdefault("viewer_cohorts", {})
+        state.setdefault("creator_cohorts", {})
         self.__dict__.update(state)
+
+
+def _cohort_maps(name: str, tallies: dict[str, list]) -> dict:
+    return {f"scored_by_{name}": {c: t[0] for c, t in tallies.items()},
+            f"unsafe_by_{name}": {c: t[1] for c, t in tallies.items()},
+            f"harm_by_{name}": {c: t[2] for c, t in tallies.items()}}
 
 
 def _histogram_of_kll(serialized: bytes) -> dict[int, int]:
@@ -154,6 +191,8 @@ def _histogram_of_kll(serialized: bytes) -> dict[int, int]:
 HEALTH_COLUMNS = (
     "window_start", "window_end", "window_seconds", "first_event_time", *DIMENSIONS,
     "impressions", "scored", "unscored", "unsafe", "unsafe_by_category", "harm", "harm_by_category",
+    "scored_by_viewer_cohort", "unsafe_by_viewer_cohort", "harm_by_viewer_cohort",
+    "scored_by_creator_cohort", "unsafe_by_creator_cohort", "harm_by_creator_cohort",
     "score_p50", "score_p95", "score_p99", "score_histogram", "distinct_items", "distinct_creators",
     "top_unsafe_items", "offset_ranges", "job_id", "model_name", "model_version", "policy_version", "revision",
 )

@@ -10,6 +10,8 @@ from udfs.dimensions import DimensionRules
 from udfs.wire import AvroDecoder, SchemaById, SchemaHistory
 
 EARLIEST_EVENT_MS = 946_684_800_000  # 2000-01-01: anything before is a broken clock, not history
+UNKNOWN = "unknown"  # a cohort field the producer did not send (records of schema v1, or null)
+COHORT_FIELDS = ("viewer_age_band", "viewer_locale", "creator_cohort")
 
 
 class ImpressionDecoder:
@@ -35,12 +37,16 @@ class ImpressionDecoder:
         if event_ms < EARLIEST_EVENT_MS or event_ms < low or event_ms > high:
             raise DecodeError(ErrorCode.ABSURD_EVENT_TIME, f"event_time {event_ms} is outside [{low}, {high}] "
                                                            f"around the Kafka timestamp {record.timestamp_ms}")
+        age, locale, creator = avro.get("viewer_age_band"), avro.get("viewer_locale"), avro.get("creator_cohort")
         impression = Impression(
             event_time=event_ms, event_id=avro["event_id"], item_id=avro["item_id"], creator_id=avro["creator_id"],
             surface=avro["surface"], region=avro["region"],
             recommender_model_version=avro["recommender_model_version"], item_category=avro["item_category"],
-            caption=avro["caption"], source_partition=record.partition, source_offset=record.offset)
+            caption=avro["caption"], source_partition=record.partition, source_offset=record.offset,
+            viewer_cohort=f"{age or UNKNOWN}|{locale or UNKNOWN}", creator_cohort=creator or UNKNOWN)
         self.dimensions.check(impression.dimensions)
+        # Cohort values become map keys and dashboard series: the dimensions' characters and length.
+        self.dimensions.check((age or UNKNOWN, locale or UNKNOWN, creator or UNKNOWN), COHORT_FIELDS)
         return impression
 
 

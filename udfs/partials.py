@@ -47,6 +47,14 @@ class Partial:
     harm_sums: list[float]
     score_keys: list[int]  # udfs.score_histogram buckets of the impressions' highest scores
     score_counts: list[int]
+    viewer_cohorts: list[str]  # per cohort of the scored impressions: scored, unsafe, harm
+    viewer_scored: list[int]
+    viewer_unsafe: list[int]
+    viewer_harm: list[float]
+    creator_cohorts: list[str]
+    creator_scored: list[int]
+    creator_unsafe: list[int]
+    creator_harm: list[float]
     items: list[str]
     creators: list[str]
     unsafe_item_ids: list[str]
@@ -76,6 +84,10 @@ class Partial:
         acc.unsafe_by_category = dict(zip(self.unsafe_categories, self.unsafe_counts))
         acc.harm_by_category = dict(zip(self.harm_categories, self.harm_sums))
         acc.histogram.add_counts(self.score_keys, self.score_counts)
+        acc.viewer_cohorts = {c: [n, u, h] for c, n, u, h in
+                              zip(self.viewer_cohorts, self.viewer_scored, self.viewer_unsafe, self.viewer_harm)}
+        acc.creator_cohorts = {c: [n, u, h] for c, n, u, h in
+                               zip(self.creator_cohorts, self.creator_scored, self.creator_unsafe, self.creator_harm)}
         if self.record_event_times:
             acc.first_event_ms = min(self.record_event_times)
         acc.items, acc.creators = set(self.items), set(self.creators)
@@ -145,7 +157,9 @@ def aggregate_with_leaders(impressions: list[Impression], scores: list, window_m
             group = groups[key] = _Group(judge, shadow)
             leaders[key] = position
         unsafe = group.accumulator.add(impression.item_id, impression.creator_id, impression.source_partition,
-                                       impression.source_offset, item_scores, categories, group.policy)
+                                       impression.source_offset, item_scores, categories, group.policy,
+                                       viewer_cohort=impression.viewer_cohort,
+                                       creator_cohort=impression.creator_cohort)
         if group.tally is not None and item_scores is not None:
             group.tally.add(impression.item_id, unsafe, bool(group.shadow.unsafe_categories(categories, item_scores)))
         group.partitions.append(impression.source_partition)
@@ -163,11 +177,17 @@ def _partial(start: int, dims: tuple[str, ...], policy_version: str, group: _Gro
         unsafe_categories=list(acc.unsafe_by_category), unsafe_counts=list(acc.unsafe_by_category.values()),
         harm=acc.harm, harm_categories=list(acc.harm_by_category), harm_sums=list(acc.harm_by_category.values()),
         score_keys=list(acc.histogram.counts), score_counts=list(acc.histogram.counts.values()),
+        **_cohort_fields("viewer", acc.viewer_cohorts), **_cohort_fields("creator", acc.creator_cohorts),
         items=list(acc.items), creators=list(acc.creators),
         unsafe_item_ids=[item for item, _ in unsafe_items], unsafe_item_counts=[c for _, (c, _) in unsafe_items],
         unsafe_item_scores=[float(s) for _, (_, s) in unsafe_items], record_partitions=group.partitions,
         record_offsets=group.offsets, record_event_ids=group.event_ids, record_event_times=group.event_times,
         **_shadow_fields(group))
+
+
+def _cohort_fields(kind: str, tallies: dict[str, list]) -> dict:
+    return {f"{kind}_cohorts": list(tallies), f"{kind}_scored": [t[0] for t in tallies.values()],
+            f"{kind}_unsafe": [t[1] for t in tallies.values()], f"{kind}_harm": [t[2] for t in tallies.values()]}
 
 
 def _shadow_fields(group: _Group) -> dict:

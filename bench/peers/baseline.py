@@ -83,7 +83,8 @@ def run(services: config.ServiceSettings, start: dict[int, int], end: dict[int, 
             if accumulator is None:
                 accumulator = windows[key] = WindowAccumulator()
             accumulator.add(impression.item_id, impression.creator_id, impression.source_partition,
-                            impression.source_offset, item_scores, model.categories, policy, impression.event_time)
+                            impression.source_offset, item_scores, model.categories, policy, impression.event_time,
+                            impression.viewer_cohort, impression.creator_cohort)
         pending.clear()
 
     try:

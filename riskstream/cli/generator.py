@@ -26,6 +26,11 @@ ITEM_CATEGORIES = ("news", "music", "gaming", "comedy", "beauty", "sports", "edu
 ITEMS_PER_CAPTION = 4  # several items share a caption, as reposts do
 CREATORS = 400
 USERS = 20_000
+# Cohorts, fixed per viewer and per creator (derived from their ids, so streams stay what they were).
+AGE_BANDS = {"13-17": 0.1, "18-24": 0.25, "25-34": 0.3, "35-54": 0.25, "55+": 0.1}
+LOCALES = {"us": ("en-US", "es-US"), "eu": ("de-DE", "fr-FR", "es-ES"), "br": ("pt-BR",), "in": ("hi-IN", "en-IN"),
+           "jp": ("ja-JP",)}
+CREATOR_COHORTS = {"new": 0.2, "established": 0.5, "veteran": 0.3}
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,7 @@ class Incident:
     end: float | None = None
     category: str | None = None
     model_version: str | None = None
+    viewer_age_band: str | None = None
 
     @classmethod
     def parse(cls, text: str) -> "Incident":
@@ -50,11 +56,12 @@ class Incident:
             incident = cls(surface=fields.pop("surface"), region=fields.pop("region"),
                            start=float(fields.pop("start")), multiplier=float(fields.pop("multiplier", 10.0)),
                            end=float(fields["end"]) if "end" in fields else None,
-                           category=fields.pop("category", None), model_version=fields.pop("model_version", None))
+                           category=fields.pop("category", None), model_version=fields.pop("model_version", None),
+                           viewer_age_band=fields.pop("viewer_age_band", None))
             fields.pop("end", None)
         except (KeyError, ValueError) as exc:
             raise ConfigError(f"incident {text!r}: expected surface=S,region=R,start=MIN[,multiplier=X][,end=MIN]"
-                              f"[,category=C][,model_version=V]") from exc
+                              f"[,category=C][,model_version=V][,viewer_age_band=B]") from exc
         if fields:
             raise ConfigError(f"incident {text!r}: unknown keys {sorted(fields)}")
         if incident.surface not in SURFACES or incident.region not in REGIONS:
@@ -64,14 +71,17 @@ class Incident:
             raise ConfigError(f"incident {text!r}: category must be one of {', '.join(ITEM_CATEGORIES)}")
         if incident.model_version not in (None, *RECOMMENDER_VERSIONS):
             raise ConfigError(f"incident {text!r}: model_version must be one of {', '.join(RECOMMENDER_VERSIONS)}")
+        if incident.viewer_age_band not in (None, *AGE_BANDS):
+            raise ConfigError(f"incident {text!r}: viewer_age_band must be one of {', '.join(AGE_BANDS)}")
         return incident
 
     @property
     def narrowed(self) -> bool:
-        return self.category is not None or self.model_version is not None
+        return any(v is not None for v in (self.category, self.model_version, self.viewer_age_band))
 
-    def applies(self, category: str, model_version: str) -> bool:
-        return self.category in (None, category) and self.model_version in (None, model_version)
+    def applies(self, category: str, model_version: str, viewer_age_band: str) -> bool:
+        return (self.category in (None, category) and self.model_version in (None, model_version)
+                and self.viewer_age_band in (None, viewer_age_band))
 
     def active(self, surface: str, region: str, minute: float) -> bool:
         return (surface == self.surface and region == self.region and minute >= self.start
@@ -163,6 +173,20 @@ def _catalogue_pools(catalogue: Catalogue, safe: list, unsafe: list) -> tuple[_P
             _Pool("unsafe", unsafe_items, unsafe, fragments, catalogue.zipf_exponent))
 
 
+def _stable_number(kind: str, n: int) -> int:
+    return int(hashlib.sha256(f"{kind}-{n}".encode()).hexdigest()[:8], 16)
+
+
+def _share(weights: dict[str, float], number: int) -> str:
+    """The key of `weights` whose cumulative share holds `number` (mod 10,000)."""
+    point, total = (number % 10_000) / 10_000, 0.0
+    for key, weight in weights.items():
+        total += weight
+        if point < total:
+            return key
+    return key
+
+
 def _category(item_id: str) -> str:
     return ITEM_CATEGORIES[int(item_id[5:], 16) % len(ITEM_CATEGORIES)]
 
@@ -195,11 +219,12 @@ def generate(settings: GeneratorSettings, captions: list[caption_store.LabelledC
         user = rng.randrange(USERS)
         version = _pick(rng, RECOMMENDER_VERSIONS)
         category = _category(item_id)
+        age_band = _share(AGE_BANDS, _stable_number("age", user))
         if not caption.unsafe:
             # An incident narrowed to a category and/or model version: this impression, safe so far, is
             # unsafe with the probability that brings its segment's rate to `multiplier` times the rate.
             for incident in settings.incidents:
-                if incident.narrowed and incident.active(surface, region, minute) and incident.applies(category, version):
+                if incident.narrowed and incident.active(surface, region, minute) and incident.applies(category, version, age_band):
                     target = min(1.0, unsafe_rate * incident.multiplier)
                     if rng.random() < (target - unsafe_rate) / (1.0 - unsafe_rate):
                         item_id, caption = draw(True)
@@ -220,5 +245,8 @@ def generate(settings: GeneratorSettings, captions: list[caption_store.LabelledC
             "position": i % 10,
             "item_category": category,
             "caption": caption.text,
+            "viewer_age_band": age_band,
+            "viewer_locale": LOCALES[region][_stable_number("locale", user) % len(LOCALES[region])],
+            "creator_cohort": _share(CREATOR_COHORTS, _stable_number("creator", creator)),
         }
         yield GeneratedImpression(record, caption.labels)

@@ -16,8 +16,9 @@ def add_options(parser: argparse.ArgumentParser, count: int, rate: float) -> Non
     parser.add_argument("--rate", type=float, default=rate, help="impressions per second of event time")
     parser.add_argument("--base-unsafe-rate", type=float, default=0.02, help="share of unsafe captions outside incidents")
     parser.add_argument("--incident", action="append", default=[], metavar="SPEC",
-                        help="surface=S,region=R,start=MIN[,multiplier=X][,end=MIN][,category=C][,model_version=V] "
-                             "(category / model_version: only that segment of the slice gets worse); repeatable")
+                        help="surface=S,region=R,start=MIN[,multiplier=X][,end=MIN][,category=C][,model_version=V]"
+                             "[,viewer_age_band=B] (category / model_version / viewer_age_band: only that segment of "
+                             "the slice gets worse); repeatable")
     parser.add_argument("--catalogue-items", type=int, default=0,
                         help="draw items from a catalogue of this many, each with its own caption, with Zipf "
                              "popularity (0: the corpus's captions as a few items each, uniformly)")

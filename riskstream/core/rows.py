@@ -21,6 +21,8 @@ class Impression:
     caption: str | None
     source_partition: int
     source_offset: int
+    viewer_cohort: str = "unknown|unknown"  # "age band|locale" (schemas/impression v2), "unknown" where not sent
+    creator_cohort: str = "unknown"
 
     @property
     def dimensions(self) -> tuple[str, str, str, str]:

@@ -68,11 +68,31 @@ def _metrics(indices, records, scores, positions, thresholds, categories):
         "harm": float(sum(float(t) for t in tops)),
         "score_p50": quantile(0.5), "score_p95": quantile(0.95), "score_p99": quantile(0.99),
         "first_event_ms": min(records[i]["event_time"] for i in indices),
+        **_cohorts(records, scored, scores, thresholds, categories),
         "distinct_items": len({records[i]["item_id"] for i in indices}),
         "distinct_creators": len({records[i]["creator_id"] for i in indices}),
         "top_unsafe_items": [(item, count, score) for item, (count, score) in top],
         "offset_ranges": sorted((p, min(o), max(o)) for p, o in offsets.items()),
     }
+
+
+def viewer_cohort(record: dict) -> str:
+    """The README's viewer cohort key: "age band|locale", "unknown" for a field not sent."""
+    return f"{record.get('viewer_age_band') or 'unknown'}|{record.get('viewer_locale') or 'unknown'}"
+
+
+def _cohorts(records, scored, scores, thresholds, categories) -> dict:
+    found = {}
+    for name, key in (("viewer_cohort", viewer_cohort), ("creator_cohort", lambda r: r.get("creator_cohort") or "unknown")):
+        scored_by, unsafe_by, harm_by = defaultdict(int), defaultdict(int), defaultdict(float)
+        for i in scored:
+            cohort = key(records[i])
+            scored_by[cohort] += 1
+            unsafe_by[cohort] += any(s >= thresholds[c] for c, s in zip(categories, scores[i]))
+            harm_by[cohort] += float(np.float32(max(scores[i])))
+        found.update({f"scored_by_{name}": dict(scored_by), f"unsafe_by_{name}": dict(unsafe_by),
+                      f"harm_by_{name}": dict(harm_by)})
+    return found
 
 
 def within_quantile_bound(reported: float | None, exact: float | None) -> bool:
@@ -106,6 +126,10 @@ def assert_rows_equal(services, job_id: str, records: list[dict], positions: lis
         for q in ("score_p50", "score_p95", "score_p99"):
             assert within_quantile_bound(got[q], want[q]), (key, q, got[q], want[q])
         assert got["first_ms"] == want["first_event_ms"], key
+        for name in ("viewer_cohort", "creator_cohort"):
+            assert got[f"scored_by_{name}"] == want[f"scored_by_{name}"], (key, name)
+            assert got[f"unsafe_by_{name}"] == want[f"unsafe_by_{name}"], (key, name)
+            assert got[f"harm_by_{name}"] == pytest.approx(want[f"harm_by_{name}"], rel=1e-9), (key, name)
         assert [(t["item_id"], t["unsafe_impressions"], pytest.approx(t["max_score"], abs=1e-7))
                 for t in got["top_unsafe_items"]] == want["top_unsafe_items"], key
         assert [(o["partition"], o["first_offset"], o["last_offset"]) for o in got["offset_ranges"]] == \

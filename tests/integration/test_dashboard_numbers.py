@@ -25,6 +25,7 @@ START = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 MINUTE = 60_000
 POLICY = Policy("v1", {"a": 0.5, "b": 0.7})
 SURFACES, CATEGORIES = ("home", "search", "shorts"), ("news", "music")
+VIEWERS = ("18-24|pt-BR", "35-54|en-US", "unknown|unknown")
 # Seen out of name order: v9 first, then v2, then v10.
 VERSIONS_FIRST_SEEN = {"v9": 0, "v2": 2, "v10": 4}
 
@@ -40,9 +41,11 @@ def client(services):
 
 @pytest.fixture(scope="module")
 def written(client):
-    """Six minutes of rows; returns the highest score of every impression by (minute, surface, category)."""
+    """Six minutes of rows; returns the highest score of every impression by (minute, surface, category), and
+    per viewer cohort its [scored, unsafe] (18-24 shown unsafe items twice as often)."""
     rng = random.Random(11)
     tops: dict[tuple, list[float]] = {}
+    cohorts: dict[str, list[int]] = {}
     rows = []
     for minute in range(6):
         for surface in SURFACES:
@@ -52,16 +55,22 @@ def written(client):
                 accumulator = WindowAccumulator()
                 skew = 0.2 + 0.3 * SURFACES.index(surface) + 0.2 * CATEGORIES.index(category)
                 for n in range(rng.randint(50, 400)):
-                    scores = [rng.betavariate(skew, 3.0), rng.betavariate(0.5, 4.0)]
+                    viewer = rng.choice(VIEWERS)
+                    scores = [rng.betavariate(skew * (2 if viewer == "18-24|pt-BR" else 1), 3.0),
+                              rng.betavariate(0.5, 4.0)]
                     event_time = START + minute * MINUTE + 100 + n
-                    accumulator.add(f"i{n % 37}", "c", 0, n, scores, ("a", "b"), POLICY, event_time)
+                    accumulator.add(f"i{n % 37}", "c", 0, n, scores, ("a", "b"), POLICY, event_time,
+                                    viewer_cohort=viewer, creator_cohort="new")
+                    tally = cohorts.setdefault(viewer, [0, 0])
+                    tally[0] += 1
+                    tally[1] += scores[0] >= 0.5 or scores[1] >= 0.7
                     tops.setdefault((minute, surface, category), []).append(max(scores))
                 row = health_row(START + minute * MINUTE, MINUTE, (surface, "us", version, category), accumulator,
                                  Lineage(JOB, "safety_text", "1", "v1"))
                 rows.append(values(sink_row("safety_health", row))[1])
     client.command("TRUNCATE TABLE safety_health")
     client.insert("safety_health", rows, column_names=columns("safety_health"))
-    return tops
+    return tops, cohorts
 
 
 def _query(client, sql: str, variables: dict, interval_s: float = 3600) -> list[tuple]:
@@ -77,7 +86,7 @@ def test_the_drilldowns_quantiles_are_those_of_the_selected_impressions_within_t
         client, written, surfaces, categories):
     sql = drilldown.queries(DATABASE)["Safety score quantiles in the selection"]
     [(_, p50, p95, p99)] = _query(client, sql, {"surface": surfaces, "region": ["us"], "category": categories})
-    selected = [score for (minute, surface, category), scores in written.items()
+    selected = [score for (minute, surface, category), scores in written[0].items()
                 if surface in surfaces and category in categories for score in scores]
     for q, reported in ((0.5, p50), (0.95, p95), (0.99, p99)):
         exact = float(np.quantile(np.asarray(selected), q, method="inverted_cdf"))
@@ -90,7 +99,7 @@ def test_the_overviews_quantiles_per_minute_are_those_of_each_minutes_impression
     rows = _query(client, sql, {}, interval_s=60)
     assert len(rows) == 6
     for minute, (_, p50, p95, p99) in enumerate(rows):
-        scores = [s for (m, _, _), found in written.items() if m == minute for s in found]
+        scores = [s for (m, _, _), found in written[0].items() if m == minute for s in found]
         for q, reported in ((0.5, p50), (0.95, p95), (0.99, p99)):
             assert within_quantile_bound(reported, float(np.quantile(scores, q, method="inverted_cdf"))), (minute, q)
 
@@ -109,6 +118,20 @@ def test_without_a_previous_version_the_per_category_change_is_empty_not_the_who
     rows = _query(client, sql, {"surface": list(SURFACES), "region": ["us"], "category": list(CATEGORIES),
                                 "model_version": "v9", "previous_version": ""})
     assert rows and all(chosen > 0 and previous is None and change is None for _, chosen, previous, change in rows)
+
+
+def test_each_viewer_cohorts_rate_against_the_rest_is_counted_exactly(client, written):
+    from dashboards import harm_by_cohort
+
+    truth = written[1]
+    rows = _query(client, harm_by_cohort.queries(DATABASE)["Viewer cohorts against the rest"], {})
+    found = {cohort: (scored, unsafe, ratio) for cohort, scored, unsafe, _, _, ratio, _, _ in rows}
+    assert {c: found[c][:2] for c in found} == {c: tuple(t) for c, t in truth.items()}
+    everyone = [sum(t[0] for t in truth.values()), sum(t[1] for t in truth.values())]
+    young = truth["18-24|pt-BR"]
+    rest = (everyone[1] - young[1]) / (everyone[0] - young[0])
+    assert found["18-24|pt-BR"][2] == pytest.approx(young[1] / young[0] / rest, abs=0.006)
+    assert rows[0][0] == "18-24|pt-BR"  # the cohort that bears the most harm comes first
 
 
 def test_rows_of_a_backfill_show_at_their_event_time(client, written):

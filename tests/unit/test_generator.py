@@ -89,15 +89,32 @@ def test_a_bad_catalogue_is_refused(catalogue):
         Catalogue(**catalogue)
 
 
-def test_an_incident_narrowed_to_a_category_raises_only_that_categorys_unsafe_share_in_its_slice():
-    incident = Incident.parse("surface=home_feed,region=us,start=0,multiplier=8,category=gaming")
+@pytest.mark.parametrize("narrowed, field, value", [("category=gaming", "item_category", "gaming"),
+                                                    ("viewer_age_band=13-17", "viewer_age_band", "13-17")])
+def test_an_incident_narrowed_to_a_segment_raises_only_that_segments_unsafe_share_in_its_slice(narrowed, field, value):
+    incident = Incident.parse(f"surface=home_feed,region=us,start=0,multiplier=8,{narrowed}")
     records = list(generate(GeneratorSettings(seed=9, count=40_000, rate=1000.0, incidents=(incident,))))
     inside = [g for g in records if (g.record["surface"], g.record["region"]) == ("home_feed", "us")]
+
     def share(rows):  # of impressions showing an item whose caption is labelled unsafe
         return sum(bool(g.labels) for g in rows) / len(rows)
-    gaming = share([g for g in inside if g.record["item_category"] == "gaming"])
-    others = share([g for g in inside if g.record["item_category"] != "gaming"])
-    elsewhere = share([g for g in records if g.record["surface"] != "home_feed" and g.record["item_category"] == "gaming"])
-    assert 0.10 < gaming < 0.22 and others < 0.035 and elsewhere < 0.035, (gaming, others, elsewhere)
+    segment = share([g for g in inside if g.record[field] == value])
+    others = share([g for g in inside if g.record[field] != value])
+    elsewhere = share([g for g in records if g.record["surface"] != "home_feed" and g.record[field] == value])
+    assert 0.10 < segment < 0.22 and others < 0.035 and elsewhere < 0.035, (segment, others, elsewhere)
+
+
+def test_viewers_and_creators_keep_their_cohorts():
+    records = [g.record for g in generate(GeneratorSettings(seed=4, count=5000))]
+    by_user, by_creator = {}, {}
+    for r in records:
+        assert by_user.setdefault(r["user_id_hash"], (r["viewer_age_band"], r["region"]))[0] == r["viewer_age_band"]
+        assert by_creator.setdefault(r["creator_id"], r["creator_cohort"]) == r["creator_cohort"]
+    assert Counter(r["creator_cohort"] for r in records).keys() == {"new", "established", "veteran"}
+
+
+def test_a_narrowed_incident_names_a_known_segment():
     with pytest.raises(ConfigError, match="category must be one of"):
         Incident.parse("surface=shorts,region=br,start=0,category=knitting")
+    with pytest.raises(ConfigError, match="viewer_age_band must be one of"):
+        Incident.parse("surface=shorts,region=br,start=0,viewer_age_band=12")

@@ -33,7 +33,8 @@ def test_merging_two_halves_equals_adding_everything():
     left.merge(right)
     merged = left.metrics()
     assert merged.pop("harm") == pytest.approx(whole.pop("harm"))
-    assert merged.pop("harm_by_category") == pytest.approx(whole.pop("harm_by_category"))
+    for sums in ("harm_by_category", "harm_by_viewer_cohort", "harm_by_creator_cohort"):
+        assert merged.pop(sums) == pytest.approx(whole.pop(sums))
     assert merged == whole  # the score histogram (and so every quantile) included: exact counts
 
 
@@ -87,6 +88,23 @@ def test_an_accumulator_from_a_checkpoint_with_a_kll_sketch_restores_its_quantil
     restored = WindowAccumulator.__new__(WindowAccumulator)
     restored.__setstate__(old)
     assert restored.metrics()["score_p95"] == acc.metrics()["score_p95"]
+
+
+def test_cohort_tallies_count_scored_impressions_and_merge_exactly():
+    acc, left, right = WindowAccumulator(), WindowAccumulator(), WindowAccumulator()
+    events = [("i1", [0.9, 0.1], "18-24|pt-BR", "new"), ("i2", [0.1, 0.1], "18-24|pt-BR", "veteran"),
+              ("i3", None, "55+|en-US", "new"), ("i4", [0.2, 0.8], "55+|en-US", "new")]
+    for n, (item, scores, viewer, creator) in enumerate(events):
+        target = left if n < 2 else right
+        for each in (acc, target):
+            each.add(item, "c", 0, n, scores, CATEGORIES, POLICY, viewer_cohort=viewer, creator_cohort=creator)
+    left.merge(right)
+    for m in (acc.metrics(), left.metrics()):
+        assert m["scored_by_viewer_cohort"] == {"18-24|pt-BR": 2, "55+|en-US": 1}
+        assert m["unsafe_by_viewer_cohort"] == {"18-24|pt-BR": 1, "55+|en-US": 1}
+        assert m["scored_by_creator_cohort"] == {"new": 2, "veteran": 1}
+        assert m["unsafe_by_creator_cohort"] == {"new": 2, "veteran": 0}
+        assert m["harm_by_creator_cohort"] == pytest.approx({"new": 1.7, "veteran": 0.1})
 
 
 def test_an_accumulator_survives_pickling_as_flink_state():

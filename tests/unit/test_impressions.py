@@ -63,10 +63,29 @@ def test_dimension_values_outside_the_rules_are_rejected(decoder, impression, fi
     assert _code(decoder, ENCODER.encode({**impression, field: value})) is ErrorCode.INVALID_DIMENSION
 
 
+def test_cohorts_decode_into_the_row_and_records_without_them_are_unknown(decoder, impression):
+    row = decoder.decode(_record(ENCODER.encode({**impression, "viewer_age_band": "18-24", "viewer_locale": "pt-BR",
+                                                 "creator_cohort": "new"})))
+    assert (row.viewer_cohort, row.creator_cohort) == ("18-24|pt-BR", "new")
+    row = decoder.decode(_record(ENCODER.encode({**impression, "viewer_age_band": None, "viewer_locale": "ja-JP",
+                                                 "creator_cohort": None})))
+    assert (row.viewer_cohort, row.creator_cohort) == ("unknown|ja-JP", "unknown")
+    v1 = SchemaHistory(HISTORY.schemas[:1]).latest
+    old = {k: v for k, v in impression.items() if k in {f["name"] for f in v1["fields"]}}
+    row = decoder.decode(_record(Encoder(v1, WireFormat.SINGLE_OBJECT).encode(old)))
+    assert (row.viewer_cohort, row.creator_cohort) == ("unknown|unknown", "unknown")
+
+
+@pytest.mark.parametrize("field, value", [("viewer_age_band", "18-24|x"), ("viewer_locale", "x" * 65),
+                                          ("creator_cohort", "new cohort")])
+def test_cohort_values_outside_the_dimension_rules_are_rejected(decoder, impression, field, value):
+    assert _code(decoder, ENCODER.encode({**impression, field: value})) is ErrorCode.INVALID_DIMENSION
+
+
 def test_dimension_rules_come_from_config(impression):
-    strict = ImpressionDecoder(DecodeSettings(dimension_pattern="[a-z0-9_.-]+", dimension_max_length=14))
+    strict = ImpressionDecoder(DecodeSettings(dimension_pattern="[A-Za-z0-9_.+-]+", dimension_max_length=14))
     assert strict.decode(_record(ENCODER.encode({**impression, "surface": "shorts"}))).surface == "shorts"
-    assert _code(strict, ENCODER.encode({**impression, "surface": "Shorts"})) is ErrorCode.INVALID_DIMENSION
+    assert _code(strict, ENCODER.encode({**impression, "surface": "shorts/x"})) is ErrorCode.INVALID_DIMENSION
     assert _code(strict, ENCODER.encode({**impression, "surface": "a" * 15})) is ErrorCode.INVALID_DIMENSION
 
 
