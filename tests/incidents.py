@@ -2,9 +2,10 @@
 
 A slice's traffic is drawn impression by impression with numpy (random size, base rate, category and
 model-version mix, Zipf item popularity), independently of the code under test, and counted into the
-cells the job's rows hold: scored and unsafe impressions per (item category, recommender model version),
-unsafe impressions per item. Kinds of cause: one category, one model version, one category under one
-version, three viral items, traffic moving to an already unsafe category; None: a quiet stream.
+cells the job's rows hold: scored and unsafe impressions per (item category, recommender model version,
+creator cohort), unsafe impressions per item. Kinds of cause: one category, one model version, one
+category under one version, one creator cohort, three viral items, traffic moving to an already unsafe
+category; None: a quiet stream.
 """
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ import numpy as np
 from udfs.attribution import Cell, explain
 
 CATEGORIES = ("news", "music", "gaming", "comedy", "beauty", "sports", "education", "food")
-DIMENSIONS = ("item_category", "recommender_model_version")
+COHORTS = ("new", "established", "veteran")
+DIMENSIONS = ("item_category", "recommender_model_version", "creator_cohort")
 BASELINE_MINUTES, WINDOW_MINUTES = 60, 5
-KINDS = ("category", "version", "pair", "items", "mix")
+KINDS = ("category", "version", "pair", "cohort", "items", "mix")
 
 
 def simulate(seed: int, kind: str | None):
@@ -35,9 +37,12 @@ def simulate(seed: int, kind: str | None):
     x, v = int(rng.integers(len(CATEGORIES))), int(rng.integers(len(versions)))
     multiplier = rng.uniform(5, 10)
     hot_items = rng.choice(items, 3, replace=False)
+    item_cohort = rng.choice(len(COHORTS), items, p=rng.dirichlet(np.full(len(COHORTS), 5.0)))  # their creators'
+    k = int(rng.integers(len(COHORTS)))
     cause = {"category": (("item_category",), (CATEGORIES[x],)),
              "version": (("recommender_model_version",), (versions[v],)),
-             "pair": (DIMENSIONS, (CATEGORIES[x], versions[v])),
+             "pair": (DIMENSIONS[:2], (CATEGORIES[x], versions[v])),
+             "cohort": (("creator_cohort",), (COHORTS[k],)),
              "items": (("item_id",), tuple(sorted(f"item-{i}" for i in hot_items))),
              "mix": (("item_category",), (CATEGORIES[x],)), None: None}[kind]
     if kind == "mix":  # an already unsafe category gets more of the traffic; it is no worse than before
@@ -63,6 +68,8 @@ def simulate(seed: int, kind: str | None):
             rate = np.where(version == v, rate * multiplier, rate)
         if incident and kind == "pair":
             rate = np.where((category == x) & (version == v), rate * multiplier, rate)
+        if incident and kind == "cohort":
+            rate = np.where(item_cohort[item] == k, rate * multiplier, rate)
         unsafe = rng.random(n) < np.minimum(rate, 1.0)
         if incident and kind == "items":  # three items go viral with unsafe content
             viral = rng.random(n) < rng.uniform(0.02, 0.06)
@@ -70,8 +77,8 @@ def simulate(seed: int, kind: str | None):
             category = np.where(viral, item_category[item], category)
             unsafe = np.where(viral, rng.random(n) < 0.9, unsafe)
         cells: dict[tuple, list[int]] = {}
-        for c, ver, u in zip(category.tolist(), version.tolist(), unsafe.tolist()):
-            entry = cells.setdefault((CATEGORIES[c], versions[ver]), [0, 0])
+        for c, ver, cohort, u in zip(category.tolist(), version.tolist(), item_cohort[item].tolist(), unsafe.tolist()):
+            entry = cells.setdefault((CATEGORIES[c], versions[ver], COHORTS[cohort]), [0, 0])
             entry[0] += 1
             entry[1] += u
         per_item: dict[str, int] = {}

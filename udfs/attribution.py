@@ -18,8 +18,8 @@ is). A ratio metric needs this: Adtributor (Bhagwan et al., NSDI 2014) ranks by 
 surprise of additive metrics, and a rate can rise with no segment getting worse.
 
 Candidates are every value of each dimension, every pair of values of two dimensions (a cause that spans
-two, e.g. one category under one model version), and the few items (up to `max_items`) that explain
-most. Each is ranked by its concentration, explanatory power minus traffic share: a segment unrelated
+two, e.g. one category under one model version), and the few items (up to `max_items`) whose own change
+is beyond chance and a tenth of the slice's each. Each is ranked by its concentration, explanatory power minus traffic share: a segment unrelated
 to the change takes about its share of it, so EP - share ~ 0, while a cause explains much more than its
 share (a category with an eighth of the traffic explaining all of it scores 0.875). Pairs compete with
 single values on the same score, so a pair wins only when the change is concentrated in it. Items have
@@ -214,19 +214,19 @@ def _segments(dimensions: tuple[str, ...], current: list[Cell], baseline: list[C
 
 def _item_cause(periods: _Periods, current: Mapping[str, int], baseline: Mapping[str, int],
                 max_items: int) -> Cause | None:
-    """The few items (at most `max_items`) whose unsafe impressions explain the change best."""
+    """The items (at most `max_items`) whose unsafe impressions changed beyond chance and by a tenth of the
+    slice's change each, as one cause."""
     def contribution(item: str) -> float:
         return ((current.get(item, 0) / periods.n1 if periods.n1 else 0.0)
                 - (baseline.get(item, 0) / periods.n0 if periods.n0 else 0.0))
 
-    ranked = sorted((item for item in set(current) | set(baseline) if contribution(item) * periods.direction > 0),
+    # Only items whose own change is beyond chance: a popular item's unsafe count moves with the traffic.
+    ranked = sorted((item for item in set(current) | set(baseline) if contribution(item) * periods.direction > 0
+                     and _p_value(current.get(item, 0), periods.n1, baseline.get(item, 0), periods.n0,
+                                  periods.direction) < 0.001),
                     key=lambda item: (-abs(contribution(item)), item))[:max_items]
-    best = None
-    for k in range(1, len(ranked) + 1):
-        items = tuple(sorted(ranked[:k]))
-        u1, u0 = sum(current.get(i, 0) for i in items), sum(baseline.get(i, 0) for i in items)
-        cause = periods.cause(("item_id",), items, 0, u1, 0, u0, traffic_known=False)
-        # One more item must add a tenth of the change to be worth naming.
-        if best is None or cause.explanatory_power >= best.explanatory_power + 0.1:
-            best = cause
-    return best
+    items = tuple(sorted(item for item in ranked if abs(contribution(item)) >= 0.1 * abs(periods.change)))
+    if not items:  # each item named must add a tenth of the change by itself
+        return None
+    u1, u0 = sum(current.get(i, 0) for i in items), sum(baseline.get(i, 0) for i in items)
+    return periods.cause(("item_id",), items, 0, u1, 0, u0, traffic_known=False)

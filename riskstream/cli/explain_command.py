@@ -1,7 +1,8 @@
 """`riskstream explain`: which segment of a slice drives its unsafe rate in a window (udfs/attribution.py).
 
 Read from the job's 1-minute `safety_health` rows: the slice's scored and unsafe impressions per item
-category and recommender model version (and per surface or region when the slice leaves them open), in
+category, recommender model version and creator cohort (and per surface or region when the slice leaves
+them open), in
 the window ending at `--at` and in the baseline before it, and the unsafe impressions of each window's
 top unsafe items. `--write` keeps the ranked causes in `alert_causes`, where the drilldown dashboard and
 the alert notifications read them.
@@ -40,8 +41,9 @@ class Question:
 
     @property
     def open_dimensions(self) -> tuple[str, ...]:
-        """The dimensions the slice leaves open: the candidate causes' (item category and model version first)."""
-        order = ("item_category", "recommender_model_version", "surface", "region")
+        """The dimensions the slice leaves open: the candidate causes' (item category, model version and creator
+        cohort first)."""
+        order = ("item_category", "recommender_model_version", "creator_cohort", "surface", "region")
         return tuple(d for d in order if d not in self.slice)
 
     @property
@@ -78,8 +80,14 @@ def _where(question: Question, start_ms: int, end_ms: int) -> tuple[str, dict]:
 def _period(client, question: Question, start_ms: int, end_ms: int) -> tuple[list[Cell], dict[str, int]]:
     where, parameters = _where(question, start_ms, end_ms)
     dims = question.open_dimensions
-    cells = client.query(f"SELECT {', '.join(dims)}, sum(scored), sum(unsafe) FROM safety_health FINAL "
-                         f"WHERE {where} GROUP BY {', '.join(dims)}", parameters=parameters).result_rows
+    # Each row's creator cohorts (rows written before the cohort columns count as one cohort, unknown).
+    cells = client.query(
+        f"SELECT {', '.join(dims)}, "
+        f"sum(if(empty(scored_by_creator_cohort), scored, scored_by_creator_cohort[creator_cohort])), "
+        f"sum(if(empty(scored_by_creator_cohort), unsafe, unsafe_by_creator_cohort[creator_cohort])) "
+        f"FROM safety_health FINAL ARRAY JOIN if(empty(scored_by_creator_cohort), ['unknown'], "
+        f"mapKeys(scored_by_creator_cohort)) AS creator_cohort "
+        f"WHERE {where} GROUP BY {', '.join(dims)}", parameters=parameters).result_rows
     items = client.query(f"SELECT item.item_id, sum(item.unsafe_impressions) FROM safety_health FINAL "
                          f"ARRAY JOIN top_unsafe_items AS item WHERE {where} GROUP BY item.item_id",
                          parameters=parameters).result_rows
@@ -157,8 +165,9 @@ def render(question: Question, explanation: Explanation, top: int = 10) -> str:
 
 
 def add_parser(commands, services_of, parse_time) -> None:
-    parser = commands.add_parser("explain", help="rank the segments (category, recommender model version, items, "
-                                                 "pairs of them) that drive a slice's unsafe rate in a window")
+    parser = commands.add_parser("explain", help="rank the segments (category, recommender model version, creator "
+                                                 "cohort, items, pairs of them) that drive a slice's unsafe rate "
+                                                 "in a window")
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--slice", type=_slice_argument, help="e.g. surface=shorts,region=br")
     which.add_argument("--alerts", action="store_true",

@@ -1,6 +1,8 @@
 """Test-side ClickHouse reads: rows as dicts, and provisioned alert rules evaluated at given times."""
 from __future__ import annotations
 
+import contextlib
+
 from dashboards import render, rule_eval
 from riskstream.io import clickhouse
 
@@ -11,6 +13,18 @@ def query(services, sql: str, **parameters) -> list[dict]:
         result = client.query(sql, parameters=parameters)
         return [dict(zip(result.column_names, row)) for row in result.result_rows]
     finally:
+        client.close()
+
+
+@contextlib.contextmanager
+def scratch_database(services, name: str):
+    """A client on a database of its own in the stack's ClickHouse, migrated, dropped afterwards."""
+    client = clickhouse.connect(services.clickhouse, database=name)
+    try:
+        clickhouse.migrate(client)
+        yield client
+    finally:
+        client.command(f"DROP DATABASE IF EXISTS {name}")
         client.close()
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from dashboards import drilldown, macros, pipeline_health, safety_overview
 from jobs.sink_rows import columns, sink_row, values
-from riskstream.io import clickhouse
+from tests.e2e import store
 from tests.e2e.reference import within_quantile_bound
 from udfs.health import Lineage, WindowAccumulator, health_row
 from udfs.policy import Policy
@@ -32,11 +32,8 @@ VERSIONS_FIRST_SEEN = {"v9": 0, "v2": 2, "v10": 4}
 
 @pytest.fixture(scope="module")
 def client(services):
-    client = clickhouse.connect(services.clickhouse, database=DATABASE)
-    clickhouse.migrate(client)
-    yield client
-    client.command(f"DROP DATABASE IF EXISTS {DATABASE}")
-    client.close()
+    with store.scratch_database(services, DATABASE) as client:
+        yield client
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 
 from jobs.sink_rows import columns, sink_row, values
 from riskstream.cli.main import main
-from riskstream.io import clickhouse
+from tests.e2e import store
 from udfs.health import Lineage, WindowAccumulator, health_row
 from udfs.policy import Policy
 
@@ -28,11 +28,8 @@ UNSAFE, SAFE = [0.9, 0.1], [0.1, 0.1]
 
 @pytest.fixture(scope="module")
 def client(services):
-    client = clickhouse.connect(services.clickhouse, database=DATABASE)
-    clickhouse.migrate(client)
-    yield client
-    client.command(f"DROP DATABASE IF EXISTS {DATABASE}")
-    client.close()
+    with store.scratch_database(services, DATABASE) as client:
+        yield client
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +49,8 @@ def truth(client):
                     for n in range(int(rng.gauss(120, 10) * share)):
                         unsafe = rng.random() < rate
                         accumulator.add(f"{category}-{rng.randrange(200)}", "c", 0, n, UNSAFE if unsafe else SAFE,
-                                        ("a", "b"), POLICY, START + minute * MINUTE + n)
+                                        ("a", "b"), POLICY, START + minute * MINUTE + n,
+                                        creator_cohort=rng.choice(("new", "veteran")))
                         if surface == "shorts":
                             period = "now" if minute >= MINUTES - 5 else "before"
                             for key in ("all", "music") if category == "music" else ("all",):

@@ -15,7 +15,7 @@ from pyflink.common.typeinfo import (BasicTypeInfo, MapTypeInfo, ObjectArrayType
 from pyflink.fn_execution import coders
 
 from jobs.sink_rows import SINK_ROW, TABLES, columns, sink_row, values
-from riskstream.io import clickhouse
+from tests.e2e import store
 from udfs.audit import from_transition
 from udfs.breakers import Transition
 from udfs.health import Lineage, WindowAccumulator, health_row
@@ -54,11 +54,8 @@ def _clickhouse_kind(type_name: str) -> str:
 
 @pytest.fixture(scope="module")
 def client(services):
-    client = clickhouse.connect(services.clickhouse, database=DATABASE)
-    clickhouse.migrate(client)
-    yield client
-    client.command(f"DROP DATABASE IF EXISTS {DATABASE}")
-    client.close()
+    with store.scratch_database(services, DATABASE) as client:
+        yield client
 
 
 @pytest.mark.parametrize("table", list(TABLES))
