@@ -175,7 +175,7 @@ def add_parser(commands, services_of, parse_time) -> None:
                             "from the provisioned rules), with the rule's own window and baseline")
     parser.add_argument("--rules", default=str(paths.ALERT_RULES_FILE), help="the alert rules file (for --alerts)")
     parser.add_argument("--at", required=True, type=parse_time, metavar="TIME",
-                        help="the end of the window to explain (ISO 8601 or epoch ms; rounded down to the minute)")
+                        help="the end of the window to explain (now, ISO 8601 or epoch ms; rounded down to the minute)")
     parser.add_argument("--window-minutes", type=int,
                         help=f"the window's length (default {WINDOW_MINUTES}; with --alerts the rule's, "
                              f"{SPIKE_WINDOW_MINUTES})")

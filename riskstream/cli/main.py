@@ -85,9 +85,11 @@ def _grafana(args: argparse.Namespace) -> int:
 
 
 def _parse_time(text: str) -> int:
-    """Epoch milliseconds from epoch ms or an ISO 8601 time (UTC unless it says otherwise)."""
+    """Epoch milliseconds from `now`, epoch ms or an ISO 8601 time (UTC unless it says otherwise)."""
     from datetime import datetime, timezone
 
+    if text == "now":
+        return int(datetime.now(timezone.utc).timestamp() * 1000)
     if text.isdigit():
         return int(text)
     try:

@@ -80,6 +80,8 @@ def test_every_environment_variable_set_is_one_the_code_reads():
 def _containers(doc: dict) -> list[dict]:
     if doc["kind"] in WORKLOADS:
         return doc["spec"]["template"]["spec"]["containers"]
+    if doc["kind"] == "CronJob":
+        return doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
     if doc["kind"] == "FlinkDeployment":
         return doc["spec"]["podTemplate"]["spec"]["containers"]
     return []
@@ -107,6 +109,22 @@ def test_workloads_have_resources_probes_pinned_images_non_root_and_a_disruption
     flink = [d for d in docs if d["kind"] == "FlinkDeployment"]
     assert flink and all(":" in d["spec"]["image"] for d in flink)
     assert all(d["spec"]["job"]["upgradeMode"] == "savepoint" for d in flink)
+
+
+@pytest.mark.parametrize("overlay", k8s.OVERLAYS)
+def test_firing_alerts_are_explained_every_minute_by_a_command_the_cli_accepts(overlay):
+    import time
+
+    from riskstream.cli.main import build_parser
+
+    [cron] = [d for d in _rendered(overlay) if d["kind"] == "CronJob"]
+    assert (cron["spec"]["schedule"], cron["spec"]["concurrencyPolicy"]) == ("* * * * *", "Forbid")
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    assert pod["securityContext"]["runAsNonRoot"] and container["args"][0] == "riskstream"
+    assert {"cpu", "memory"} <= set(container["resources"]["requests"]) and "memory" in container["resources"]["limits"]
+    args = build_parser().parse_args(container["args"][1:])
+    assert args.alerts and args.write and abs(args.at - time.time() * 1000) < 60_000
 
 
 def test_prod_runs_triton_on_gpus_three_brokers_and_flink_ha():
