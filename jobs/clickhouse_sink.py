@@ -1,8 +1,8 @@
 """Write a job's result rows to ClickHouse from a Flink operator (PyFlink has no Python sink API).
 
 Every ClickHouse-bound stream of a job is unioned into one stream of typed rows (`jobs.sink_rows`: the
-table's name and its row, in Flink's type system) and written by one operator with parallelism 1: the embedded engine admits only one process per chDB path, and
-result rows (per window and slice) are few next to the input. Tables are ReplacingMergeTree keyed by
+table's name and its row, in Flink's type system) and written by one operator with parallelism 1: the
+embedded engine admits only one process per chDB path, and result rows (per window and slice) are few next to the input. Tables are ReplacingMergeTree keyed by
 what identifies a row, so a replay after a restart overwrites what it wrote before instead of adding to it.
 """
 from __future__ import annotations

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 DEAD_LETTER_FIELDS = (("dead_letter", "BYTES"),)
 VERDICT_FIELDS = (("verdict_key", "BYTES"), ("verdict", "BYTES"))
-# The dead-letter index stays last: the window step's router reads it there.
+# The dead letter stays last: the window step's router reads it there (and its ClickHouse index from it).
 INGEST_FIELDS = PARTIAL_FIELDS + VERDICT_FIELDS + DEAD_LETTER_FIELDS
 # Headers cross to Python as two parallel arrays, not as a MAP: PyFlink's Arrow writer can emit a map
 # batch that pyarrow refuses ("Map array child array should have no nulls"), which failed the job on

@@ -2,7 +2,7 @@
 
 Every ClickHouse-bound stream carries one `SINK_ROW`: the table's name and that table's row in its own
 field (the others null), each a Flink ROW whose fields are the table's insertable columns in order, with
-Flink types that ClickHouse's accept (tests/unit/test_sink_rows.py checks them against the migrations).
+Flink types that ClickHouse's accept (tests/integration/test_sink_rows.py checks them against the migrations).
 Flink serialises and checkpoints them by type, so the writer's pending rows are typed state that
 Flink's tools can read, and a value of the wrong type fails where it is produced, naming nothing
 ClickHouse-specific. Times are epoch milliseconds (DateTime64(3) takes them as they are).

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from riskstream.core.rows import DIMENSIONS
 from udfs.policy import Policy
-from udfs.score_histogram import ScoreHistogram, bucket_key
+from udfs.score_histogram import ScoreHistogram, bucket_key  # bucket_key: reading old checkpoints
 from udfs.shadow import ShadowTally
 
 QUANTILES = (0.5, 0.95, 0.99)
@@ -58,26 +58,14 @@ class WindowAccumulator:
             return False
         self.scored += 1
         top = max(scores)
-        counts = self.histogram.counts
-        key = bucket_key(top)
-        counts[key] = counts.get(key, 0) + 1
+        self.histogram.add_one(top)
         self.harm += top
         for category, score in zip(categories, scores):
             self.harm_by_category[category] = self.harm_by_category.get(category, 0.0) + score
         unsafe = policy.unsafe_categories(categories, scores)
         hit = 1 if unsafe else 0
-        tally = self.viewer_cohorts.get(viewer_cohort)  # unrolled: this runs once per scored impression
-        if tally is None:
-            tally = self.viewer_cohorts[viewer_cohort] = [0, 0, 0.0]
-        tally[0] += 1
-        tally[1] += hit
-        tally[2] += top
-        tally = self.creator_cohorts.get(creator_cohort)
-        if tally is None:
-            tally = self.creator_cohorts[creator_cohort] = [0, 0, 0.0]
-        tally[0] += 1
-        tally[1] += hit
-        tally[2] += top
+        _tally(self.viewer_cohorts, viewer_cohort, 1, hit, top)
+        _tally(self.creator_cohorts, creator_cohort, 1, hit, top)
         if unsafe:
             self.unsafe += 1
             for category in unsafe:
@@ -105,16 +93,9 @@ class WindowAccumulator:
         for category, harm in other.harm_by_category.items():
             self.harm_by_category[category] = self.harm_by_category.get(category, 0.0) + harm
         self.histogram.merge(other.histogram)
-        for mine, theirs in ((self.__dict__.setdefault("viewer_cohorts", {}), getattr(other, "viewer_cohorts", {})),
-                             (self.__dict__.setdefault("creator_cohorts", {}), getattr(other, "creator_cohorts", {}))):
+        for mine, theirs in ((self.viewer_cohorts, other.viewer_cohorts), (self.creator_cohorts, other.creator_cohorts)):
             for cohort, (scored, unsafe, harm) in theirs.items():
-                tally = mine.get(cohort)
-                if tally is None:
-                    mine[cohort] = [scored, unsafe, harm]
-                else:
-                    tally[0] += scored
-                    tally[1] += unsafe
-                    tally[2] += harm
+                _tally(mine, cohort, scored, unsafe, harm)
         if other.first_event_ms is not None and (self.first_event_ms is None or other.first_event_ms < self.first_event_ms):
             self.first_event_ms = other.first_event_ms
         self.items |= other.items
@@ -168,6 +149,17 @@ class WindowAccumulator:
         state.setdefault("viewer_cohorts", {})
         state.setdefault("creator_cohorts", {})
         self.__dict__.update(state)
+
+
+def _tally(tallies: dict[str, list], cohort: str, scored: int, unsafe: int, harm: float) -> None:
+    """Add to a cohort's [scored, unsafe, harm]."""
+    tally = tallies.get(cohort)
+    if tally is None:
+        tallies[cohort] = [scored, unsafe, harm]
+    else:
+        tally[0] += scored
+        tally[1] += unsafe
+        tally[2] += harm
 
 
 def _cohort_maps(name: str, tallies: dict[str, list]) -> dict:

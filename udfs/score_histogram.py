@@ -70,6 +70,10 @@ class ScoreHistogram:
             key = bucket_key(value)
             counts[key] = counts.get(key, 0) + 1
 
+    def add_one(self, value: float) -> None:
+        key = bucket_key(value)
+        self.counts[key] = self.counts.get(key, 0) + 1
+
     def add_counts(self, keys: Iterable[int], counts: Iterable[int]) -> None:
         for key, count in zip(keys, counts):
             self.counts[key] = self.counts.get(key, 0) + count

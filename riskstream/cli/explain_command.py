@@ -66,14 +66,19 @@ def parse_slice(text: str) -> dict[str, str]:
     return found
 
 
+def _slice_where(slice_: dict[str, str]) -> tuple[list[str], dict]:
+    """The slice's dimensions as query conditions, with their parameters."""
+    ordered = sorted(slice_.items())
+    return ([f"{dimension} = {{v{n}:String}}" for n, (dimension, _) in enumerate(ordered)],
+            {f"v{n}": value for n, (_, value) in enumerate(ordered)})
+
+
 def _where(question: Question, start_ms: int, end_ms: int) -> tuple[str, dict]:
-    clauses = ["job_id = {job:String}", "window_seconds = 60",
-               "window_start >= fromUnixTimestamp64Milli({start:Int64}, 'UTC')",
-               "window_start < fromUnixTimestamp64Milli({end:Int64}, 'UTC')"]
-    parameters = {"job": question.job_id, "start": start_ms, "end": end_ms}
-    for n, (dimension, value) in enumerate(sorted(question.slice.items())):
-        clauses.append(f"{dimension} = {{v{n}:String}}")
-        parameters[f"v{n}"] = value
+    clauses, parameters = _slice_where(question.slice)
+    clauses += ["job_id = {job:String}", "window_seconds = 60",
+                "window_start >= fromUnixTimestamp64Milli({start:Int64}, 'UTC')",
+                "window_start < fromUnixTimestamp64Milli({end:Int64}, 'UTC')"]
+    parameters.update({"job": question.job_id, "start": start_ms, "end": end_ms})
     return " AND ".join(clauses), parameters
 
 
@@ -95,24 +100,16 @@ def _period(client, question: Question, start_ms: int, end_ms: int) -> tuple[lis
             {item: int(count) for item, count in items})
 
 
-def newest_job(settings: config.ClickHouseSettings, slice_: dict[str, str]) -> str | None:
-    client = clickhouse.connect(settings, database=settings.database)
-    try:
-        where = " AND ".join(f"{d} = {{v{n}:String}}" for n, d in enumerate(sorted(slice_)))
-        rows = client.query(f"SELECT argMax(job_id, written_at) FROM safety_health WHERE {where} HAVING count() > 0",
-                            parameters={f"v{n}": slice_[d] for n, d in enumerate(sorted(slice_))}).result_rows
-    finally:
-        client.close()
+def newest_job(client, slice_: dict[str, str]) -> str | None:
+    clauses, parameters = _slice_where(slice_)
+    rows = client.query(f"SELECT argMax(job_id, written_at) FROM safety_health WHERE {' AND '.join(clauses)} "
+                        f"HAVING count() > 0", parameters=parameters).result_rows
     return rows[0][0] if rows else None
 
 
-def run(settings: config.ClickHouseSettings, question: Question) -> Explanation:
-    client = clickhouse.connect(settings, database=settings.database)
-    try:
-        now, items_now = _period(client, question, question.window_start_ms, question.window_end_ms)
-        before, items_before = _period(client, question, question.baseline_start_ms, question.window_start_ms)
-    finally:
-        client.close()
+def run(client, question: Question) -> Explanation:
+    now, items_now = _period(client, question, question.window_start_ms, question.window_end_ms)
+    before, items_before = _period(client, question, question.baseline_start_ms, question.window_start_ms)
     return explain(question.open_dimensions, now, before, items_now, items_before)
 
 
@@ -124,14 +121,6 @@ def cause_rows(question: Question, explanation: Explanation, top: int = 10) -> l
              cause.rate_baseline, cause.rate_current, cause.score, cause.p_value, cause.p_adjusted, cause.significant,
              explanation.rate_baseline, explanation.rate_current, explanation.change_p_value, METHOD]
             for rank, cause in enumerate(explanation.causes[:top], start=1)]
-
-
-def write(settings: config.ClickHouseSettings, rows: list[list]) -> None:
-    client = clickhouse.connect(settings, database=settings.database)
-    try:
-        client.insert("alert_causes", rows, column_names=list(CAUSE_COLUMNS))
-    finally:
-        client.close()
 
 
 def _pct(value: float | None) -> str:
@@ -197,39 +186,47 @@ def _slice_argument(text: str) -> dict[str, str]:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
-def firing_slices(settings: config.ClickHouseSettings, rules_path: Path, at_ms: int) -> list[dict[str, str]]:
+def firing_slices(client, rules_path: Path, at_ms: int) -> list[dict[str, str]]:
     """The (surface, region) slices whose unsafe-rate spike alert is firing at `at_ms`, `for` included."""
     from dashboards import rule_eval
 
     [rule] = [r for r in rule_eval.load(rules_path) if r.uid == SPIKE_RULE]
-    client = clickhouse.connect(settings, database=settings.database)
-    try:
-        return [dict(instance.labels) for instance in rule_eval.evaluate(client, rule, at_ms) if instance.firing]
-    finally:
-        client.close()
+    return [dict(instance.labels) for instance in rule_eval.evaluate(client, rule, at_ms) if instance.firing]
 
 
 def _explain(args: argparse.Namespace, services: config.ServiceSettings) -> int:
-    window = args.window_minutes or (SPIKE_WINDOW_MINUTES if args.alerts else WINDOW_MINUTES)
-    baseline = args.baseline_minutes or (SPIKE_BASELINE_MINUTES if args.alerts else BASELINE_MINUTES)
+    window = SPIKE_WINDOW_MINUTES if args.alerts else WINDOW_MINUTES
+    window = window if args.window_minutes is None else args.window_minutes
+    baseline = SPIKE_BASELINE_MINUTES if args.alerts else BASELINE_MINUTES
+    baseline = baseline if args.baseline_minutes is None else args.baseline_minutes
     if window < 1 or baseline < 1:
         raise ConfigError("--window-minutes and --baseline-minutes must be at least 1")
     end = args.at - args.at % MINUTE_MS
-    slices = firing_slices(services.clickhouse, Path(args.rules), args.at) if args.alerts else [args.slice]
-    if args.alerts and not args.json:
-        print(f"{len(slices)} slice(s) with the unsafe-rate spike alert firing")
-    for slice_ in slices:
-        job_id = args.job_id or newest_job(services.clickhouse, slice_)
-        if job_id is None:
-            raise ConfigError(f"no job wrote rows for slice {slice_}; name one with --job-id")
-        question = Question(job_id, slice_, end - window * MINUTE_MS, end, end - (window + baseline) * MINUTE_MS)
-        explanation = run(services.clickhouse, question)
-        rows = cause_rows(question, explanation, args.top)
-        if args.write:
-            write(services.clickhouse, rows)
-        if args.json:
-            for row in rows:
-                print(json.dumps(dict(zip(CAUSE_COLUMNS, row)), sort_keys=True, default=str))
-        else:
-            print(render(question, explanation, args.top))
+    settings = services.clickhouse
+    client = clickhouse.connect(settings, database=settings.database)  # one connection for every slice
+    try:
+        slices = firing_slices(client, Path(args.rules), args.at) if args.alerts else [args.slice]
+        if args.alerts and not args.json:
+            print(f"{len(slices)} slice(s) with the unsafe-rate spike alert firing")
+        for slice_ in slices:
+            _explain_slice(client, args, slice_, end, window, baseline)
+    finally:
+        client.close()
     return 0
+
+
+def _explain_slice(client, args: argparse.Namespace, slice_: dict[str, str], end: int, window: int,
+                   baseline: int) -> None:
+    job_id = args.job_id or newest_job(client, slice_)
+    if job_id is None:
+        raise ConfigError(f"no job wrote rows for slice {slice_}; name one with --job-id")
+    question = Question(job_id, slice_, end - window * MINUTE_MS, end, end - (window + baseline) * MINUTE_MS)
+    explanation = run(client, question)
+    rows = cause_rows(question, explanation, args.top)
+    if args.write:
+        client.insert("alert_causes", rows, column_names=list(CAUSE_COLUMNS))
+    if args.json:
+        for row in rows:
+            print(json.dumps(dict(zip(CAUSE_COLUMNS, row)), sort_keys=True, default=str))
+    else:
+        print(render(question, explanation, args.top))

@@ -36,8 +36,9 @@ CREATOR_COHORTS = {"new": 0.2, "established": 0.5, "veteran": 0.3}
 @dataclass(frozen=True)
 class Incident:
     """From `start` minutes into the stream (until `end`, if given), one surface in one region
-    serves `multiplier` times the base rate of unsafe items; only in one item category and/or under one
-    recommender model version when `category` / `model_version` narrow it (a cause for `explain`)."""
+    serves `multiplier` times the base rate of unsafe items; only in one item category, recommender model
+    version and/or viewer age band when `category` / `model_version` / `viewer_age_band` narrow it (a
+    cause for `explain`, a cohort that bears the harm)."""
 
     surface: str
     region: str
@@ -50,7 +51,8 @@ class Incident:
 
     @classmethod
     def parse(cls, text: str) -> "Incident":
-        """Parse `surface=S,region=R,start=MIN[,multiplier=X][,end=MIN][,category=C][,model_version=V]`."""
+        """Parse `surface=S,region=R,start=MIN[,multiplier=X][,end=MIN][,category=C][,model_version=V]
+        [,viewer_age_band=B]`."""
         try:
             fields = dict(part.split("=", 1) for part in text.split(",") if part)
             incident = cls(surface=fields.pop("surface"), region=fields.pop("region"),
@@ -67,12 +69,10 @@ class Incident:
         if incident.surface not in SURFACES or incident.region not in REGIONS:
             raise ConfigError(f"incident {text!r}: surface must be one of {sorted(SURFACES)}, "
                               f"region one of {sorted(REGIONS)}")
-        if incident.category not in (None, *ITEM_CATEGORIES):
-            raise ConfigError(f"incident {text!r}: category must be one of {', '.join(ITEM_CATEGORIES)}")
-        if incident.model_version not in (None, *RECOMMENDER_VERSIONS):
-            raise ConfigError(f"incident {text!r}: model_version must be one of {', '.join(RECOMMENDER_VERSIONS)}")
-        if incident.viewer_age_band not in (None, *AGE_BANDS):
-            raise ConfigError(f"incident {text!r}: viewer_age_band must be one of {', '.join(AGE_BANDS)}")
+        for name, allowed in (("category", ITEM_CATEGORIES), ("model_version", RECOMMENDER_VERSIONS),
+                              ("viewer_age_band", AGE_BANDS)):
+            if getattr(incident, name) not in (None, *allowed):
+                raise ConfigError(f"incident {text!r}: {name} must be one of {', '.join(allowed)}")
         return incident
 
     @property
