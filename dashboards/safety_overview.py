@@ -50,6 +50,9 @@ SELECT window_end AS until, slice, rank, cause, round(100 * explanatory_power) A
        round(100 * slice_rate_current, 2) AS slice_rate_now_pct, significant
 FROM {database}.alert_causes FINAL
 WHERE $__timeFilter(window_end) AND job_id = '${{job}}' AND rank <= 3
+  AND (slice, window_end, explained_at) IN (
+      SELECT slice, window_end, max(explained_at) FROM {database}.alert_causes
+      WHERE $__timeFilter(window_end) AND job_id = '${{job}}' GROUP BY slice, window_end)
 ORDER BY until DESC, slice, rank LIMIT 100""",
         # Every transition of the job, also before the range: each holds until the next, so the state at the
         # range's start shows.

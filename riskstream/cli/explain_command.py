@@ -28,7 +28,7 @@ SPIKE_RULE, SPIKE_WINDOW_MINUTES, SPIKE_BASELINE_MINUTES = "riskstream-unsafe-ra
 CAUSE_COLUMNS = ("window_start", "window_end", "baseline_start", "job_id", "slice", "rank", "cause", "dimensions",
                  "dimension_values", "contribution", "explanatory_power", "mix_effect", "rate_effect",
                  "share_baseline", "share_current", "rate_baseline", "rate_current", "score", "p_value", "p_adjusted",
-                 "significant", "slice_rate_baseline", "slice_rate_current", "slice_p_value", "method")
+                 "significant", "slice_rate_baseline", "slice_rate_current", "slice_p_value", "method", "explained_at")
 
 
 @dataclass(frozen=True)
@@ -113,13 +113,14 @@ def run(client, question: Question) -> Explanation:
     return explain(question.open_dimensions, now, before, items_now, items_before)
 
 
-def cause_rows(question: Question, explanation: Explanation, top: int = 10) -> list[list]:
-    """The `alert_causes` rows of the `top` causes."""
+def cause_rows(question: Question, explanation: Explanation, top: int = 10, explained_ms: int = 0) -> list[list]:
+    """The `alert_causes` rows of the `top` causes, of one run (`explained_ms`: readers take a window's newest run,
+    so a run that finds fewer causes leaves none of an earlier run's showing)."""
     return [[question.window_start_ms, question.window_end_ms, question.baseline_start_ms, question.job_id,
              question.slice_text, rank, cause.label, list(cause.dimensions), list(cause.values), cause.contribution,
              cause.explanatory_power, cause.mix_effect, cause.rate_effect, cause.share_baseline, cause.share_current,
              cause.rate_baseline, cause.rate_current, cause.score, cause.p_value, cause.p_adjusted, cause.significant,
-             explanation.rate_baseline, explanation.rate_current, explanation.change_p_value, METHOD]
+             explanation.rate_baseline, explanation.rate_current, explanation.change_p_value, METHOD, explained_ms]
             for rank, cause in enumerate(explanation.causes[:top], start=1)]
 
 
@@ -208,21 +209,22 @@ def _explain(args: argparse.Namespace, services: config.ServiceSettings) -> int:
         slices = firing_slices(client, Path(args.rules), args.at) if args.alerts else [args.slice]
         if args.alerts and not args.json:
             print(f"{len(slices)} slice(s) with the unsafe-rate spike alert firing")
+        explained_ms = int(datetime.now(timezone.utc).timestamp() * 1000)  # one run, one time
         for slice_ in slices:
-            _explain_slice(client, args, slice_, end, window, baseline)
+            _explain_slice(client, args, slice_, end, window, baseline, explained_ms)
     finally:
         client.close()
     return 0
 
 
 def _explain_slice(client, args: argparse.Namespace, slice_: dict[str, str], end: int, window: int,
-                   baseline: int) -> None:
+                   baseline: int, explained_ms: int) -> None:
     job_id = args.job_id or newest_job(client, slice_)
     if job_id is None:
         raise ConfigError(f"no job wrote rows for slice {slice_}; name one with --job-id")
     question = Question(job_id, slice_, end - window * MINUTE_MS, end, end - (window + baseline) * MINUTE_MS)
     explanation = run(client, question)
-    rows = cause_rows(question, explanation, args.top)
+    rows = cause_rows(question, explanation, args.top, explained_ms)
     if args.write:
         client.insert("alert_causes", rows, column_names=list(CAUSE_COLUMNS))
     if args.json:

@@ -100,3 +100,16 @@ def test_a_slice_naming_an_unknown_dimension_is_refused_with_the_field(stack):
         with contextlib.redirect_stderr(io.StringIO()) as err:
             _explain(stack, "--slice", "surfce=shorts")
     assert "unknown dimension 'surfce'" in err.getvalue()
+
+
+def test_the_why_panel_shows_only_the_newest_run_of_a_window_explained_twice(client, truth, stack):
+    from dashboards import macros, safety_overview
+
+    _explain(stack, "--slice", "surface=shorts,region=br", "--write", "--top", "3")
+    _explain(stack, "--slice", "surface=shorts,region=br", "--write", "--top", "1")  # the same window, fewer causes
+    sql = macros.expand(safety_overview.queries(DATABASE)["Why: causes of explained windows"], START,
+                        START + MINUTES * MINUTE, variables={"job": JOB})
+    shown = [(slice_, rank, cause) for _, slice_, rank, cause, *_ in client.query(sql).result_rows]
+    assert shown == [("surface=shorts,region=br", 1, "item_category=music")]
+    assert client.query("SELECT count() FROM alert_causes FINAL WHERE job_id = {job:String}",
+                        parameters={"job": JOB}).result_rows[0][0] >= 3  # the earlier run's ranks 2-3 are still stored
