@@ -132,6 +132,22 @@ ORDER BY surface, region, recommender_model_version""",
                         "evidence). The recommender's guard demotes or drops that slice's items until the "
                         "breaker closes."),
         AlertRule(
+            uid="riskstream-model-bias", title="Safety model biased against a creator cohort",
+            # The newest `riskstream bias --write` run in the range (a CronJob runs it hourly): 1 per finding
+            # whose Benjamini-Hochberg adjusted p-value is below the run's alpha.
+            sql=f"""
+SELECT cohort, category, metric, toFloat64(significant) AS disparity
+FROM {database}.bias_findings FINAL
+WHERE evaluated_at = (SELECT max(evaluated_at) FROM {database}.bias_findings WHERE $__timeFilter(evaluated_at))
+  AND p_value IS NOT NULL
+ORDER BY cohort, category, metric""",
+            threshold=Threshold("gt", (0.5,)), range_s=3 * 3600, pending="0s",
+            severity="warning", team="trust-safety-ml",
+            summary="The safety model's {{ $labels.metric }} ({{ $labels.category }}) is higher for creator cohort "
+                    "{{ $labels.cohort }} than for the others, beyond chance",
+            description="Measured against human labels (random_sample queue); see the model-bias dashboard and "
+                        "`riskstream bias --to now --hours 24` for the rates, intervals and adjusted p-values."),
+        AlertRule(
             uid="riskstream-pipeline-stalled", title="Safety-health pipeline stalled",
             # No window ended in the last hour reads as 1970, so a stopped job fires too.
             sql=f"""

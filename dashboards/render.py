@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from dashboards import (alerts, drilldown, harm_by_cohort, notifications, pipeline_health, provisioning,
+from dashboards import (alerts, drilldown, harm_by_cohort, model_bias, notifications, pipeline_health, provisioning,
                         safety_overview)
 
 OUTPUT = Path(__file__).resolve().parent / "provisioning"
@@ -37,6 +37,7 @@ def files(env: provisioning.Environment = provisioning.Environment()) -> dict[st
         "safety-drilldown": drilldown.build(provisioning.DATASOURCE_UID, env.database),
         "pipeline-health": pipeline_health.build(provisioning.DATASOURCE_UID, provisioning.PROMETHEUS_UID, env.database),
         "harm-by-cohort": harm_by_cohort.build(provisioning.DATASOURCE_UID, env.database),
+        "model-bias": model_bias.build(provisioning.DATASOURCE_UID, env.database),
     }
     return {
         "datasources/riskstream.yaml": _yaml(provisioning.datasource(env)),

@@ -12,6 +12,7 @@ from pyflink.datastream.functions import KeyedProcessFunction, ProcessFunction, 
 from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 
 from jobs.breaker_operator import BREAKER_INPUT
+from jobs.label_join import JOIN_INPUT, verdict_input
 from jobs.sink_rows import SINK_ROW, sink_row
 from udfs import windows
 from udfs.health import DIMENSIONS, Lineage, WindowAccumulator, health_row
@@ -24,6 +25,7 @@ from udfs.dimensions import parse_slice_key, slice_key as encode_slice_key
 LATE_EVENTS = OutputTag("late-events", SINK_ROW)
 BREAKER_WINDOWS = OutputTag("breaker-windows", BREAKER_INPUT)
 DEAD_LETTER_INDEX = OutputTag("dead-letter-index", SINK_ROW)
+VERDICTS = OutputTag("verdicts", JOIN_INPUT)
 
 
 def slice_key(row) -> str:
@@ -33,8 +35,7 @@ def slice_key(row) -> str:
 
 class RouteIngested(ProcessFunction):
     """The ingest step's rows: partials on, dead letters' index rows to their side output (for ClickHouse),
-    read back from the letter itself; a row that only carries a verdict (already on its way to Kafka from
-    SQL) ends here."""
+    read back from the letter itself, and verdicts (on their way to Kafka from SQL too) to the label join."""
 
     def __init__(self, partial_fields: int):
         self.partial_fields = partial_fields
@@ -46,7 +47,10 @@ class RouteIngested(ProcessFunction):
         letter = value[-1]
         if letter is not None:
             yield DEAD_LETTER_INDEX, sink_row("dead_letters", index_values(self.dead_letters.decode(bytes(letter))))
-        elif value[0] is not None:
+            return
+        if value[-2] is not None:
+            yield VERDICTS, verdict_input(value[-3], value[-2])
+        if value[0] is not None:
             yield Row(*value[:self.partial_fields])
 
 

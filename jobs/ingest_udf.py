@@ -180,7 +180,8 @@ class IngestBatch(TritonScoringFunction):
                               *verdicts.judge(item_scores, self.categories, impression.item_category, judging),
                               impression.item_category, judging.version, model_name, model_version,
                               impression.event_time, impression.source_partition, impression.source_offset,
-                              self.job_id)
+                              self.job_id, dict(zip(self.categories, map(float, item_scores))),
+                              impression.creator_cohort)
             if self.verdict_memo.changed(verdict):
                 columns["verdict_key"][row] = impression.item_id.encode("utf-8")
                 columns["verdict"][row] = self.verdict_encoder.encode(verdicts.to_record(verdict))

@@ -8,7 +8,8 @@ from pyflink.datastream import DataStream
 from pyflink.datastream.functions import MapFunction
 from pyflink.table import StreamTableEnvironment
 
-from jobs.sink_rows import SINK_ROW, epoch_ms, sink_row
+from jobs.sink_rows import SINK_ROW, sink_row
+from riskstream.core.times import epoch_ms
 from riskstream.core.config import KafkaSettings
 from riskstream.core.job_config import HealthJobSettings
 from udfs import audit, policy_log

@@ -22,7 +22,8 @@ from pyflink.datastream import DataStream, StreamExecutionEnvironment
 from pyflink.table import StreamTableEnvironment
 from pyflink.table.udf import udf
 
-from jobs import breaker_operator, clickhouse_sink, health_operators as ops, policy_audit, runtime
+from jobs import (breaker_operator, clickhouse_sink, health_operators as ops, kafka_tables, label_join, policy_audit,
+                  runtime)
 from jobs.ingest_udf import INGEST_FIELDS, INPUT_COLUMNS, PARTIAL_ROW, RESULT_TYPE, IngestBatch
 from jobs.keyed import keyed_process
 from jobs.sink_rows import SINK_ROW
@@ -39,37 +40,10 @@ from udfs.health import Lineage
 from udfs.partials import PARTIAL_FIELDS
 from udfs.windows import WindowSpec
 
+
 def consumer_group(job_id: str) -> str:
     """The group the job commits its offsets to on each checkpoint (progress, not a resume point)."""
     return f"riskstream-{job_id}"
-
-
-def _kafka_options(kafka: KafkaSettings, job: HealthJobSettings) -> str:
-    options = {"connector": "kafka", "topic": kafka.impressions_topic,
-               "properties.bootstrap.servers": kafka.bootstrap_servers,
-               "properties.group.id": consumer_group(job.job_id),
-               # The value and the key as bytes: decoding (either wire format) and dead letters are ours.
-               "key.format": "raw", "key.fields": "record_key", "value.format": "raw",
-               "value.fields-include": "EXCEPT_KEY"}
-    if job.start_offsets:
-        options["scan.startup.mode"] = "specific-offsets"
-        options["scan.startup.specific-offsets"] = ";".join(
-            f"partition:{p},offset:{o}" for p, o in sorted(job.start_offsets.items()))
-    else:
-        options["scan.startup.mode"] = "earliest-offset"
-    if job.end_offsets:
-        options["scan.bounded.mode"] = "specific-offsets"
-        options["scan.bounded.specific-offsets"] = ";".join(
-            f"partition:{p},offset:{o}" for p, o in sorted(job.end_offsets.items()))
-    elif job.bounded:
-        options["scan.bounded.mode"] = "latest-offset"
-    return ",\n".join(f"'{k}' = '{v}'" for k, v in options.items())
-
-
-def _lag(column: str, ms: int) -> str:
-    """Watermark expression: the column minus the bound (SECOND's default precision stops at 99)."""
-    seconds = ms // 1000
-    return f"{column} - INTERVAL '{seconds}' SECOND({max(2, len(str(seconds)))})"
 
 
 def source(t_env: StreamTableEnvironment, kafka: KafkaSettings, job: HealthJobSettings) -> str:
@@ -81,23 +55,16 @@ def source(t_env: StreamTableEnvironment, kafka: KafkaSettings, job: HealthJobSe
     partition with no records for the idle timeout stops holding it back.
     """
     t_env.get_config().set("table.exec.source.idle-timeout", f"{job.idle_timeout_ms} ms")
-    t_env.execute_sql(f"""
-        CREATE TEMPORARY TABLE impressions_raw (
-            record_key BYTES,
-            payload BYTES,
-            headers MAP<STRING, BYTES> METADATA FROM 'headers' VIRTUAL,
-            source_topic STRING METADATA FROM 'topic' VIRTUAL,
-            source_partition INT METADATA FROM 'partition' VIRTUAL,
-            source_offset BIGINT METADATA FROM 'offset' VIRTUAL,
-            source_timestamp TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
-            WATERMARK FOR source_timestamp AS {_lag("source_timestamp", job.out_of_orderness_ms)}
-        ) WITH ({_kafka_options(kafka, job)})""")
-    return "impressions_raw"
+    # The value and the key as bytes: decoding (either wire format) and dead letters are ours.
+    with_options = kafka_tables.options(kafka.impressions_topic, kafka.bootstrap_servers, consumer_group(job.job_id),
+                                        job.start_offsets, job.end_offsets, job.bounded)
+    return kafka_tables.create_raw_table(t_env, "impressions_raw", with_options, job.out_of_orderness_ms)
 
 
 def ingest(t_env: StreamTableEnvironment, raw: str, services: ServiceSettings, job: HealthJobSettings,
            model: ModelInfo, policy: Policy):
-    """Decode, score and pre-aggregate per Arrow batch (`jobs.ingest_udf`); returns (partials, dead-letter index).
+    """Decode, score and pre-aggregate per Arrow batch (`jobs.ingest_udf`); returns (partials, dead-letter
+    index, item verdicts for the label join).
 
     Dead letters go to the dead-letter topic, capped below the producer's request size (`DecodeSettings`)
     and zstd-compressed.
@@ -136,8 +103,7 @@ def ingest(t_env: StreamTableEnvironment, raw: str, services: ServiceSettings, j
     statements.attach_as_datastream()
     partials = stream.process(ops.RouteIngested(len(PARTIAL_FIELDS)), output_type=PARTIAL_ROW) \
         .name("route-ingested").uid("route-ingested")
-    index = partials.get_side_output(ops.DEAD_LETTER_INDEX)
-    return partials, index
+    return partials, partials.get_side_output(ops.DEAD_LETTER_INDEX), partials.get_side_output(ops.VERDICTS)
 
 
 def window(partials: DataStream, job: HealthJobSettings, lineage: Lineage):
@@ -170,6 +136,14 @@ def breakers(t_env: StreamTableEnvironment, windows: DataStream, services: Servi
     return records.get_side_output(breaker_operator.TRANSITIONS)
 
 
+def labels(t_env: StreamTableEnvironment, verdicts: DataStream, services: ServiceSettings, job: HealthJobSettings,
+           model: ModelInfo) -> DataStream:
+    """Human labels joined to the items' verdicts (`jobs.label_join`): outcome and dead-letter index rows."""
+    outcomes, index = label_join.label_outcomes(t_env, verdicts, services.kafka, services.registry, job,
+                                                model.categories)
+    return outcomes.union(index)
+
+
 def sink(env: StreamExecutionEnvironment, rows: DataStream, services: ServiceSettings) -> None:
     insert = clickhouse_sink.ClickHouseInsert(services.clickhouse)
     clickhouse_sink.write(env, rows, insert, uid="clickhouse")
@@ -179,11 +153,14 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, servic
           job: HealthJobSettings, model: ModelInfo, policy: Policy) -> Lineage:
     lineage = Lineage(job.job_id, model.name, model.version, policy.version)
     raw = source(t_env, services.kafka, job)
-    partials, dead_letter_index = ingest(t_env, raw, services, job, model, policy)
+    partials, dead_letter_index, verdicts = ingest(t_env, raw, services, job, model, policy)
     health, late = window(partials, job, lineage)
     transitions = breakers(t_env, health, services, job, model, policy)
     audits = policy_audit.policy_audit(t_env, services.kafka, job, model.categories)
-    sink(env, health.union(late, dead_letter_index, transitions, audits), services)
+    rows = [late, dead_letter_index, transitions, audits]
+    if job.label_join:
+        rows.append(labels(t_env, verdicts, services, job, model))
+    sink(env, health.union(*rows), services)
     return lineage
 
 

@@ -9,21 +9,19 @@ ClickHouse-specific. Times are epoch milliseconds (DateTime64(3) takes them as t
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-
 from pyflink.common import Row, Types
 from pyflink.common.typeinfo import ObjectArrayTypeInfo, TypeInformation
 
 from udfs.audit import COLUMNS as AUDIT_COLUMNS
 from udfs.breakers import TRANSITION_COLUMNS
 from udfs.health import HEALTH_COLUMNS
+from udfs.labels import OUTCOME_COLUMNS
 from udfs.shadow import SHADOW_COLUMNS
 from riskstream.core.rows import DIMENSIONS
 
 LONG, DOUBLE, STRING, BOOLEAN = Types.LONG(), Types.DOUBLE(), Types.STRING(), Types.BOOLEAN()
 DIMENSION_TYPES = [STRING] * len(DIMENSIONS)
 WINDOW = [LONG, LONG, LONG]  # window_start, window_end (epoch ms), window_seconds
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 COHORT_MAPS = [Types.MAP(STRING, LONG), Types.MAP(STRING, LONG), Types.MAP(STRING, DOUBLE)]  # scored, unsafe, harm
 
 
@@ -61,6 +59,9 @@ TABLES: dict[str, TypeInformation] = {
     "breaker_transitions": _row(TRANSITION_COLUMNS, [
         LONG, LONG, STRING, STRING, STRING, STRING, STRING, LONG, LONG, DOUBLE, DOUBLE, DOUBLE, STRING, STRING, STRING]),
     "audit_log": _row(AUDIT_COLUMNS, [LONG, *[STRING] * 10]),
+    "label_outcomes": _row(OUTCOME_COLUMNS, [
+        LONG, STRING, STRING, STRING, BOOLEAN, DOUBLE, BOOLEAN, STRING, STRING, STRING, STRING, LONG, LONG, LONG,
+        STRING]),
     "smoke_minute_counts": _row(SMOKE_COLUMNS, [LONG, STRING, LONG, LONG, LONG, STRING, STRING, STRING]),
 }
 TABLE_NAMES = tuple(TABLES)
@@ -79,16 +80,6 @@ def sink_row(table: str, values: list) -> Row:
     fields[_POSITION[table]] = Row(*[[Row(*element) for element in value] if position in nested else value
                                      for position, value in enumerate(values)])
     return Row(*fields)
-
-
-def epoch_ms(value) -> int:
-    """A Flink SQL time as PyFlink hands it over, in epoch milliseconds: an Instant or an aware datetime
-    (TIMESTAMP_LTZ), or a naive datetime (TIMESTAMP), read in UTC, the session time zone the jobs set."""
-    if hasattr(value, "to_epoch_milli"):
-        return int(value.to_epoch_milli())
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return (value - EPOCH) // timedelta(milliseconds=1)
 
 
 def columns(table: str) -> list[str]:

@@ -22,7 +22,8 @@ from pyflink.table import DataTypes, StreamTableEnvironment, Table
 from pyflink.table.udf import FunctionContext, ScalarFunction, udf
 
 from jobs import clickhouse_sink, runtime
-from jobs.sink_rows import SINK_ROW, epoch_ms, sink_row
+from jobs.sink_rows import SINK_ROW, sink_row
+from riskstream.core.times import epoch_ms
 from jobs.scoring_udf import TritonScoringFunction
 from riskstream.core import config
 from riskstream.core.config import (ClickHouseSettings, KafkaSettings, RegistrySettings, ServiceSettings,

@@ -7,15 +7,13 @@ all of it, so the original can be found and proven in the source topic while it 
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta, timezone
 
 from riskstream.core.schemas import DEAD_LETTER_HISTORY
 from riskstream.core.job_config import DEAD_LETTER_HEADERS_MAX_BYTES, DEAD_LETTER_KEY_MAX_BYTES, DecodeSettings
 from riskstream.core.errors import DecodeError
 from riskstream.core.rows import DeadLetter, KafkaRecord
+from riskstream.core.times import epoch_ms
 from udfs.wire import AvroDecoder, Encoder, SchemaHistory, WireFormat, frame
-
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def dead_letter(record: KafkaRecord, error: DecodeError, job_id: str, settings: DecodeSettings) -> DeadLetter:
@@ -41,9 +39,6 @@ def index_values(letter: DeadLetter) -> list:
             letter.error_class, letter.error_message, max(letter.payload_size, 0), letter.payload_sha256 or "",
             letter.payload_truncated, letter.schema_ref or "", letter.job_id]
 
-
-def _epoch_ms(value: datetime) -> int:
-    return (value - EPOCH) // timedelta(milliseconds=1)
 
 
 def _schema_ref(value: bytes | None) -> str | None:
@@ -80,5 +75,5 @@ class DeadLetterDecoder:
         fields = self._decoder.decode(encoded)
         fields["headers"] = tuple((header["key"], header["value"]) for header in fields["headers"])
         timestamp = fields["source_timestamp"]  # timestamp-millis: fastavro hands back a datetime
-        fields["source_timestamp"] = timestamp if isinstance(timestamp, int) else _epoch_ms(timestamp)
+        fields["source_timestamp"] = timestamp if isinstance(timestamp, int) else epoch_ms(timestamp)
         return DeadLetter(**{name: fields[name] for name in DeadLetter.__slots__})

@@ -7,7 +7,7 @@ from riskstream.core.errors import DecodeError, ErrorCode, SchemaRegistryUnavail
 from riskstream.core.rows import DeadLetter, Impression, KafkaRecord
 from udfs.dead_letters import dead_letter
 from udfs.dimensions import DimensionRules
-from udfs.wire import AvroDecoder, SchemaById, SchemaHistory
+from udfs.wire import AvroDecoder, SchemaById, SchemaHistory, require_value
 
 EARLIEST_EVENT_MS = 946_684_800_000  # 2000-01-01: anything before is a broken clock, not history
 UNKNOWN = "unknown"  # a cohort field the producer did not send (records of schema v1, or null)
@@ -26,11 +26,7 @@ class ImpressionDecoder:
 
     def decode(self, record: KafkaRecord) -> Impression:
         """The impression, or DecodeError with its code."""
-        if record.value is None:
-            raise DecodeError(ErrorCode.TOMBSTONE, "null value (a tombstone)")
-        if not record.value:
-            raise DecodeError(ErrorCode.EMPTY_PAYLOAD, "zero-length value")
-        avro = self.avro.decode(record.value)
+        avro = self.avro.decode(require_value(record.value))
         event_ms = int(avro["event_time"].timestamp() * 1000)
         low = record.timestamp_ms - self.settings.max_past_ms
         high = record.timestamp_ms + self.settings.max_future_ms

@@ -18,7 +18,7 @@ Pure logic, no pyflink.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 from cachetools import LRUCache
 
@@ -45,6 +45,8 @@ class Verdict:
     source_partition: int
     source_offset: int
     job_id: str
+    scores: dict[str, float] = field(default_factory=dict)  # per safety category (schema v2)
+    creator_cohort: str = "unknown"  # schema v2
 
 
 def to_record(verdict: Verdict) -> dict:

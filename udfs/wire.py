@@ -59,6 +59,15 @@ class Frame:
         return str(self.schema_ref) if isinstance(self.schema_ref, int) else self.schema_ref.hex()
 
 
+def require_value(value: bytes | None) -> bytes:
+    """A record's value, or DecodeError for a tombstone (null) or an empty one."""
+    if value is None:
+        raise DecodeError(ErrorCode.TOMBSTONE, "null value (a tombstone)")
+    if not value:
+        raise DecodeError(ErrorCode.EMPTY_PAYLOAD, "zero-length value")
+    return value
+
+
 def frame(payload: bytes) -> Frame:
     """Read the header of a non-empty payload; DecodeError(NOT_AVRO) when it has neither header."""
     if payload[0] == CONFLUENT_MAGIC and len(payload) >= CONFLUENT_HEADER_SIZE:

@@ -31,6 +31,9 @@ AGE_BANDS = {"13-17": 0.1, "18-24": 0.25, "25-34": 0.3, "35-54": 0.25, "55+": 0.
 LOCALES = {"us": ("en-US", "es-US"), "eu": ("de-DE", "fr-FR", "es-ES"), "br": ("pt-BR",), "in": ("hi-IN", "en-IN"),
            "jp": ("ja-JP",)}
 CREATOR_COHORTS = {"new": 0.2, "established": 0.5, "veteran": 0.3}
+# Slang people read as praise and the default model scores as toxic (about a third of benign captions with it
+# cross a 0.5 threshold, against a twelfth without): a biased cohort's benign captions carry it.
+BIAS_PHRASE = "that beat is sick, absolutely killing it"
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,23 @@ class Catalogue:
 
 
 @dataclass(frozen=True)
+class LabelSampling:
+    """A review queue: each impression's item, not yet labelled, is labelled by a person with probability
+    `share` (so items are sampled by exposure, each once), between `min_delay_s` and `max_delay_s` after the
+    impression. The label is the caption's ground truth."""
+
+    share: float = 0.05
+    min_delay_s: float = 30.0
+    max_delay_s: float = 300.0
+    queue: str = "random_sample"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.share <= 1 or not 0 <= self.min_delay_s <= self.max_delay_s:
+            raise ConfigError(f"labels: needs a share in (0, 1] and 0 <= min delay <= max delay, got {self.share}, "
+                              f"{self.min_delay_s}, {self.max_delay_s}")
+
+
+@dataclass(frozen=True)
 class GeneratorSettings:
     seed: int = 42
     count: int = 10_000
@@ -117,14 +137,23 @@ class GeneratorSettings:
     incidents: tuple[Incident, ...] = field(default_factory=tuple)
     # None: every caption of the corpus is shown as ITEMS_PER_CAPTION items, uniformly (a small catalogue).
     catalogue: Catalogue | None = None
+    labels: LabelSampling | None = None  # None: no moderation labels
+    # A creator cohort whose benign captions the model over-flags (they carry BIAS_PHRASE): a biased model.
+    biased_cohort: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.biased_cohort not in (None, *CREATOR_COHORTS):
+            raise ConfigError(f"biased cohort must be one of {', '.join(CREATOR_COHORTS)}, got {self.biased_cohort!r}")
 
 
 @dataclass(frozen=True)
 class GeneratedImpression:
-    """A record for the wire and the ground truth behind it (the caption's labels)."""
+    """A record for the wire, the ground truth behind it (the caption's labels) and, where a reviewer labels
+    its item, the moderation label record (`schemas/moderation_label`)."""
 
     record: dict
     labels: tuple[str, ...]
+    moderation_label: dict | None = None
 
 
 def _pick(rng: random.Random, weights: dict[str, float]) -> str:
@@ -198,6 +227,8 @@ def generate(settings: GeneratorSettings, captions: list[caption_store.LabelledC
     safe = [c for c in captions if not c.unsafe]
     unsafe = [c for c in captions if c.unsafe]
     rng = random.Random(settings.seed)
+    label_rng = random.Random(f"labels-{settings.seed}")  # apart, so labels leave the impressions as they were
+    labelled: set[str] = set()
     catalogue = settings.catalogue
     pools = _catalogue_pools(catalogue, safe, unsafe) if catalogue else None
     for i in range(settings.count):
@@ -232,6 +263,10 @@ def generate(settings: GeneratorSettings, captions: list[caption_store.LabelledC
                             item_id, caption = draw(True)
                     break
         creator = int(item_id[5:], 16) % CREATORS
+        creator_cohort = _share(CREATOR_COHORTS, _stable_number("creator", creator))
+        text = caption.text
+        if creator_cohort == settings.biased_cohort and not caption.unsafe:
+            text = f"{text} {BIAS_PHRASE}"
         record = {
             "event_id": _stable_id("ev-", settings.seed, i),
             "event_time": event_time,
@@ -244,9 +279,22 @@ def generate(settings: GeneratorSettings, captions: list[caption_store.LabelledC
             "recommender_model_version": version,
             "position": i % 10,
             "item_category": category,
-            "caption": caption.text,
+            "caption": text,
             "viewer_age_band": age_band,
             "viewer_locale": LOCALES[region][_stable_number("locale", user) % len(LOCALES[region])],
-            "creator_cohort": _share(CREATOR_COHORTS, _stable_number("creator", creator)),
+            "creator_cohort": creator_cohort,
         }
-        yield GeneratedImpression(record, caption.labels)
+        yield GeneratedImpression(record, caption.labels, _label(settings, label_rng, labelled, record, caption))
+
+
+def _label(settings: GeneratorSettings, rng: random.Random, labelled: set[str], record: dict,
+           caption: caption_store.LabelledCaption) -> dict | None:
+    """The moderation label of this impression's item, when the review queue picks it (once per item)."""
+    sampling = settings.labels
+    if sampling is None or record["item_id"] in labelled or rng.random() >= sampling.share:
+        return None
+    labelled.add(record["item_id"])
+    delay_ms = int(rng.uniform(sampling.min_delay_s, sampling.max_delay_s) * 1000)
+    return {"label_id": _stable_id("label-", settings.seed, record["item_id"]), "item_id": record["item_id"],
+            "labeled_at": record["event_time"] + delay_ms, "reviewer_queue": sampling.queue,
+            "reviewed_categories": [], "violating_categories": list(caption.labels)}

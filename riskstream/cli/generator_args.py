@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from riskstream.cli.generator import Catalogue, GeneratorSettings, Incident
+from riskstream.cli.generator import CREATOR_COHORTS, Catalogue, GeneratorSettings, Incident, LabelSampling
 
 
 def add_options(parser: argparse.ArgumentParser, count: int, rate: float) -> None:
@@ -25,6 +25,12 @@ def add_options(parser: argparse.ArgumentParser, count: int, rate: float) -> Non
     parser.add_argument("--zipf", type=float, default=1.1, help="the catalogue's Zipf exponent")
     parser.add_argument("--new-items", type=float, default=0.0,
                         help="share of impressions that show an item never shown before (with --catalogue-items)")
+    parser.add_argument("--labels-share", type=float, default=0.0,
+                        help="also write moderation labels: each impression's item, not yet labelled, is labelled "
+                             "with this probability, 30 s to 5 min later, with the caption's true labels (0: none)")
+    parser.add_argument("--biased-cohort", choices=sorted(CREATOR_COHORTS),
+                        help="simulate a model biased against this creator cohort: its benign captions carry slang "
+                             "the model over-flags (people label them benign)")
 
 
 def settings(args: argparse.Namespace) -> GeneratorSettings:
@@ -36,4 +42,6 @@ def settings(args: argparse.Namespace) -> GeneratorSettings:
                              base_unsafe_rate=args.base_unsafe_rate,
                              incidents=tuple(Incident.parse(text) for text in args.incident),
                              catalogue=Catalogue(args.catalogue_items, args.zipf, args.new_items)
-                             if args.catalogue_items else None)
+                             if args.catalogue_items else None,
+                             labels=LabelSampling(args.labels_share) if args.labels_share else None,
+                             biased_cohort=args.biased_cohort)

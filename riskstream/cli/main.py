@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from riskstream.cli import (audit_command, cluster_command, explain_command, generator_args, guard_command,
+from riskstream.cli import (audit_command, bias_command, cluster_command, explain_command, generator_args, guard_command,
                             job_commands, policy_commands)
 from riskstream.core import config, paths
 from riskstream.io import jars, java_build
@@ -68,6 +68,8 @@ def _produce(args: argparse.Namespace) -> int:
     report = produce(kafka, generator_args.settings(args), realtime=args.realtime, registry=services.registry)
     print(f"produced {report.count} impressions ({report.unsafe} with unsafe captions) to "
           f"{kafka.impressions_topic} in {report.seconds:.1f}s; event time {report.first_event_ms}..{report.last_event_ms}")
+    if report.labels:
+        print(f"produced {report.labels} moderation labels to {kafka.moderation_labels_topic}")
     return 0
 
 
@@ -159,10 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
     alert.set_defaults(handler=_alerts)
 
     job_commands.add_parser(commands)
-    policy_commands.add_parser(commands, _services)
+    policy_commands.add_parser(commands, _services, _parse_time)
     guard_command.add_parser(commands)
     audit_command.add_parser(commands, _services, _parse_time)
     explain_command.add_parser(commands, _services, _parse_time)
+    bias_command.add_parser(commands, _services, _parse_time)
     cluster_command.add_parser(commands)
 
     demo = commands.add_parser("demo", help="stack up, run the safety-health job on a generated stream, print what it wrote")

@@ -1,10 +1,11 @@
-"""`riskstream policy validate|diff|publish|history|rollback|shadow-report`: a safety policy's lifecycle.
+"""`riskstream policy validate|diff|evaluate|publish|history|rollback|shadow-report`: a safety policy's lifecycle.
 
 A policy is written as a TOML file (`policies/`), validated (against the served model's categories when
 Triton answers), compared with the active one, and published with a reason; the topic keeps every
 publication, so `history` lists them and `rollback VERSION` makes an earlier one active again. A
 policy published with `mode = "shadow"` is evaluated by the job beside the active one and never acts;
-`shadow-report VERSION` shows what enforcing it would have changed.
+`shadow-report VERSION` shows what enforcing it would have changed; `evaluate FILE` (and the shadow report,
+where labels exist) what its thresholds buy against human labels.
 """
 from __future__ import annotations
 
@@ -14,16 +15,20 @@ import time
 from pathlib import Path
 
 from riskstream.core import config
+from riskstream.core.errors import ConfigError
 from riskstream.cli import policy_store
+from riskstream.cli.label_rows import RANDOM_SAMPLE, LabelRange
 from udfs import policy as policies
 
 
-def add_parser(commands, services_of) -> None:
+def add_parser(commands, services_of, parse_time) -> None:
     policy = commands.add_parser("policy", help="validate, compare, publish, list and roll back safety policies")
     actions = policy.add_subparsers(dest="policy_action", required=True)
     for name, text, handler in (
             ("validate", "check a policy file (and its categories against the served model)", _validate),
             ("diff", "what a policy file changes against the active policy", _diff),
+            ("evaluate", "precision and recall of a policy file's thresholds against human labels, beside the "
+                         "active policy's", _evaluate),
             ("publish", "validate a policy file and publish it as the active policy", _publish),
             ("history", "every publication on the policies topic, oldest first, and the active one", _history),
             ("rollback", "publish an earlier version again as the active policy", _rollback),
@@ -31,8 +36,16 @@ def add_parser(commands, services_of) -> None:
              _shadow_report)):
         action = actions.add_parser(name, help=text)
         config.add_options(action, config.SERVICE_OPTIONS + (config.STATE_DIR,))
-        if name in ("validate", "diff", "publish"):
+        if name in ("validate", "diff", "publish", "evaluate"):
             action.add_argument("file", type=Path, help="policy TOML file")
+        if name == "evaluate":
+            action.add_argument("--to", type=parse_time, default="now", metavar="TIME",
+                                help="end of the labels' time range (now, ISO 8601 or epoch ms; default now)")
+            action.add_argument("--hours", type=float, default=7 * 24, help="length of the range (default 168)")
+            action.add_argument("--job-id", help="only this job's rows (default: every job's, each label once)")
+            action.add_argument("--queue", default=RANDOM_SAMPLE,
+                                help=f"reviewer queue whose labels count (default {RANDOM_SAMPLE}; 'all': every one)")
+            action.add_argument("--json", action="store_true", help="one JSON object per category")
         if name == "rollback":
             action.add_argument("version", help="the version to make active again")
         if name == "shadow-report":
@@ -72,6 +85,49 @@ def _diff(args: argparse.Namespace, services) -> int:
     if not changes:
         print("  no change")
     return 0
+
+
+def _evaluate(args: argparse.Namespace, services) -> int:
+    from riskstream.cli import policy_evaluate
+    from riskstream.io import clickhouse
+
+    if args.hours <= 0:
+        raise ConfigError("--hours must be > 0")
+    categories = _categories(services)
+    candidate = policies.load(args.file, categories)
+    active = policy_store.active(policy_store.history(services.kafka, categories))
+    labels = LabelRange(args.to - int(args.hours * 3_600_000), args.to, args.job_id,
+                        None if args.queue == "all" else args.queue)
+    client = clickhouse.connect(services.clickhouse, database=services.clickhouse.database)
+    try:
+        rows = policy_evaluate.compare(client, labels, candidate, active)
+    finally:
+        client.close()
+    print("\n".join(policy_evaluate.as_json(rows)) if args.json else
+          policy_evaluate.render(rows, candidate.version, active.version if active else None))
+    return 0
+
+
+def _shadow_against_labels(services, found) -> None:
+    """Where human labels exist for the report's job and time, the shadow policy's thresholds against them."""
+    from riskstream.cli import policy_evaluate
+    from riskstream.io import clickhouse
+
+    categories = _categories(services)
+    publications = policy_store.history(services.kafka, categories)
+    shadow = next((p.policy for p in reversed(publications) if p.policy and p.policy.version == found.version), None)
+    if shadow is None:
+        return
+    active = policy_store.active(publications)
+    client = clickhouse.connect(services.clickhouse, database=services.clickhouse.database)
+    try:  # the labels made while the job evaluated the shadow policy
+        rows = policy_evaluate.compare(client, LabelRange(found.first_ms, found.last_ms + 1, found.job_id), shadow,
+                                       active)
+    finally:
+        client.close()
+    if any(quality.labelled for quality, _ in rows):
+        print()
+        print(policy_evaluate.render(rows, shadow.version, active.version if active else None))
 
 
 def _publish(args: argparse.Namespace, services) -> int:
@@ -116,6 +172,7 @@ def _shadow_report(args: argparse.Namespace, services) -> int:
               "; publish it with mode = \"shadow\" and let a job read impressions after it")
         return 1
     print(shadow_report.render(found))
+    _shadow_against_labels(services, found)
     # Reading a shadow report is a step toward enforcing it: the audit trail keeps what it showed.
     from riskstream.cli import audit_command
     from udfs import audit

@@ -122,6 +122,8 @@ ITEM_VERDICTS_TOPIC = Option("--item-verdicts-topic", "RISKSTREAM_ITEM_VERDICTS_
                              "compacted topic of per-item verdicts (allow, demote, block), keyed by item id")
 BREAKER_STATE_TOPIC = Option("--breaker-state-topic", "RISKSTREAM_BREAKER_STATE_TOPIC", "breaker-state",
                              "compacted topic of per-slice circuit breaker transitions, keyed by slice")
+MODERATION_LABELS_TOPIC = Option("--moderation-labels-topic", "RISKSTREAM_MODERATION_LABELS_TOPIC", "moderation-labels",
+                                 "topic human reviewers' labels are read from (a review tool writes them)")
 TOPIC_PARTITIONS = Option("--topic-partitions", "RISKSTREAM_TOPIC_PARTITIONS", 3,
                           "partitions of topics the project creates", int)
 IMPRESSIONS_RETENTION = Option("--impressions-retention-hours", "RISKSTREAM_IMPRESSIONS_RETENTION_HOURS", 168,
@@ -153,7 +155,7 @@ GRAFANA_TOKEN = Option("--token", "RISKSTREAM_GRAFANA_TOKEN", "",
                        "Grafana service-account token (never printed); or user:password in the URL", Secret)
 
 KAFKA_OPTIONS = (KAFKA_BOOTSTRAP, IMPRESSIONS_TOPIC, DEAD_LETTER_TOPIC, POLICIES_TOPIC, ITEM_VERDICTS_TOPIC,
-                 BREAKER_STATE_TOPIC, TOPIC_PARTITIONS, IMPRESSIONS_RETENTION, WIRE_FORMAT)
+                 BREAKER_STATE_TOPIC, MODERATION_LABELS_TOPIC, TOPIC_PARTITIONS, IMPRESSIONS_RETENTION, WIRE_FORMAT)
 SERVICE_OPTIONS = KAFKA_OPTIONS + (SCHEMA_REGISTRY_URL, SCHEMA_REGISTRY_USER_INFO, TRITON_URL, TRITON_MODEL,
                                    TRITON_TIMEOUT, TRITON_RETRIES, CLICKHOUSE_URL, CLICKHOUSE_DATABASE,
                                    CLICKHOUSE_USER, CLICKHOUSE_PASSWORD)
@@ -167,6 +169,7 @@ class KafkaSettings:
     policies_topic: str = "policies"
     item_verdicts_topic: str = "item-verdicts"
     breaker_state_topic: str = "breaker-state"
+    moderation_labels_topic: str = "moderation-labels"
     partitions: int = 3
     # Kafka deletes impressions whose record timestamp (the event time) is older than this.
     impressions_retention_hours: int = 168
@@ -263,6 +266,7 @@ def kafka_settings(args: argparse.Namespace, local: dict[str, str] | None = None
         policies_topic=args.policies_topic,
         item_verdicts_topic=args.item_verdicts_topic,
         breaker_state_topic=args.breaker_state_topic,
+        moderation_labels_topic=args.moderation_labels_topic,
         partitions=args.topic_partitions,
         impressions_retention_hours=args.impressions_retention_hours,
         wire_format=args.wire_format,

@@ -77,6 +77,7 @@ class ErrorCode(StrEnum):
     TRAILING_BYTES = "trailing_bytes"             # bytes left after the record
     ABSURD_EVENT_TIME = "absurd_event_time"       # event time before 2000 or far from the Kafka timestamp
     INVALID_DIMENSION = "invalid_dimension"       # a slice dimension outside the allowed characters or length
+    INVALID_LABEL = "invalid_label"               # a moderation label naming no item, or a category the model lacks
     UNEXPECTED_ERROR = "unexpected_error"         # a bug: the record is kept so nothing is lost
 
 

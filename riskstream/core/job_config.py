@@ -59,10 +59,16 @@ VERDICT_MEMO_ITEMS = Option("--verdict-memo-items", "RISKSTREAM_VERDICT_MEMO_ITE
                             "items whose last written verdict the job remembers, so it writes a verdict only when "
                             "it changes (0: one per impression)", int)
 
+LABEL_WAIT = Option("--label-wait-s", "RISKSTREAM_LABEL_WAIT_S", 60,
+                    "event time a moderation label waits for its item's verdict before it is joined", int)
+LABEL_ITEM_MEMORY = Option("--label-item-memory-hours", "RISKSTREAM_LABEL_ITEM_MEMORY_HOURS", 7 * 24,
+                           "how long the job remembers an item's verdict for labels to join (state TTL, "
+                           "processing time); a later label is kept without a score", int)
+
 HEALTH_JOB_OPTIONS = (WINDOW_SIZE, SLIDE_VIEW, ALLOWED_LATENESS, OUT_OF_ORDERNESS, IDLE_TIMEOUT, POLICY,
                       CHECKPOINT_DIR, CHECKPOINT_INTERVAL, PARALLELISM, BUNDLE_TIME, BUNDLE_SIZE, DIMENSION_PATTERN,
                       DIMENSION_MAX_LENGTH, DEAD_LETTER_MAX_BYTES, REST_PORT, SCORE_CACHE_ITEMS, SCORE_CACHE_TTL,
-                      VERDICT_MEMO_ITEMS)
+                      VERDICT_MEMO_ITEMS, LABEL_WAIT, LABEL_ITEM_MEMORY)
 
 # The Kafka producer's default max.request.size; a dead letter (payload, key and headers capped, plus
 # the envelope) must stay under it, so the caps together are checked against it.
@@ -130,8 +136,12 @@ class HealthJobSettings:
     decode: DecodeSettings = field(default_factory=DecodeSettings)
     score_cache: ScoreCacheSettings = field(default_factory=ScoreCacheSettings)
     verdict_memo_items: int = VERDICT_MEMO_ITEMS.default
+    label_join: bool = True  # join moderation labels to verdicts (the bias statistics' input)
+    label_wait_ms: int = LABEL_WAIT.default * 1000
+    label_item_memory_hours: int = LABEL_ITEM_MEMORY.default
     bounded: bool = False
     start_offsets: dict[int, int] | None = None
+    label_start_offsets: dict[int, int] | None = None  # of the moderation-labels topic (default: earliest)
     end_offsets: dict[int, int] | None = None
     from_checkpoint: str | None = None
     job_id: str = ""
@@ -143,12 +153,19 @@ class HealthJobSettings:
         size = self.window_size_ms
         if size <= 0 or self.slide_view_ms % size or self.allowed_lateness_ms % size or self.slide_view_ms < size:
             raise ConfigError("the sliding view and the allowed lateness must be multiples of the window size")
+        if self.label_wait_ms < 0 or self.label_item_memory_hours <= 0:
+            raise ConfigError(f"labels: the wait must be >= 0 s and the item memory > 0 hours, got "
+                              f"{self.label_wait_ms // 1000} s and {self.label_item_memory_hours} h")
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """Where a run starts and stops in the input, what it restores, and the lineage id it writes."""
     parser.add_argument("--bounded", action="store_true", help="stop at the offsets present when the job starts")
     parser.add_argument("--start-offsets", help="partition:offset[,...] to start from (default: earliest)")
+    parser.add_argument("--no-label-join", action="store_true",
+                        help="do not read moderation labels (no label_outcomes rows, no bias statistics)")
+    parser.add_argument("--label-start-offsets",
+                        help="partition:offset[,...] of the moderation-labels topic to start from (default: earliest)")
     parser.add_argument("--end-offsets", help="partition:offset[,...] to stop at (a bounded run)")
     parser.add_argument("--from-checkpoint",
                         help="restore from this checkpoint or savepoint folder, or 'latest' in --checkpoint-dir")
@@ -175,6 +192,9 @@ def health_job_settings(args: argparse.Namespace, state_dir: Path, on_cluster: b
                               dead_letter_max_bytes=args.dead_letter_max_bytes),
         score_cache=ScoreCacheSettings(max_items=args.score_cache_items, ttl_s=args.score_cache_ttl_s),
         verdict_memo_items=args.verdict_memo_items,
+        label_join=not args.no_label_join, label_wait_ms=args.label_wait_s * 1000,
+        label_item_memory_hours=args.label_item_memory_hours,
+        label_start_offsets=parse_offsets(args.label_start_offsets),
         start_offsets=parse_offsets(args.start_offsets),
         end_offsets=parse_offsets(args.end_offsets), from_checkpoint=args.from_checkpoint,
         job_id=args.job_id, state_dir=Path(state_dir).resolve(), rest_port=args.rest_port,

@@ -61,3 +61,17 @@ class DeadLetter:
     payload_sha256: str | None
     headers_truncated: bool
     schema_ref: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ModerationLabel:
+    """A human reviewer's judgement of one item (`schemas/moderation_label`), with where it was read from."""
+
+    label_id: str
+    item_id: str
+    labeled_at: int  # epoch milliseconds
+    reviewer_queue: str
+    reviewed_categories: tuple[str, ...]  # never empty: a record's empty list means every category
+    violating_categories: tuple[str, ...]
+    source_partition: int
+    source_offset: int

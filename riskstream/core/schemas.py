@@ -12,6 +12,7 @@ DEAD_LETTER_HISTORY = paths.SCHEMAS_DIR / "dead_letter"
 POLICY_HISTORY = paths.SCHEMAS_DIR / "policy"
 VERDICT_HISTORY = paths.SCHEMAS_DIR / "verdict"
 BREAKER_HISTORY = paths.SCHEMAS_DIR / "breaker"
+MODERATION_LABEL_HISTORY = paths.SCHEMAS_DIR / "moderation_label"
 _VERSION_FILE = re.compile(r"^v(\d+)\.avsc$")
 
 

@@ -6,6 +6,7 @@ from riskstream.io.kafka_admin import TopicSpec
 
 HOUR_MS = 3600 * 1000
 IMPRESSIONS_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+LABELS_RETENTION_HOURS = 365 * 24
 
 
 def specs(kafka: KafkaSettings) -> list[TopicSpec]:
@@ -27,4 +28,8 @@ def specs(kafka: KafkaSettings) -> list[TopicSpec]:
         TopicSpec(kafka.item_verdicts_topic, kafka.partitions, {"cleanup.policy": "compact"}),
         # Breaker transitions: keyed by slice and compacted, so the newest per slice is its breaker's state.
         TopicSpec(kafka.breaker_state_topic, kafka.partitions, {"cleanup.policy": "compact"}),
+        # Human labels are the ground truth the model is measured against: kept a year, by label time.
+        TopicSpec(kafka.moderation_labels_topic, kafka.partitions,
+                  {"retention.ms": str(LABELS_RETENTION_HOURS * HOUR_MS), "cleanup.policy": "delete",
+                   "message.timestamp.type": "CreateTime"}),
     ]

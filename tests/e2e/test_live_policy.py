@@ -9,11 +9,12 @@ from dataclasses import replace
 
 from jobs import runtime, safety_health
 from riskstream.cli import policy_store
-from riskstream.core import paths
+from riskstream.core import paths, schemas
 from riskstream.core.job_config import HealthJobSettings
 from riskstream.io import kafka_admin, policy_topic, topics
-from tests.e2e import reference, store, stream
+from tests.e2e import kafka_io, reference, store, stream
 from udfs import policy as policy_file
+from udfs.wire import Encoder, SchemaHistory, WireFormat
 
 FILE = paths.REPO_ROOT / "policies" / "default.toml"
 
@@ -132,10 +133,21 @@ def test_a_shadow_policy_is_counted_beside_the_active_one_and_the_report_equals_
     published = policy_store.publish(kafka, shadow, author="e2e", reason="what would 0.3 everywhere do?")
     records = stream.records(43, 600, -(-published.policy.created_at_ms // stream.MINUTE) * stream.MINUTE)
     start = stream.offsets(services)
+    label_start = kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.moderation_labels_topic)
     stream.send(services, records)
+    # A reviewer labelled each item at its first impression: every third item violating in toxicity.
+    labels = {}
+    for record in records:
+        labels.setdefault(record["item_id"], {
+            "label_id": f"shadow-{record['item_id']}", "item_id": record["item_id"], "labeled_at": record["event_time"],
+            "reviewer_queue": "random_sample", "reviewed_categories": [],
+            "violating_categories": ["toxicity"] if int(record["item_id"][5:], 16) % 3 == 0 else []})
+    label_codec = Encoder(SchemaHistory.from_folder(schemas.MODERATION_LABEL_HISTORY).latest, WireFormat.SINGLE_OBJECT)
+    kafka_io.send(kafka.bootstrap_servers, kafka.moderation_labels_topic,
+                  [(i.encode(), label_codec.encode(label), label["labeled_at"]) for i, label in labels.items()])
     safety_health.run(services, HealthJobSettings(start_offsets=start, end_offsets=stream.offsets(services),
-                                                  bounded=True, job_id="e2e-shadow", checkpoint_dir=tmp_path,
-                                                  policy_path=FILE))
+                                                  label_start_offsets=label_start, bounded=True, job_id="e2e-shadow",
+                                                  checkpoint_dir=tmp_path, policy_path=FILE))
 
     scores, categories = reference.model_scores(services, records)
     expected: dict[tuple, list[int]] = {}
@@ -167,3 +179,12 @@ def test_a_shadow_policy_is_counted_beside_the_active_one_and_the_report_equals_
     assert f"shadow policy {shadow.version}, job e2e-shadow, against {initial.version}" in out
     [all_line] = [line for line in out.splitlines() if line.startswith("all ")]
     assert [int(v.replace(",", "")) for v in all_line.split()[2:7]] == total
+    # Where labels exist, the report gives the shadow's thresholds against them beside the active policy's.
+    item_scores = {r["item_id"]: dict(zip(categories, s)) for r, s in zip(records, scores)}
+    assert f"{shadow.version} against human labels ({len(labels)} labelled items scored)" in out
+    for category in categories:
+        flagged = [sum(item_scores[i][category] >= policy.thresholds[category] for i in labels)
+                   for policy in (initial, shadow)]
+        violating = sum(category in label["violating_categories"] for label in labels.values())
+        [line] = [line for line in out.splitlines() if line.startswith(f"{category} ") and "->" in line]
+        assert line.split()[-4:] == [str(flagged[0]), "->", str(flagged[1]), str(violating)], line

@@ -45,10 +45,11 @@ def _flink_kind(type_info) -> str:
 
 def _clickhouse_kind(type_name: str) -> str:
     type_name = re.sub(r"\s+", " ", type_name).replace("( ", "(")
+    # Times first: a wrapper is unwrapped only around a type without parentheses of its own.
+    type_name = re.sub(r"DateTime64\(3, 'UTC'\)|U?Int(8|16|32|64)", "Int", type_name)
     for wrapper in ("LowCardinality", "Nullable"):
         while f"{wrapper}(" in type_name:
             type_name = re.sub(rf"{wrapper}\(([^()]*)\)", r"\1", type_name)
-    type_name = re.sub(r"DateTime64\(3, 'UTC'\)|U?Int(8|16|32|64)", "Int", type_name)
     return type_name.replace("Float64", "Float")
 
 
@@ -88,6 +89,9 @@ def _samples() -> dict[str, list]:
                                 6.5, "rate above trip threshold", "v7", "job-1"],
         "audit_log": from_transition(transition, dims[:3], 60_000, POLICY, False, "job-1").values(),
         "smoke_minute_counts": [WINDOW_START, "feed", 10, 9, 2, "safety", "3", "job-1"],
+        # A label for an item the job never scored: its score, flag and time are NULL.
+        "label_outcomes": [WINDOW_START, "label-1", "i9", "a", True, None, None, "unknown", "random_sample", "", "",
+                           None, 0, 12, "job-1"],
     }
 
 

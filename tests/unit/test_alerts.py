@@ -17,7 +17,7 @@ def _rules() -> list[dict]:
 
 def test_every_rule_is_labelled_documented_and_states_its_no_data_and_error_behaviour():
     rules = _rules()
-    assert len({r["uid"] for r in rules}) == len(rules) == 5
+    assert len({r["uid"] for r in rules}) == len(rules) == 6
     for rule in rules:
         assert rule["labels"]["severity"] in ("critical", "warning")
         assert rule["labels"]["team"]
@@ -75,4 +75,4 @@ def test_loading_refuses_a_condition_it_cannot_evaluate(tmp_path):
     path.write_text(yaml.safe_dump(document))
     with pytest.raises(ValueError, match="only threshold conditions"):
         rule_eval.load(path)
-    assert [r.pending_s for r in rule_eval.load(render.ALERT_RULES)] == [180, 180, 300, 0, 120]
+    assert [r.pending_s for r in rule_eval.load(render.ALERT_RULES)] == [180, 180, 300, 0, 0, 120]

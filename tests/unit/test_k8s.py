@@ -56,6 +56,7 @@ def test_kafka_topics_are_the_codes_topic_list_with_its_partitions_and_configs(o
                           policies_topic=env["RISKSTREAM_POLICIES_TOPIC"],
                           item_verdicts_topic=env["RISKSTREAM_ITEM_VERDICTS_TOPIC"],
                           breaker_state_topic=env["RISKSTREAM_BREAKER_STATE_TOPIC"],
+                          moderation_labels_topic=env["RISKSTREAM_MODERATION_LABELS_TOPIC"],
                           partitions=int(env["RISKSTREAM_TOPIC_PARTITIONS"]))
     manifests = {d["spec"]["topicName"]: (d["spec"]["partitions"], {k: str(v) for k, v in d["spec"]["config"].items()})
                  for d in docs if d["kind"] == "KafkaTopic"}
@@ -117,7 +118,7 @@ def test_firing_alerts_are_explained_every_minute_by_a_command_the_cli_accepts(o
 
     from riskstream.cli.main import build_parser
 
-    [cron] = [d for d in _rendered(overlay) if d["kind"] == "CronJob"]
+    [cron] = [d for d in _rendered(overlay) if d["kind"] == "CronJob" and d["metadata"]["name"] == "explain-alerts"]
     assert (cron["spec"]["schedule"], cron["spec"]["concurrencyPolicy"]) == ("* * * * *", "Forbid")
     pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     [container] = pod["containers"]
@@ -125,6 +126,19 @@ def test_firing_alerts_are_explained_every_minute_by_a_command_the_cli_accepts(o
     assert {"cpu", "memory"} <= set(container["resources"]["requests"]) and "memory" in container["resources"]["limits"]
     args = build_parser().parse_args(container["args"][1:])
     assert args.alerts and args.write and abs(args.at - time.time() * 1000) < 60_000
+
+
+@pytest.mark.parametrize("overlay", k8s.OVERLAYS)
+def test_the_model_is_measured_against_labels_every_hour_over_a_day_by_a_command_the_cli_accepts(overlay):
+    import time
+
+    from riskstream.cli.main import build_parser
+
+    [cron] = [d for d in _rendered(overlay) if d["kind"] == "CronJob" and d["metadata"]["name"] == "bias-findings"]
+    assert (cron["spec"]["schedule"], cron["spec"]["concurrencyPolicy"]) == ("7 * * * *", "Forbid")
+    [container] = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    args = build_parser().parse_args(container["args"][1:])
+    assert args.write and args.hours == 24 and abs(args.to - time.time() * 1000) < 60_000
 
 
 def test_prod_runs_triton_on_gpus_three_brokers_and_flink_ha():

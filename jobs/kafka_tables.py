@@ -1,0 +1,53 @@
+"""Kafka topics as Flink SQL tables of raw records: key and value as bytes (decoding and dead letters are the
+job's), where each record came from, and event-time watermarks from the record timestamp."""
+from __future__ import annotations
+
+from pyflink.table import StreamTableEnvironment
+
+
+def _offsets(offsets: dict[int, int]) -> str:
+    return ";".join(f"partition:{p},offset:{o}" for p, o in sorted(offsets.items()))
+
+
+def options(topic: str, bootstrap_servers: str, group_id: str, start_offsets: dict[int, int] | None = None,
+            end_offsets: dict[int, int] | None = None, bounded: bool = False) -> str:
+    """The Kafka connector's WITH options: from `start_offsets` (default: the earliest), until `end_offsets`,
+    or, `bounded`, until the offsets present when the job starts."""
+    found = {"connector": "kafka", "topic": topic, "properties.bootstrap.servers": bootstrap_servers,
+             "properties.group.id": group_id,
+             "key.format": "raw", "key.fields": "record_key", "value.format": "raw",
+             "value.fields-include": "EXCEPT_KEY"}
+    if start_offsets:
+        found["scan.startup.mode"] = "specific-offsets"
+        found["scan.startup.specific-offsets"] = _offsets(start_offsets)
+    else:
+        found["scan.startup.mode"] = "earliest-offset"
+    if end_offsets:
+        found["scan.bounded.mode"] = "specific-offsets"
+        found["scan.bounded.specific-offsets"] = _offsets(end_offsets)
+    elif bounded:
+        found["scan.bounded.mode"] = "latest-offset"
+    return ",\n".join(f"'{k}' = '{v}'" for k, v in found.items())
+
+
+def lag(column: str, ms: int) -> str:
+    """Watermark expression: the column minus the bound (SECOND's default precision stops at 99)."""
+    seconds = ms // 1000
+    return f"{column} - INTERVAL '{seconds}' SECOND({max(2, len(str(seconds)))})"
+
+
+def create_raw_table(t_env: StreamTableEnvironment, name: str, with_options: str, out_of_orderness_ms: int) -> str:
+    """Register `name`: record_key, payload, headers, source_topic/partition/offset/timestamp, watermarks
+    `out_of_orderness_ms` behind the record timestamps; returns the name."""
+    t_env.execute_sql(f"""
+        CREATE TEMPORARY TABLE {name} (
+            record_key BYTES,
+            payload BYTES,
+            headers MAP<STRING, BYTES> METADATA FROM 'headers' VIRTUAL,
+            source_topic STRING METADATA FROM 'topic' VIRTUAL,
+            source_partition INT METADATA FROM 'partition' VIRTUAL,
+            source_offset BIGINT METADATA FROM 'offset' VIRTUAL,
+            source_timestamp TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL,
+            WATERMARK FOR source_timestamp AS {lag("source_timestamp", out_of_orderness_ms)}
+        ) WITH ({with_options})""")
+    return name
