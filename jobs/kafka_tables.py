@@ -10,9 +10,10 @@ def _offsets(offsets: dict[int, int]) -> str:
 
 
 def options(topic: str, bootstrap_servers: str, group_id: str, start_offsets: dict[int, int] | None = None,
-            end_offsets: dict[int, int] | None = None, bounded: bool = False) -> str:
-    """The Kafka connector's WITH options: from `start_offsets` (default: the earliest), until `end_offsets`,
-    or, `bounded`, until the offsets present when the job starts."""
+            end_offsets: dict[int, int] | None = None, bounded: bool = False, start_ms: int | None = None) -> str:
+    """The Kafka connector's WITH options: from `start_offsets`, else from the first record timestamped at or
+    after `start_ms`, else from the earliest; until `end_offsets`, or, `bounded`, until the offsets present
+    when the job starts. (A job restored from a checkpoint starts where its sources' state says.)"""
     found = {"connector": "kafka", "topic": topic, "properties.bootstrap.servers": bootstrap_servers,
              "properties.group.id": group_id,
              "key.format": "raw", "key.fields": "record_key", "value.format": "raw",
@@ -20,6 +21,9 @@ def options(topic: str, bootstrap_servers: str, group_id: str, start_offsets: di
     if start_offsets:
         found["scan.startup.mode"] = "specific-offsets"
         found["scan.startup.specific-offsets"] = _offsets(start_offsets)
+    elif start_ms is not None:
+        found["scan.startup.mode"] = "timestamp"
+        found["scan.startup.timestamp-millis"] = str(start_ms)
     else:
         found["scan.startup.mode"] = "earliest-offset"
     if end_offsets:

@@ -173,7 +173,17 @@ def prepare(services: ServiceSettings, job: HealthJobSettings):
     if services.registry is not None:
         registry.require_ready(services.registry.url)
     policy = starting_policy(services.kafka, job.policy_path, model.categories)
-    return job, model, policy
+    return replace(job, label_start_ms=label_start(services.kafka, job)), model, policy
+
+
+def label_start(kafka: KafkaSettings, job: HealthJobSettings) -> int | None:
+    """Where a job without label start offsets starts reading labels: at the time of the first impression it
+    reads, less the allowed lateness (a label cannot judge an item the job has not seen; older labels would
+    only be rows without a score); now, when there is no impression yet. None: the offsets given decide."""
+    if not job.label_join or job.label_start_offsets:
+        return None
+    first = kafka_admin.first_timestamp(kafka.bootstrap_servers, kafka.impressions_topic, job.start_offsets)
+    return (int(time.time() * 1000) if first is None else first) - job.allowed_lateness_ms
 
 
 def starting_policy(kafka: KafkaSettings, path: Path, categories: tuple[str, ...]) -> Policy:

@@ -141,7 +141,10 @@ class HealthJobSettings:
     label_item_memory_hours: int = LABEL_ITEM_MEMORY.default
     bounded: bool = False
     start_offsets: dict[int, int] | None = None
-    label_start_offsets: dict[int, int] | None = None  # of the moderation-labels topic (default: earliest)
+    label_start_offsets: dict[int, int] | None = None  # of the moderation-labels topic
+    # Without label start offsets, labels are read from this time on (set when the job starts: see
+    # jobs.safety_health.prepare); None: from the earliest.
+    label_start_ms: int | None = None
     end_offsets: dict[int, int] | None = None
     from_checkpoint: str | None = None
     job_id: str = ""
@@ -165,7 +168,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-label-join", action="store_true",
                         help="do not read moderation labels (no label_outcomes rows, no bias statistics)")
     parser.add_argument("--label-start-offsets",
-                        help="partition:offset[,...] of the moderation-labels topic to start from (default: earliest)")
+                        help="partition:offset[,...] of the moderation-labels topic to start from (default: the "
+                             "labels made from the time of the first impression the job reads, less the allowed "
+                             "lateness)")
     parser.add_argument("--end-offsets", help="partition:offset[,...] to stop at (a bounded run)")
     parser.add_argument("--from-checkpoint",
                         help="restore from this checkpoint or savepoint folder, or 'latest' in --checkpoint-dir")

@@ -20,7 +20,10 @@ _READY = {"RUNNING", "FINISHED"}
 # Refusals that pass once the tasks are up: the first while some task is not RUNNING, the second while a
 # RUNNING task has not finished opening its operators (the ingest UDF opens Triton, the registry and
 # the policies topic first).
-_NOT_YET_READY = ("Not all required tasks are currently running", "Checkpoint was declined (tasks not ready)")
+# The third when the savepoint is triggered as a task finishes (a bounded source at its end, such as the
+# writer's one-element opening source): the task is gone from its TaskManager; the next try leaves it out.
+_NOT_YET_READY = ("Not all required tasks are currently running", "Checkpoint was declined (tasks not ready)",
+                  "received a checkpoint request for unknown task")
 
 
 @dataclass(frozen=True)

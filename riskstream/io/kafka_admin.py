@@ -117,6 +117,42 @@ def end_offsets(bootstrap: str, topic: str, timeout_s: float = 10.0) -> dict[int
         consumer.close()
 
 
+def first_timestamp(bootstrap: str, topic: str, start_offsets: dict[int, int] | None = None,
+                    timeout_s: float = 10.0) -> int | None:
+    """The earliest record timestamp among the records a reader starting at `start_offsets` (default: each
+    partition's first) reads first, one per partition; None when there is nothing to read."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    import time
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "riskstream-offsets",
+                         "enable.auto.commit": False}, logger=_QUIET)
+    try:
+        starts = []
+        for partition in _admin(bootstrap).list_topics(topic, timeout=timeout_s).topics[topic].partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout_s)
+            start = max(low, (start_offsets or {}).get(partition, low))
+            if start < high:
+                starts.append(TopicPartition(topic, partition, start))
+        if not starts:
+            return None
+        consumer.assign(starts)
+        pending, earliest = {tp.partition for tp in starts}, None
+        deadline = time.monotonic() + timeout_s
+        while pending and time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is None or message.error() or message.partition() not in pending:
+                continue
+            pending.discard(message.partition())
+            stamp = message.timestamp()[1]
+            earliest = stamp if earliest is None else min(earliest, stamp)
+        return earliest
+    except KafkaException as exc:
+        raise RiskstreamError(f"could not read the first records of {topic} on {bootstrap}: {exc}") from exc
+    finally:
+        consumer.close()
+
+
 def wait_committed(bootstrap: str, group: str, topic: str, targets: dict[int, int], timeout_s: float = 180.0) -> None:
     """Wait until `group` has committed at least `targets` (partition -> offset) on `topic`.
 

@@ -12,7 +12,9 @@ import io
 import json
 import time
 import tomllib
+import uuid
 from collections import defaultdict
+from dataclasses import replace
 
 import pytest
 
@@ -37,8 +39,10 @@ LABELS = Encoder(SchemaHistory.from_folder(schemas.MODERATION_LABEL_HISTORY).lat
 
 @pytest.fixture(scope="module")
 def run(services, stack, tmp_path_factory):
-    """The stream, the labels (and a few bad label records) sent, the job run over them; what was sent."""
-    kafka = services.kafka
+    """The stream, the labels (and a few bad label records) sent, the job run over them; what was sent, and
+    the labels' topic."""
+    # Labels of their own topic: other tests' jobs read the shared one.
+    kafka = replace(services.kafka, moderation_labels_topic=f"moderation-labels-e2e-{uuid.uuid4().hex[:8]}")
     kafka_admin.ensure_topics(kafka.bootstrap_servers, topics.specs(kafka))
     start = kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.impressions_topic)
     label_start = kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.moderation_labels_topic)
@@ -55,10 +59,10 @@ def run(services, stack, tmp_path_factory):
     sent = kafka_io.send(kafka.bootstrap_servers, kafka.moderation_labels_topic,
                          [(r["item_id"].encode(), LABELS.encode(r), r["labeled_at"])
                           for r in [*labels, labels[1], never_shown]] + bad)  # labels[1] twice: counted once
-    safety_health.run(services, HealthJobSettings(
+    safety_health.run(replace(services, kafka=kafka), HealthJobSettings(
         bounded=True, start_offsets=start, label_start_offsets=label_start, job_id=JOB,
         checkpoint_dir=tmp_path_factory.mktemp("bias") / "checkpoints"))
-    return records, labels, never_shown, sent[-2:]
+    return records, labels, never_shown, sent[-2:], kafka.moderation_labels_topic
 
 
 def _truth(services, records, labels):
@@ -73,7 +77,7 @@ def _truth(services, records, labels):
 
 
 def test_every_label_is_joined_to_the_score_and_flag_the_job_gave_its_item(services, run):
-    records, labels, never_shown, _ = run
+    records, labels, never_shown, *_ = run
     truth = _truth(services, records, labels)
     rows = store.query(services, "SELECT label_id, category, human_violating, model_score, model_flagged, "
                                  "creator_cohort, model_version FROM label_outcomes FINAL WHERE job_id = {job:String}",
@@ -92,10 +96,9 @@ def test_every_label_is_joined_to_the_score_and_flag_the_job_gave_its_item(servi
 
 
 def test_bad_label_records_are_dead_letters_with_their_codes(services, run):
-    *_, bad = run
+    *_, bad, topic = run
     rows = store.query(services, "SELECT source_partition, source_offset, error_class FROM dead_letters FINAL "
-                                 "WHERE job_id = {job:String} AND source_topic = {topic:String}",
-                       job=JOB, topic=services.kafka.moderation_labels_topic)
+                                 "WHERE job_id = {job:String} AND source_topic = {topic:String}", job=JOB, topic=topic)
     assert sorted((r["source_partition"], r["source_offset"], r["error_class"]) for r in rows) == \
            sorted([(*bad[0], "not_avro"), (*bad[1], "invalid_label")])
 

@@ -124,7 +124,8 @@ def test_a_shadow_policy_is_counted_beside_the_active_one_and_the_report_equals_
         services, stack, tmp_path, capsys):
     from riskstream.cli.main import main
 
-    kafka = replace(services.kafka, policies_topic=f"policies-e2e-{uuid.uuid4().hex[:8]}")
+    kafka = replace(services.kafka, policies_topic=f"policies-e2e-{uuid.uuid4().hex[:8]}",
+                    moderation_labels_topic=f"moderation-labels-e2e-{uuid.uuid4().hex[:8]}")
     services = replace(services, kafka=kafka)
     kafka_admin.ensure_topics(kafka.bootstrap_servers, topics.specs(kafka))
     initial = policy_file.load(FILE)
@@ -174,7 +175,8 @@ def test_a_shadow_policy_is_counted_beside_the_active_one_and_the_report_equals_
 
     capsys.readouterr()
     assert main(["policy", "shadow-report", shadow.version, "--state-dir", str(stack.state_dir),
-                 "--policies-topic", kafka.policies_topic]) == 0
+                 "--policies-topic", kafka.policies_topic, "--moderation-labels-topic",
+                 kafka.moderation_labels_topic]) == 0
     out = capsys.readouterr().out
     assert f"shadow policy {shadow.version}, job e2e-shadow, against {initial.version}" in out
     [all_line] = [line for line in out.splitlines() if line.startswith("all ")]
