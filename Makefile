@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 
 KUBECONFORM_VERSION := v0.7.0
 
-setup: $(VENV)/.installed $(TRITON_VENV)/.installed .cache/jars/.verified model_repository/safety_text/1/classifier.joblib .cache/bin/kubeconform
+setup: $(VENV)/.installed $(TRITON_VENV)/.installed .cache/jars/.verified model_repository/safety_text/1/classifier.joblib .cache/bin/kubeconform .cache/chromium
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,13 @@ $(TRITON_VENV)/.installed: model_repository/requirements.txt
 # Validates k8s/ manifests against Kubernetes' and the operators' schemas (tests/unit/test_k8s.py).
 .cache/bin/kubeconform:
 	GOBIN=$(CURDIR)/.cache/bin go install github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)
+
+# A headless Chromium for the report's browser test (tests/integration/test_report.py): Debian's package,
+# installed once (needs root; or set RISKSTREAM_CHROMIUM to a Chromium binary and touch .cache/chromium).
+.cache/chromium:
+	command -v chromium-headless-shell >/dev/null || test -n "$$RISKSTREAM_CHROMIUM" || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium-headless-shell)
+	mkdir -p .cache && touch $@
 
 model_repository/safety_text/1/classifier.joblib: $(TRITON_VENV)/.installed datasets/labelled_captions.csv model_repository/safety_text/1/safety_features.py riskstream/safety_model/train.py
 	$(TRITON_VENV)/bin/python -m riskstream.safety_model.train

@@ -8,10 +8,13 @@ from dashboards import panels, quantiles
 
 UID = "riskstream-safety-drilldown"
 
-# One job's 1-minute rows in the time range and the chosen slices.
-FILTER = ("$__timeFilter(window_start) AND window_seconds = 60 AND job_id = '${job}' "
-          "AND surface IN (${surface:singlequote}) AND region IN (${region:singlequote}) "
-          "AND item_category IN (${category:singlequote})")
+# One job's 1-minute rows of the chosen slices; FILTER: in the time range.
+SELECTION = ("window_seconds = 60 AND job_id = '${job}' "
+             "AND surface IN (${surface:singlequote}) AND region IN (${region:singlequote}) "
+             "AND item_category IN (${category:singlequote})")
+FILTER = f"$__timeFilter(window_start) AND {SELECTION}"
+# The unsafe-rate spike rule's baseline (dashboards/alerts.py): the 170 minutes before its last 10.
+BASELINE_MINUTES = 170
 VERSIONS = "recommender_model_version IN ('${model_version}', '${previous_version}')"
 
 
@@ -65,6 +68,19 @@ CROSS JOIN (
     WHERE {FILTER}
 ) AS totals
 GROUP BY category ORDER BY change DESC NULLS LAST, chosen_version DESC""",
+        # The selection's rate against the 170 minutes before the range, and the spike rule's 1.5x ratio on it.
+        "Unsafe rate against its baseline": f"""
+SELECT $__timeInterval(window_start) AS time, sum(unsafe) / greatest(sum(scored), 1) AS unsafe_rate,
+       any(before.rate) AS baseline_rate, 1.5 * baseline_rate AS spike_threshold
+FROM {health}
+CROSS JOIN (
+    SELECT sum(unsafe) / greatest(sum(scored), 1) AS rate FROM {health}
+    WHERE {SELECTION}
+      -- Each macro closed by a parenthesis: the plugin takes the next (...) after a macro as its arguments.
+      AND window_start >= ($__fromTime - INTERVAL {BASELINE_MINUTES} MINUTE) AND window_start < ($__fromTime)
+) AS before
+WHERE {FILTER}
+GROUP BY time ORDER BY time""",
         "Impressions and coverage": f"""
 SELECT $__timeInterval(window_start) AS time, sum(impressions) AS total_impressions, sum(scored) AS total_scored,
        total_scored / greatest(total_impressions, 1) AS coverage
@@ -87,21 +103,25 @@ def build(datasource_uid: str, database: str = "riskstream") -> dashboard.Dashbo
     board = panels.riskstream_dashboard("Safety health drilldown", UID, ["safety"], database, datasource_uid)
     for name, (label, query, multi) in variables(database).items():
         board = board.with_variable(panels.variable(name, label, query, datasource_uid, multi=multi))
-    titles = list(sql)
-    board = (
-        board
-        .with_panel(panels.time_series(titles[0], sql[titles[0]], datasource_uid, "percentunit",
-                                       "The chosen recommender version against the one released before it."))
-        .with_panel(panels.ranked_table(titles[1], sql[titles[1]], datasource_uid,
-                                        "Per safety category; change > 0 means the chosen version serves more."))
-        .with_panel(panels.time_series(titles[2], sql[titles[2]], datasource_uid, "short",
-                                       "Volume in the selection and the share Triton scored."))
-        .with_panel(panels.time_series(titles[3], sql[titles[3]], datasource_uid, "short",
-                                       "Sum over impressions of the item's highest safety score."))
-        .with_panel(panels.time_series(titles[4], sql[titles[4]], datasource_uid, "short",
-                                       "p50/p95/p99 of the selected impressions' highest scores, from the rows' "
-                                       "merged score histograms: within 0.5% of the exact quantile."))
-        .with_panel(panels.ranked_table(titles[5], sql[titles[5]], datasource_uid,
-                                        "Items with the most unsafe impressions in the selection."))
-    )
+    described = {
+        "Unsafe rate: version vs the one before": (
+            panels.time_series, "percentunit", "The chosen recommender version against the one released before it."),
+        "Unsafe per 1,000 scored by safety category": (
+            panels.ranked_table, None, "Per safety category; change > 0 means the chosen version serves more."),
+        "Unsafe rate against its baseline": (
+            panels.time_series, "percentunit", f"The selection's unsafe rate, its rate over the {BASELINE_MINUTES} "
+            "minutes before the range, and 1.5x that: the spike rule's ratio condition (it also needs 4 standard "
+            "errors)."),
+        "Impressions and coverage": (panels.time_series, "short", "Volume in the selection and the share Triton scored."),
+        "Exposure-weighted harm by region": (
+            panels.time_series, "short", "Sum over impressions of the item's highest safety score."),
+        "Safety score quantiles in the selection": (
+            panels.time_series, "short", "p50/p95/p99 of the selected impressions' highest scores, from the rows' "
+                                         "merged score histograms: within 0.5% of the exact quantile."),
+        "Top unsafe items in the selection": (
+            panels.ranked_table, None, "Items with the most unsafe impressions in the selection."),
+    }
+    for title, (make, unit, description) in described.items():
+        board = board.with_panel(make(title, sql[title], datasource_uid, unit, description) if unit else
+                                 make(title, sql[title], datasource_uid, description))
     return board

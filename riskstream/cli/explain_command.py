@@ -159,7 +159,7 @@ def add_parser(commands, services_of, parse_time) -> None:
                                                  "cohort, items, pairs of them) that drive a slice's unsafe rate "
                                                  "in a window")
     which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--slice", type=_slice_argument, help="e.g. surface=shorts,region=br")
+    which.add_argument("--slice", type=slice_argument, help="e.g. surface=shorts,region=br")
     which.add_argument("--alerts", action="store_true",
                        help="every slice the unsafe-rate spike rule has firing at --at (evaluated as Grafana does, "
                             "from the provisioned rules), with the rule's own window and baseline")
@@ -180,7 +180,7 @@ def add_parser(commands, services_of, parse_time) -> None:
     parser.set_defaults(handler=lambda args: _explain(args, services_of(args)))
 
 
-def _slice_argument(text: str) -> dict[str, str]:
+def slice_argument(text: str) -> dict[str, str]:
     try:
         return parse_slice(text)
     except ConfigError as exc:
