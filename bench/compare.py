@@ -16,8 +16,8 @@ unsafe per window and slice): a peer that does other work is not a peer.
 
 The job and the baseline both score every impression (the job's score cache off). `--cache` adds the job
 with its item-score cache on (`job+cache`), its rows checked equal to the others', and prints the hit rate
-the job itself counted. `--without-labels` adds the job without its moderation-label join (`job-no-labels`),
-which prices the join (every new verdict is written to its keyed state). `--catalogue-items N` draws the backlog from an N-item catalogue with Zipf
+the job itself counted. `--with-labels` adds the job with its moderation-label join on (`job+labels`), which
+prices the join (every new verdict crosses into its keyed state). `--catalogue-items N` draws the backlog from an N-item catalogue with Zipf
 popularity (`--zipf`), as real traffic repeats items; without it, the corpus's ~1,340 items repeat
 uniformly and any cache would hit nearly always. `--scale` repeats the whole comparison per backlog size.
 """
@@ -70,7 +70,7 @@ def _command(peer: str, job_id: str, start: dict[int, int], end: dict[int, int],
               "--state-dir", str(stack.state_dir)]
     if peer.startswith("job"):
         cache = [] if peer == "job+cache" else ["--score-cache-items", "0"]
-        labels = ["--no-label-join"] if peer == "job-no-labels" else []
+        labels = ["--label-join"] if peer == "job+labels" else []
         return [sys.executable, "-m", "jobs.safety_health", "--bounded", "--checkpoint-dir", str(work / job_id),
                 *cache, *labels, *common]
     return [sys.executable, "-m", "bench.peers.baseline", *common]
@@ -202,8 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", help="comma-separated backlog sizes, one comparison each (instead of --events)")
     parser.add_argument("--rounds", type=int, default=1, help="interleaved runs of every peer")
     parser.add_argument("--cache", action="store_true", help="add the job with its item-score cache on")
-    parser.add_argument("--without-labels", action="store_true",
-                        help="add the job without its moderation-label join (`job-no-labels`), to price the join")
+    parser.add_argument("--with-labels", action="store_true",
+                        help="add the job with its moderation-label join on (`job+labels`), to price the join")
     parser.add_argument("--catalogue-items", type=int, default=0,
                         help="draw the backlog from a catalogue of this many items (0: the corpus's items)")
     parser.add_argument("--zipf", type=float, default=1.1, help="the catalogue's Zipf exponent")
@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     stack = StackSettings()
     catalogue = Catalogue(args.catalogue_items, args.zipf) if args.catalogue_items else None
     peers = (("job", "baseline") + (("job+cache",) if args.cache else ())
-             + (("job-no-labels",) if args.without_labels else ()))
+             + (("job+labels",) if args.with_labels else ()))
     sizes = [int(size) for size in args.scale.split(",")] if args.scale else [args.events]
     for events in sizes:
         compare(stack, events, args.rounds, peers, catalogue, stack.state_dir / "bench-compare")

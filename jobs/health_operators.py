@@ -37,8 +37,9 @@ class RouteIngested(ProcessFunction):
     """The ingest step's rows: partials on, dead letters' index rows to their side output (for ClickHouse),
     read back from the letter itself, and verdicts (on their way to Kafka from SQL too) to the label join."""
 
-    def __init__(self, partial_fields: int):
+    def __init__(self, partial_fields: int, verdicts: bool = False):
         self.partial_fields = partial_fields
+        self.verdicts = verdicts  # only when the label join reads them
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self.dead_letters = DeadLetterDecoder()
@@ -48,7 +49,7 @@ class RouteIngested(ProcessFunction):
         if letter is not None:
             yield DEAD_LETTER_INDEX, sink_row("dead_letters", index_values(self.dead_letters.decode(bytes(letter))))
             return
-        if value[-2] is not None:
+        if self.verdicts and value[-2] is not None:
             yield VERDICTS, verdict_input(value[-3], value[-2])
         if value[0] is not None:
             yield Row(*value[:self.partial_fields])

@@ -101,7 +101,7 @@ def ingest(t_env: StreamTableEnvironment, raw: str, services: ServiceSettings, j
     statements.add_insert("item_verdict_topic", t_env.sql_query(
         "SELECT verdict_key AS `key`, verdict AS `value` FROM ingested WHERE verdict IS NOT NULL"))
     statements.attach_as_datastream()
-    partials = stream.process(ops.RouteIngested(len(PARTIAL_FIELDS)), output_type=PARTIAL_ROW) \
+    partials = stream.process(ops.RouteIngested(len(PARTIAL_FIELDS), job.label_join), output_type=PARTIAL_ROW) \
         .name("route-ingested").uid("route-ingested")
     return partials, partials.get_side_output(ops.DEAD_LETTER_INDEX), partials.get_side_output(ops.VERDICTS)
 

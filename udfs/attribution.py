@@ -18,7 +18,8 @@ is). A ratio metric needs this: Adtributor (Bhagwan et al., NSDI 2014) ranks by 
 surprise of additive metrics, and a rate can rise with no segment getting worse.
 
 Candidates are every value of each dimension, every pair of values of two dimensions (a cause that spans
-two, e.g. one category under one model version), and the few items (up to `max_items`) whose own change
+two, e.g. one category under one model version), every value of a dimension kept apart (viewer age band and
+locale: the aggregates keep viewer cohorts in maps of their own, so they pair with nothing), and the few items (up to `max_items`) whose own change
 is beyond chance and a tenth of the slice's each. Each is ranked by its concentration, explanatory power minus traffic share: a segment unrelated
 to the change takes about its share of it, so EP - share ~ 0, while a cause explains much more than its
 share (a category with an eighth of the traffic explaining all of it scores 0.875). Pairs compete with
@@ -140,13 +141,20 @@ class _Periods:
 
 def explain(dimensions: tuple[str, ...], current: list[Cell], baseline: list[Cell],
             items_current: Mapping[str, int] | None = None, items_baseline: Mapping[str, int] | None = None,
-            max_items: int = 5, alpha: float = 0.001, min_power: float = 0.25) -> Explanation:
+            max_items: int = 5, alpha: float = 0.001, min_power: float = 0.25,
+            apart: Mapping[str, tuple[list[Cell], list[Cell]]] | None = None) -> Explanation:
     """Rank the causes of the change from `baseline` to `current` (cells over `dimensions`, in that order).
 
-    items_*: unsafe impressions per item in each period (those the aggregates kept)."""
+    items_*: unsafe impressions per item in each period (those the aggregates kept).
+    apart: dimension -> its (current, baseline) cells of one value each, for dimensions the aggregates keep
+    apart from the others (viewer cohorts): candidates on their own, never in pairs. Each dimension's cells
+    must count the same impressions as `current` and `baseline`."""
     periods = _Periods(current, baseline)
     candidates = [periods.cause(dims, values, *counts)
                   for dims, values, counts in _segments(dimensions, current, baseline)]
+    for dimension, (cells_now, cells_before) in (apart or {}).items():
+        candidates += [periods.cause(dims, values, *counts)
+                       for dims, values, counts in _segments((dimension,), cells_now, cells_before)]
     _prefer_specific_pairs(periods, candidates, current, baseline, dimensions)
     best_items = _item_cause(periods, items_current or {}, items_baseline or {}, max_items)
     if best_items is not None:

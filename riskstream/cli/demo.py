@@ -67,7 +67,8 @@ def run(stack: StackSettings, args: argparse.Namespace) -> int:
                           + (f" to {i.end:g}" if i.end is not None else "") for i in generator.incidents)
     job = HealthJobSettings(start_offsets=start, job_id=f"demo-{uuid.uuid4().hex[:8]}",
                             checkpoint_dir=stack.state_dir / "checkpoints", checkpoint_interval_ms=5_000,
-                            bounded=args.bounded, state_dir=stack.state_dir)
+                            bounded=args.bounded, state_dir=stack.state_dir,
+                            label_join=generator.labels is not None)  # the demo's labels are joined
     print(f"== producing {generator.count} impressions over {generator.count / generator.rate / 60:.0f} minutes of "
           f"event time (incident: {incidents or 'none'}), then {LATE} late and {MALFORMED} malformed records")
     if args.bounded:

@@ -2,9 +2,8 @@
 
 Read from the job's 1-minute `safety_health` rows: the slice's scored and unsafe impressions per item
 category, recommender model version and creator cohort (and per surface or region when the slice leaves
-them open), in
-the window ending at `--at` and in the baseline before it, and the unsafe impressions of each window's
-top unsafe items. `--write` keeps the ranked causes in `alert_causes`, where the drilldown dashboard and
+them open) and, apart, per viewer age band and locale, in the window ending at `--at` and in the baseline
+before it, and the unsafe impressions of each window's top unsafe items. `--write` keeps the ranked causes in `alert_causes`, where the drilldown dashboard and
 the alert notifications read them.
 """
 from __future__ import annotations
@@ -22,6 +21,7 @@ from riskstream.io import clickhouse
 from udfs.attribution import METHOD, Cell, Explanation, explain
 
 MINUTE_MS = 60_000
+VIEWER_DIMENSIONS = ("viewer_age_band", "viewer_locale")  # candidates on their own (rows keep viewers apart)
 WINDOW_MINUTES, BASELINE_MINUTES = 5, 60
 # The unsafe-rate spike rule (dashboards/alerts.py): its last 10 minutes against the rest of its 3 hours.
 SPIKE_RULE, SPIKE_WINDOW_MINUTES, SPIKE_BASELINE_MINUTES = "riskstream-unsafe-rate-spike", 10, 170
@@ -82,7 +82,29 @@ def _where(question: Question, start_ms: int, end_ms: int) -> tuple[str, dict]:
     return " AND ".join(clauses), parameters
 
 
-def _period(client, question: Question, start_ms: int, end_ms: int) -> tuple[list[Cell], dict[str, int]]:
+def _viewer_cells(client, where: str, parameters: dict) -> dict[str, list[Cell]]:
+    """Viewer age band and locale -> their cells, from each row's viewer cohorts ("age band|locale"; rows written
+    before the cohort columns count as unknown)."""
+    rows = client.query(
+        f"SELECT splitByChar('|', cohort)[1] AS age_band, splitByChar('|', cohort)[2] AS locale, "
+        f"sum(if(empty(scored_by_viewer_cohort), scored, scored_by_viewer_cohort[cohort])), "
+        f"sum(if(empty(scored_by_viewer_cohort), unsafe, unsafe_by_viewer_cohort[cohort])) "
+        f"FROM safety_health FINAL ARRAY JOIN if(empty(scored_by_viewer_cohort), ['unknown|unknown'], "
+        f"mapKeys(scored_by_viewer_cohort)) AS cohort WHERE {where} GROUP BY age_band, locale",
+        parameters=parameters).result_rows
+    cells: dict[str, list[Cell]] = {}
+    for position, dimension in enumerate(VIEWER_DIMENSIONS):
+        totals: dict[str, list[int]] = {}
+        for row in rows:
+            entry = totals.setdefault(row[position], [0, 0])
+            entry[0] += int(row[2])
+            entry[1] += int(row[3])
+        cells[dimension] = [Cell((value,), scored, unsafe) for value, (scored, unsafe) in sorted(totals.items())]
+    return cells
+
+
+def _period(client, question: Question, start_ms: int, end_ms: int
+            ) -> tuple[list[Cell], dict[str, int], dict[str, list[Cell]]]:
     where, parameters = _where(question, start_ms, end_ms)
     dims = question.open_dimensions
     # Each row's creator cohorts (rows written before the cohort columns count as one cohort, unknown).
@@ -97,7 +119,7 @@ def _period(client, question: Question, start_ms: int, end_ms: int) -> tuple[lis
                          f"ARRAY JOIN top_unsafe_items AS item WHERE {where} GROUP BY item.item_id",
                          parameters=parameters).result_rows
     return ([Cell(tuple(row[:len(dims)]), int(row[-2]), int(row[-1])) for row in cells],
-            {item: int(count) for item, count in items})
+            {item: int(count) for item, count in items}, _viewer_cells(client, where, parameters))
 
 
 def newest_job(client, slice_: dict[str, str]) -> str | None:
@@ -108,9 +130,11 @@ def newest_job(client, slice_: dict[str, str]) -> str | None:
 
 
 def run(client, question: Question) -> Explanation:
-    now, items_now = _period(client, question, question.window_start_ms, question.window_end_ms)
-    before, items_before = _period(client, question, question.baseline_start_ms, question.window_start_ms)
-    return explain(question.open_dimensions, now, before, items_now, items_before)
+    now, items_now, viewers_now = _period(client, question, question.window_start_ms, question.window_end_ms)
+    before, items_before, viewers_before = _period(client, question, question.baseline_start_ms,
+                                                   question.window_start_ms)
+    return explain(question.open_dimensions, now, before, items_now, items_before,
+                   apart={d: (viewers_now[d], viewers_before[d]) for d in VIEWER_DIMENSIONS})
 
 
 def cause_rows(question: Question, explanation: Explanation, top: int = 10, explained_ms: int = 0) -> list[list]:

@@ -136,7 +136,9 @@ class HealthJobSettings:
     decode: DecodeSettings = field(default_factory=DecodeSettings)
     score_cache: ScoreCacheSettings = field(default_factory=ScoreCacheSettings)
     verdict_memo_items: int = VERDICT_MEMO_ITEMS.default
-    label_join: bool = True  # join moderation labels to verdicts (the bias statistics' input)
+    # Join moderation labels to verdicts (the bias statistics' input). Off by default: every new verdict then
+    # crosses into a keyed Python step, which bench.compare --with-labels measures (README).
+    label_join: bool = False
     label_wait_ms: int = LABEL_WAIT.default * 1000
     label_item_memory_hours: int = LABEL_ITEM_MEMORY.default
     bounded: bool = False
@@ -165,8 +167,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """Where a run starts and stops in the input, what it restores, and the lineage id it writes."""
     parser.add_argument("--bounded", action="store_true", help="stop at the offsets present when the job starts")
     parser.add_argument("--start-offsets", help="partition:offset[,...] to start from (default: earliest)")
-    parser.add_argument("--no-label-join", action="store_true",
-                        help="do not read moderation labels (no label_outcomes rows, no bias statistics)")
+    parser.add_argument("--label-join", action="store_true",
+                        help="read moderation labels and join them to the items' verdicts (label_outcomes rows, "
+                             "the bias statistics' and `policy evaluate`'s input); it costs throughput, see the README")
     parser.add_argument("--label-start-offsets",
                         help="partition:offset[,...] of the moderation-labels topic to start from (default: the "
                              "labels made from the time of the first impression the job reads, less the allowed "
@@ -197,7 +200,7 @@ def health_job_settings(args: argparse.Namespace, state_dir: Path, on_cluster: b
                               dead_letter_max_bytes=args.dead_letter_max_bytes),
         score_cache=ScoreCacheSettings(max_items=args.score_cache_items, ttl_s=args.score_cache_ttl_s),
         verdict_memo_items=args.verdict_memo_items,
-        label_join=not args.no_label_join, label_wait_ms=args.label_wait_s * 1000,
+        label_join=args.label_join, label_wait_ms=args.label_wait_s * 1000,
         label_item_memory_hours=args.label_item_memory_hours,
         label_start_offsets=parse_offsets(args.label_start_offsets),
         start_offsets=parse_offsets(args.start_offsets),

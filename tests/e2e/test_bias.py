@@ -60,7 +60,7 @@ def run(services, stack, tmp_path_factory):
                          [(r["item_id"].encode(), LABELS.encode(r), r["labeled_at"])
                           for r in [*labels, labels[1], never_shown]] + bad)  # labels[1] twice: counted once
     safety_health.run(replace(services, kafka=kafka), HealthJobSettings(
-        bounded=True, start_offsets=start, label_start_offsets=label_start, job_id=JOB,
+        bounded=True, start_offsets=start, label_join=True, label_start_offsets=label_start, job_id=JOB,
         checkpoint_dir=tmp_path_factory.mktemp("bias") / "checkpoints"))
     return records, labels, never_shown, sent[-2:], kafka.moderation_labels_topic
 

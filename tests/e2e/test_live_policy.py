@@ -147,7 +147,8 @@ def test_a_shadow_policy_is_counted_beside_the_active_one_and_the_report_equals_
     kafka_io.send(kafka.bootstrap_servers, kafka.moderation_labels_topic,
                   [(i.encode(), label_codec.encode(label), label["labeled_at"]) for i, label in labels.items()])
     safety_health.run(services, HealthJobSettings(start_offsets=start, end_offsets=stream.offsets(services),
-                                                  label_start_offsets=label_start, bounded=True, job_id="e2e-shadow",
+                                                  label_join=True, label_start_offsets=label_start, bounded=True,
+                                                  job_id="e2e-shadow",
                                                   checkpoint_dir=tmp_path, policy_path=FILE))
 
     scores, categories = reference.model_scores(services, records)

@@ -24,6 +24,7 @@ POLICY = Policy("v1", {"a": 0.5, "b": 0.7})
 CATEGORIES = ("news", "music", "gaming", "comedy")
 VERSIONS = {"recsys-a": 0.6, "recsys-b": 0.4}
 UNSAFE, SAFE = [0.9, 0.1], [0.1, 0.1]
+VIEWERS = ("13-17|ja-JP", "18-24|ja-JP", "25-34|ja-JP", "13-17|en-US", "35-54|en-US")
 
 
 @pytest.fixture(scope="module")
@@ -34,23 +35,27 @@ def client(services):
 
 @pytest.fixture(scope="module")
 def truth(client):
-    """Rows of two slices: shorts/br, where music gets 8 times as unsafe in the last five minutes, and home/us,
-    quiet. Returns the (scored, unsafe) of music and of the whole of shorts/br, per period, counted here."""
+    """Rows of three slices: shorts/br, where music gets 8 times as unsafe in the last five minutes, search/jp,
+    where what viewers aged 13-17 are shown does, and home/us, quiet. Returns the (scored, unsafe) of music and
+    of the whole of shorts/br, per period, counted here."""
     rng = random.Random(3)
     counts = {"music_now": [0, 0], "music_before": [0, 0], "all_now": [0, 0], "all_before": [0, 0]}
     rows = []
-    for surface, region in (("shorts", "br"), ("home", "us")):
+    for surface, region in (("shorts", "br"), ("home", "us"), ("search", "jp")):
         for minute in range(MINUTES):
-            incident = surface == "shorts" and minute >= MINUTES - 5
+            incident = minute >= MINUTES - 5
             for category in CATEGORIES:
                 for version, share in VERSIONS.items():
                     accumulator = WindowAccumulator()
-                    rate = 0.03 * (8 if incident and category == "music" else 1)
                     for n in range(int(rng.gauss(120, 10) * share)):
-                        unsafe = rng.random() < rate
+                        viewer = rng.choice(VIEWERS)
+                        # shorts/br: music gets 8x as unsafe; search/jp: what viewers aged 13-17 are shown.
+                        worse = incident and (surface, category) == ("shorts", "music") or \
+                            incident and surface == "search" and viewer.startswith("13-17|")
+                        unsafe = rng.random() < 0.03 * (8 if worse else 1)
                         accumulator.add(f"{category}-{rng.randrange(200)}", "c", 0, n, UNSAFE if unsafe else SAFE,
                                         ("a", "b"), POLICY, START + minute * MINUTE + n,
-                                        creator_cohort=rng.choice(("new", "veteran")))
+                                        viewer_cohort=viewer, creator_cohort=rng.choice(("new", "veteran")))
                         if surface == "shorts":
                             period = "now" if minute >= MINUTES - 5 else "before"
                             for key in ("all", "music") if category == "music" else ("all",):
@@ -113,3 +118,10 @@ def test_the_why_panel_shows_only_the_newest_run_of_a_window_explained_twice(cli
     assert shown == [("surface=shorts,region=br", 1, "item_category=music")]
     assert client.query("SELECT count() FROM alert_causes FINAL WHERE job_id = {job:String}",
                         parameters={"job": JOB}).result_rows[0][0] >= 3  # the earlier run's ranks 2-3 are still stored
+
+
+def test_a_viewer_age_band_shown_more_harm_is_the_first_cause_though_rows_keep_viewers_apart(client, truth, stack):
+    printed = _explain(stack, "--slice", "surface=search,region=jp")
+    first_cause = printed.splitlines()[2]
+    assert first_cause.startswith("1 ") and "viewer_age_band=13-17 " in first_cause, printed
+    assert first_cause.endswith("significant")

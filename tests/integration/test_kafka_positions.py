@@ -30,7 +30,7 @@ def test_a_job_reads_labels_from_its_first_impression_less_the_allowed_lateness(
     kafka = replace(services.kafka, impressions_topic=f"impressions-{uuid.uuid4().hex[:8]}")
     kafka_admin.ensure_topics(bootstrap, [TopicSpec(kafka.impressions_topic, 1, {})])
     kafka_io.send(bootstrap, kafka.impressions_topic, [(b"u", b"x", 1_767_225_600_000)])
-    job = HealthJobSettings(allowed_lateness_ms=60_000)
+    job = HealthJobSettings(allowed_lateness_ms=60_000, label_join=True)
     assert safety_health.label_start(kafka, job) == 1_767_225_600_000 - 60_000
-    assert safety_health.label_start(kafka, HealthJobSettings(label_start_offsets={0: 4})) is None
-    assert safety_health.label_start(kafka, HealthJobSettings(label_join=False)) is None
+    assert safety_health.label_start(kafka, HealthJobSettings(label_join=True, label_start_offsets={0: 4})) is None
+    assert safety_health.label_start(kafka, HealthJobSettings()) is None  # the join is off

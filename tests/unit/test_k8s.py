@@ -129,6 +129,16 @@ def test_firing_alerts_are_explained_every_minute_by_a_command_the_cli_accepts(o
 
 
 @pytest.mark.parametrize("overlay", k8s.OVERLAYS)
+def test_the_deployed_job_joins_labels_with_arguments_its_parser_accepts(overlay):
+    from jobs import safety_health
+
+    [job] = [d for d in _rendered(overlay) if d["kind"] == "FlinkDeployment"]
+    args = job["spec"]["job"]["args"]
+    _, job_settings = safety_health.parse_args(args[args.index("jobs.safety_health") + 1:])
+    assert job_settings.label_join and job_settings.job_id == "safety-health"
+
+
+@pytest.mark.parametrize("overlay", k8s.OVERLAYS)
 def test_the_model_is_measured_against_labels_every_hour_over_a_day_by_a_command_the_cli_accepts(overlay):
     import time
 
