@@ -134,9 +134,9 @@ def test_a_shadow_policy_is_counted_beside_the_active_one_and_the_report_equals_
     published = policy_store.publish(kafka, shadow, author="e2e", reason="what would 0.3 everywhere do?")
     records = stream.records(43, 600, -(-published.policy.created_at_ms // stream.MINUTE) * stream.MINUTE)
     start = stream.offsets(services)
-    label_start = kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.moderation_labels_topic)
     stream.send(services, records)
-    # A reviewer labelled each item at its first impression: every third item violating in toxicity.
+    # A reviewer labelled each item at its first impression: every third item violating in toxicity. The job
+    # reads labels from the time of its first impression on (no label offsets given: Kafka's timestamp start).
     labels = {}
     for record in records:
         labels.setdefault(record["item_id"], {
@@ -144,11 +144,14 @@ def test_a_shadow_policy_is_counted_beside_the_active_one_and_the_report_equals_
             "reviewer_queue": "random_sample", "reviewed_categories": [],
             "violating_categories": ["toxicity"] if int(record["item_id"][5:], 16) % 3 == 0 else []})
     label_codec = Encoder(SchemaHistory.from_folder(schemas.MODERATION_LABEL_HISTORY).latest, WireFormat.SINGLE_OBJECT)
+    # And one made two hours before the stream: older than its first impression, so never read.
+    early = {**next(iter(labels.values())), "label_id": "shadow-early"}
+    early["labeled_at"] -= 2 * 3600 * 1000
     kafka_io.send(kafka.bootstrap_servers, kafka.moderation_labels_topic,
-                  [(i.encode(), label_codec.encode(label), label["labeled_at"]) for i, label in labels.items()])
+                  [(i.encode(), label_codec.encode(label), label["labeled_at"])
+                   for i, label in [("early", early), *labels.items()]])
     safety_health.run(services, HealthJobSettings(start_offsets=start, end_offsets=stream.offsets(services),
-                                                  label_join=True, label_start_offsets=label_start, bounded=True,
-                                                  job_id="e2e-shadow",
+                                                  label_join=True, bounded=True, job_id="e2e-shadow",
                                                   checkpoint_dir=tmp_path, policy_path=FILE))
 
     scores, categories = reference.model_scores(services, records)
@@ -185,6 +188,8 @@ def test_a_shadow_policy_is_counted_beside_the_active_one_and_the_report_equals_
     # Where labels exist, the report gives the shadow's thresholds against them beside the active policy's.
     item_scores = {r["item_id"]: dict(zip(categories, s)) for r, s in zip(records, scores)}
     assert f"{shadow.version} against human labels ({len(labels)} labelled items scored)" in out
+    assert store.query(services, "SELECT count() AS n FROM label_outcomes WHERE job_id = 'e2e-shadow' "
+                                 "AND label_id = 'shadow-early'") == [{"n": 0}]
     for category in categories:
         flagged = [sum(item_scores[i][category] >= policy.thresholds[category] for i in labels)
                    for policy in (initial, shadow)]
