@@ -15,11 +15,11 @@ from datetime import datetime, timezone
 
 from riskstream.core import config
 from riskstream.core.errors import ConfigError
+from riskstream.cli.tables import format_table
 from riskstream.cli.label_rows import RANDOM_SAMPLE, LabelRange
 from riskstream.io import clickhouse
 from udfs.bias import ALPHA, ANY_CATEGORY, MIN_TRIALS, Counts, Finding, assess
 
-HOUR_MS = 3_600_000
 FINDING_COLUMNS = ("evaluated_at", "range_start", "range_end", "job_id", "reviewer_queue", "category", "cohort",
                    "metric", "successes", "trials", "rate", "ci_low", "ci_high", "rest_successes", "rest_trials",
                    "rest_rate", "z", "p_value", "p_adjusted", "significant", "alpha")
@@ -43,9 +43,8 @@ def count(client, labels: LabelRange) -> dict[tuple[str, str], Counts]:
     return {(category, cohort): Counts(*map(int, tallies)) for category, cohort, *tallies in rows}
 
 
-def finding_rows(findings: list[Finding], evaluated_ms: int, start_ms: int, end_ms: int, job_id: str | None,
-                 queue: str | None, alpha: float) -> list[list]:
-    return [[evaluated_ms, start_ms, end_ms, job_id or "", queue or "", f.category, f.cohort, f.metric, f.successes,
+def finding_rows(findings: list[Finding], evaluated_ms: int, labels: LabelRange, alpha: float) -> list[list]:
+    return [[evaluated_ms, labels.start_ms, labels.end_ms, labels.job_id or "", labels.queue or "", f.category, f.cohort, f.metric, f.successes,
              f.trials, f.rate, f.ci_low, f.ci_high, f.rest_successes, f.rest_trials, f.rest_rate, f.z, f.p_value,
              f.p_adjusted, f.significant, alpha] for f in findings]
 
@@ -61,13 +60,12 @@ def render(findings: list[Finding], start_ms: int, end_ms: int, alpha: float) ->
     tested = sorted((f for f in findings if f.tested), key=lambda f: (f.p_adjusted, f.category, f.cohort, f.metric))
     lines = [f"labels {at(start_ms)} to {at(end_ms)}: {len(tested)} tests, "
              f"{sum(f.significant for f in tested)} significant disparities (BH-adjusted p < {alpha})"]
-    header = ("category", "cohort", "rate", "cohort", "95% Wilson", "rest", "p adj", "")
-    table = [header] + [
+    header = ["category", "cohort", "rate", "cohort", "95% Wilson", "rest", "p adj", ""]
+    table = [
         (f.category, f.cohort, f.metric, f"{_pct(f.rate)} ({f.successes}/{f.trials})",
          f"{_pct(f.ci_low)}-{_pct(f.ci_high)}", f"{_pct(f.rest_rate)} ({f.rest_successes}/{f.rest_trials})",
          f"{f.p_adjusted:.2g}", "HIGHER" if f.significant else "") for f in tested]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    lines += ["  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip() for row in table]
+    lines.append(format_table(header, table))
     lines.append("HIGHER: the cohort's rate is above the other cohorts' together, beyond chance (one-sided "
                  "two-proportion z-test, Benjamini-Hochberg over every test shown)")
     if len(tested) < len(findings):
@@ -79,17 +77,15 @@ def render(findings: list[Finding], start_ms: int, end_ms: int, alpha: float) ->
 def _bias(args: argparse.Namespace, services: config.ServiceSettings) -> int:
     if args.hours <= 0 or not 0 < args.alpha < 1 or args.min_trials < 1:
         raise ConfigError("--hours must be > 0, --alpha in (0, 1) and --min-trials at least 1")
-    end = args.to
-    start = end - int(args.hours * HOUR_MS)
-    queue = None if args.queue == "all" else args.queue
+    labels = LabelRange.hours_before(args.to, args.hours, args.job_id, args.queue)
     settings = services.clickhouse
     client = clickhouse.connect(settings, database=settings.database)
     try:
-        counts = count(client, LabelRange(start, end, args.job_id, queue))
+        counts = count(client, labels)
         findings = assess(counts, args.alpha, args.min_trials)
         if args.write and findings:
             evaluated = int(datetime.now(timezone.utc).timestamp() * 1000)
-            client.insert("bias_findings", finding_rows(findings, evaluated, start, end, args.job_id, queue, args.alpha),
+            client.insert("bias_findings", finding_rows(findings, evaluated, labels, args.alpha),
                           column_names=list(FINDING_COLUMNS))
     finally:
         client.close()
@@ -97,7 +93,7 @@ def _bias(args: argparse.Namespace, services: config.ServiceSettings) -> int:
         for finding in findings:
             print(json.dumps(asdict(finding), sort_keys=True))
     else:
-        print(render(findings, start, end, args.alpha) if findings else "no scored labelled items in the range")
+        print(render(findings, labels.start_ms, labels.end_ms, args.alpha) if findings else "no scored labelled items in the range")
     return 0
 
 

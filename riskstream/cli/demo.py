@@ -13,6 +13,7 @@ from riskstream.cli import demo_control, generator_args
 from riskstream.cli.produce import produce, produce_faults
 from riskstream.io import stack_state as state
 from riskstream.stack import manager
+from riskstream.cli.tables import format_table
 
 
 def local_services(settings: StackSettings) -> ServiceSettings:
@@ -22,12 +23,6 @@ def local_services(settings: StackSettings) -> ServiceSettings:
                            triton=TritonSettings(url=addresses["triton"]),
                            clickhouse=ClickHouseSettings(url=addresses["clickhouse"]),
                            registry=RegistrySettings(url=addresses["registry"]) if "registry" in addresses else None)
-
-
-def format_table(header: list[str], rows: list[tuple]) -> str:
-    cells = [header] + [[str(v) for v in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells)
 
 
 LATE, MALFORMED = 10, 5  # fault records appended after the stream

@@ -17,6 +17,7 @@ from pathlib import Path
 from riskstream.core import config, paths
 from riskstream.core.errors import ConfigError
 from riskstream.core.rows import DIMENSIONS
+from riskstream.cli.tables import format_table
 from riskstream.io import clickhouse
 from udfs.attribution import METHOD, Cell, Explanation, explain
 
@@ -164,15 +165,14 @@ def render(question: Question, explanation: Explanation, top: int = 10) -> str:
              f"{100 * explanation.rate_change:+.2f} points, p = {explanation.change_p_value:.2g})"]
     if not explanation.causes:
         return "\n".join(lines + ["no segment moved the rate in the direction of the change"])
-    header = ("rank", "cause", "explains", "mix", "rate", "share before->now", "rate before->now", "p adj", "")
-    table = [header] + [
+    header = ["rank", "cause", "explains", "mix", "rate", "share before->now", "rate before->now", "p adj", ""]
+    table = [
         (str(rank), cause.label, f"{100 * cause.explanatory_power:.0f}%", f"{100 * cause.mix_effect:+.2f}",
          f"{100 * cause.rate_effect:+.2f}", f"{_pct(cause.share_baseline)}->{_pct(cause.share_current)}",
          f"{_pct(cause.rate_baseline)}->{_pct(cause.rate_current)}", f"{cause.p_adjusted:.2g}",
          "significant" if cause.significant else "")
         for rank, cause in enumerate(explanation.causes[:top], start=1)]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    lines += ["  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip() for row in table]
+    lines.append(format_table(header, table))
     lines.append("mix/rate: points of the change from traffic moving to the segment / from its own rate "
                  "(they sum to the segment's part; a dimension's parts sum to the change)")
     return "\n".join(lines)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 RANDOM_SAMPLE = "random_sample"  # the queue that samples traffic without bias; the default everywhere
+HOUR_MS = 3_600_000
 
 
 @dataclass(frozen=True)
@@ -13,6 +14,11 @@ class LabelRange:
     end_ms: int
     job_id: str | None = None  # None: every job's rows, each label once
     queue: str | None = RANDOM_SAMPLE  # None: every queue
+
+    @classmethod
+    def hours_before(cls, end_ms: int, hours: float, job_id: str | None, queue: str) -> "LabelRange":
+        """The `hours` before `end_ms`, of `queue` ('all': every queue)."""
+        return cls(end_ms - int(hours * HOUR_MS), end_ms, job_id, None if queue == "all" else queue)
 
     def newest(self, columns: str) -> tuple[str, dict]:
         """A query of `columns` over the range's rows (the newest per label and category), and its parameters."""

@@ -96,8 +96,7 @@ def _evaluate(args: argparse.Namespace, services) -> int:
     categories = _categories(services)
     candidate = policies.load(args.file, categories)
     active = policy_store.active(policy_store.history(services.kafka, categories))
-    labels = LabelRange(args.to - int(args.hours * 3_600_000), args.to, args.job_id,
-                        None if args.queue == "all" else args.queue)
+    labels = LabelRange.hours_before(args.to, args.hours, args.job_id, args.queue)
     client = clickhouse.connect(services.clickhouse, database=services.clickhouse.database)
     try:
         rows = policy_evaluate.compare(client, labels, candidate, active)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from riskstream.cli.label_rows import LabelRange, scored_outcomes
+from riskstream.cli.tables import format_table
 from udfs.policy import Policy
 from udfs.threshold_eval import ThresholdQuality, evaluate
 
@@ -30,13 +31,12 @@ def render(rows: list[tuple[ThresholdQuality, ThresholdQuality | None]], candida
     labelled = max((q.labelled for q, _ in rows), default=0)
     lines = [f"{candidate} against human labels ({labelled} labelled items scored)"
              + (f", beside the active {active}" if active else "")]
-    header = ("category", "threshold", "precision", "recall", "flagged", "violating")
-    table = [header] + [
+    header = ["category", "threshold", "precision", "recall", "flagged", "violating"]
+    table = [
         (q.category, _arrow(a and a.threshold, q.threshold, str), _arrow(a and a.precision, q.precision, _pct),
          _arrow(a and a.recall, q.recall, _pct), _arrow(a and a.flagged, q.flagged, str), str(q.violating))
         for q, a in rows]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    lines += ["  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip() for row in table]
+    lines.append(format_table(header, table))
     if active:
         lines.append("active -> candidate; precision: flagged items people found violating; recall: violating "
                      "items flagged")
