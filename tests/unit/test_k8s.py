@@ -4,6 +4,7 @@ schemas; the manifests agree with the code (topics, environment variables); and 
 from __future__ import annotations
 
 import functools
+import os
 
 import pytest
 
@@ -129,13 +130,23 @@ def test_firing_alerts_are_explained_every_minute_by_a_command_the_cli_accepts(o
 
 
 @pytest.mark.parametrize("overlay", k8s.OVERLAYS)
-def test_the_deployed_job_joins_labels_with_arguments_its_parser_accepts(overlay):
+def test_the_deployed_job_joins_labels_with_arguments_its_parser_accepts(overlay, monkeypatch, tmp_path):
     from jobs import safety_health
 
-    [job] = [d for d in _rendered(overlay) if d["kind"] == "FlinkDeployment"]
+    docs = _rendered(overlay)
+    [job] = [d for d in docs if d["kind"] == "FlinkDeployment"]
+    [env] = [d["data"] for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("riskstream-env")]
+    # The pod's environment, as the ConfigMap gives it, and no local stack to fall back on.
+    for name in [n for n in os.environ if n.startswith("RISKSTREAM_")]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("RISKSTREAM_STATE_DIR", str(tmp_path))
     args = job["spec"]["job"]["args"]
-    _, job_settings = safety_health.parse_args(args[args.index("jobs.safety_health") + 1:])
+    services, job_settings = safety_health.parse_args(args[args.index("jobs.safety_health") + 1:])
     assert job_settings.label_join and job_settings.job_id == "safety-health"
+    assert services.kafka.bootstrap_servers == env["RISKSTREAM_KAFKA_BOOTSTRAP"]
+    assert services.kafka.moderation_labels_topic == env["RISKSTREAM_MODERATION_LABELS_TOPIC"]
 
 
 @pytest.mark.parametrize("overlay", k8s.OVERLAYS)
