@@ -2,7 +2,10 @@
 
 Each rule is one ClickHouse query (refId A) that returns one row per label set (string columns become
 labels, the one numeric column is the value) and a threshold expression on it (refId C): Grafana's
-multi-dimensional alerting, one alert instance per surface where the query is per surface.
+multi-dimensional alerting, one alert instance per surface where the query is per surface. A rule may add
+context queries (refId B on): their rows are matched to an instance by its labels as Grafana matches them
+(equal, or one set holding the other), so an annotation can print their labels (`$values.B.Labels.x`)
+without making them part of the alert's identity.
 """
 from __future__ import annotations
 
@@ -48,6 +51,39 @@ class AlertRule:
     no_data_state: str = "OK"     # most rules: no rows means nothing to judge; the stall rule says otherwise
     exec_err_state: str = "Error"
     labels: dict[str, str] = field(default_factory=dict)
+    # refId -> SQL over the same range; each must return a row for every instance of A (a query without rows
+    # makes Grafana judge the whole rule NoData).
+    context: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)  # beside summary and description
+
+
+def _spike_causes(database: str, health: str) -> str:
+    """Per (surface, region) of the spike rule's range: the top three causes that the newest
+    `riskstream explain --alerts --write` run of the last 15 minutes found for it (the CronJob runs it every
+    minute, on pending instances too, so the causes are there before the `for` period ends and the
+    notification goes out). A string label, so the annotation can print it; the value is how many."""
+    # Each macro is closed by a parenthesis: the plugin takes the next (...) after a macro as its arguments.
+    recent = "window_end > ($__toTime - INTERVAL 15 MINUTE) AND window_end <= ($__toTime)"
+    return f"""
+SELECT s.surface AS surface, s.region AS region,
+       if(c.found = 0, 'not explained yet (riskstream explain --alerts runs every minute)', c.causes) AS top_causes,
+       toFloat64(c.found) AS causes_found
+FROM (SELECT DISTINCT surface, region FROM {health}
+      WHERE $__timeFilter(window_start) AND window_seconds = 60) AS s
+LEFT JOIN (
+    SELECT slice, count() AS found,
+           arrayStringConcat(arrayMap(c -> concat(toString(c.1), '. ', c.2, ': ', toString(c.3), '% of the change (rate ',
+                                                  toString(c.4), ' pts, mix ', toString(c.5), ' pts)'),
+                                      arraySort(groupArray((rank, cause, round(100 * explanatory_power),
+                                                            round(100 * rate_effect, 2), round(100 * mix_effect, 2))))),
+                             '; ') AS causes
+    FROM {database}.alert_causes FINAL
+    WHERE {recent} AND rank <= 3
+      AND (slice, explained_at) IN (SELECT slice, max(explained_at) FROM {database}.alert_causes
+                                    WHERE {recent} GROUP BY slice)
+    GROUP BY slice
+) AS c ON c.slice = concat('surface=', s.surface, ',region=', s.region)
+ORDER BY surface, region"""
 
 
 def _safety_health(database: str) -> str:
@@ -83,9 +119,12 @@ ORDER BY surface, region""",
             severity="critical", team="trust-safety",
             summary="Unsafe rate on {{ $labels.surface }} in {{ $labels.region }} is far above its 3-hour baseline",
             description="z-score {{ $values.A.Value }} of the last 10 minutes' unsafe rate against the "
-                        "3 hours before (and at least 1.5x it). What drives it: `riskstream explain --slice "
+                        "3 hours before (and at least 1.5x it). What drives it: the causes annotation (the top "
+                        "three that explain found while the alert was pending); in full: `riskstream explain --slice "
                         "surface={{ $labels.surface }},region={{ $labels.region }} --at <now> --window-minutes 10 "
-                        "--baseline-minutes 170`, or the overview's Why panel where `explain --alerts --write` runs."),
+                        "--baseline-minutes 170`, or the overview's Why panel where `explain --alerts --write` runs.",
+            context={"B": _spike_causes(database, health)},
+            annotations={"causes": "{{ $values.B.Labels.top_causes }}"}),
         AlertRule(
             uid="riskstream-coverage-drop", title="Scoring coverage drop",
             sql=f"""
@@ -162,13 +201,13 @@ WHERE $__timeFilter(window_end) AND window_seconds = 60""",
     ]
 
 
-def _query(rule: AlertRule, datasource_uid: str) -> dict:
+def _query(rule: AlertRule, datasource_uid: str, ref_id: str = "A", sql: str | None = None) -> dict:
     return {
-        "refId": "A",
+        "refId": ref_id,
         "relativeTimeRange": {"from": rule.range_s, "to": 0},
         "datasourceUid": datasource_uid,
-        "model": {"refId": "A", "datasource": {"type": PLUGIN_ID, "uid": datasource_uid},
-                  "editorType": "sql", "format": 1, "queryType": "table", "rawSql": rule.sql.strip()},
+        "model": {"refId": ref_id, "datasource": {"type": PLUGIN_ID, "uid": datasource_uid},
+                  "editorType": "sql", "format": 1, "queryType": "table", "rawSql": (sql or rule.sql).strip()},
     }
 
 
@@ -197,11 +236,12 @@ def rule_groups(datasource_uid: str, database: str, runbook_base_url: str) -> di
                 "uid": rule.uid,
                 "title": rule.title,
                 "condition": "C",
-                "data": [_query(rule, datasource_uid), _condition(rule)],
+                "data": [_query(rule, datasource_uid), _condition(rule),
+                         *(_query(rule, datasource_uid, ref_id, sql) for ref_id, sql in rule.context.items())],
                 "noDataState": rule.no_data_state,
                 "execErrState": rule.exec_err_state,
                 "for": rule.pending,
-                "annotations": {"summary": rule.summary, "description": rule.description,
+                "annotations": {"summary": rule.summary, "description": rule.description, **rule.annotations,
                                 "runbook_url": f"{runbook_base_url}/{RUNBOOKS}#{rule.uid}"},
                 "labels": {"severity": rule.severity, "team": rule.team, **rule.labels},
                 "isPaused": False,

@@ -185,8 +185,8 @@ def add_parser(commands, services_of, parse_time) -> None:
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--slice", type=slice_argument, help="e.g. surface=shorts,region=br")
     which.add_argument("--alerts", action="store_true",
-                       help="every slice the unsafe-rate spike rule has firing at --at (evaluated as Grafana does, "
-                            "from the provisioned rules), with the rule's own window and baseline")
+                       help="every slice the unsafe-rate spike rule has pending or firing at --at (evaluated as "
+                            "Grafana does, from the provisioned rules), with the rule's own window and baseline")
     parser.add_argument("--rules", default=str(paths.ALERT_RULES_FILE), help="the alert rules file (for --alerts)")
     parser.add_argument("--at", required=True, type=parse_time, metavar="TIME",
                         help="the end of the window to explain (now, ISO 8601 or epoch ms; rounded down to the minute)")
@@ -211,12 +211,14 @@ def slice_argument(text: str) -> dict[str, str]:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
-def firing_slices(client, rules_path: Path, at_ms: int) -> list[dict[str, str]]:
-    """The (surface, region) slices whose unsafe-rate spike alert is firing at `at_ms`, `for` included."""
+def alerting_slices(client, rules_path: Path, at_ms: int) -> list[dict[str, str]]:
+    """The (surface, region) slices whose unsafe-rate spike condition holds at `at_ms`: firing, or pending,
+    so that the causes are in ClickHouse before the `for` period ends and the notification, which prints
+    them (the rule's causes annotation), goes out."""
     from dashboards import rule_eval
 
     [rule] = [r for r in rule_eval.load(rules_path) if r.uid == SPIKE_RULE]
-    return [dict(instance.labels) for instance in rule_eval.evaluate(client, rule, at_ms) if instance.firing]
+    return [dict(instance.labels) for instance in rule_eval.evaluate(client, rule, at_ms) if instance.met]
 
 
 def _explain(args: argparse.Namespace, services: config.ServiceSettings) -> int:
@@ -230,9 +232,9 @@ def _explain(args: argparse.Namespace, services: config.ServiceSettings) -> int:
     settings = services.clickhouse
     client = clickhouse.connect(settings, database=settings.database)  # one connection for every slice
     try:
-        slices = firing_slices(client, Path(args.rules), args.at) if args.alerts else [args.slice]
+        slices = alerting_slices(client, Path(args.rules), args.at) if args.alerts else [args.slice]
         if args.alerts and not args.json:
-            print(f"{len(slices)} slice(s) with the unsafe-rate spike alert firing")
+            print(f"{len(slices)} slice(s) with the unsafe-rate spike alert pending or firing")
         explained_ms = int(datetime.now(timezone.utc).timestamp() * 1000)  # one run, one time
         for slice_ in slices:
             _explain_slice(client, args, slice_, end, window, baseline, explained_ms)

@@ -1,6 +1,8 @@
 """The provisioned alert rules against what the job wrote for a generated stream with an incident."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 import pytest
 
 from dashboards import render, rule_eval
@@ -98,3 +100,33 @@ def test_the_stall_rule_fires_when_no_window_has_closed_for_ten_minutes(incident
     """The last window ends at minute 45: more than 600 s later from minute 56, firing after `for: 2m`."""
     assert "riskstream-pipeline-stalled" not in _firing(incident_run, 54)
     assert "riskstream-pipeline-stalled" in _firing(incident_run, 58)
+
+
+def test_the_spike_notification_names_the_causes_explain_found_while_it_was_pending(incident_run, services, stack):
+    """The CronJob runs `explain --alerts --write` every minute. Run at minute 33, when the alert turns pending, it
+    explains shorts/br; when the alert fires at 36 the rule's causes annotation (refId B, matched to the instance
+    by its labels as Grafana does) holds that run's three top causes, in rank order."""
+    shorts_br = (("surface", "shorts"), ("region", "br"))
+
+    def spike(minute: int) -> rule_eval.Instance:
+        return {i.labels: i for i in _instances(incident_run, START_MS + minute * MINUTE)
+                if i.rule == "riskstream-unsafe-rate-spike"}[shorts_br]
+
+    assert spike(32).annotations["causes"].startswith("not explained yet")
+    at = datetime.fromtimestamp((START_MS + 33 * MINUTE) / 1000, timezone.utc).isoformat()
+    assert cli.main(["explain", "--alerts", "--at", at, "--write", "--state-dir", str(stack.state_dir),
+                     "--clickhouse-url", services.clickhouse.url]) == 0
+    written = incident_run.query(
+        "SELECT rank, cause, explanatory_power FROM alert_causes FINAL WHERE job_id = 'e2e-alerts' "
+        "AND slice = 'surface=shorts,region=br' AND window_end = {end:DateTime64(3)} ORDER BY rank LIMIT 3",
+        parameters={"end": datetime.fromtimestamp((START_MS + 33 * MINUTE) / 1000, timezone.utc)}).result_rows
+    assert len(written) == 3
+    firing = spike(36)
+    assert firing.firing and firing.values["B"].value == 3.0
+    parts = firing.annotations["causes"].split("; ")
+    assert [p.split(": ")[0] for p in parts] == [f"{rank}. {cause}" for rank, cause, _ in written]
+    assert abs(float(parts[0].split(": ")[1].split("%")[0]) - 100 * written[0][2]) <= 0.5
+    # Other slices, not explained, say so rather than print another slice's causes.
+    others = [i for i in _instances(incident_run, START_MS + 36 * MINUTE)
+              if i.rule == "riskstream-unsafe-rate-spike" and i.labels != shorts_br]
+    assert others and all(i.annotations["causes"].startswith("not explained yet") for i in others)

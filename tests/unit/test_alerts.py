@@ -76,3 +76,38 @@ def test_loading_refuses_a_condition_it_cannot_evaluate(tmp_path):
     with pytest.raises(ValueError, match="only threshold conditions"):
         rule_eval.load(path)
     assert [r.pending_s for r in rule_eval.load(render.ALERT_RULES)] == [180, 180, 300, 0, 0, 120]
+
+
+SLICE = (("surface", "shorts"), ("region", "br"))
+
+
+def test_another_querys_row_reaches_an_instance_as_grafana_matches_labels():
+    causes = (*SLICE, ("top_causes", "1. item_category=music"))
+    other = (("surface", "home"), ("region", "br"), ("top_causes", "none"))
+    assert rule_eval.match(SLICE, {other: 0.0, causes: 3.0}) == rule_eval.Capture(causes, 3.0)  # holds the labels
+    assert rule_eval.match(SLICE, {SLICE: 2.0, causes: 3.0}) == rule_eval.Capture(SLICE, 2.0)  # equal ones first
+    assert rule_eval.match(SLICE, {other: 0.0}) is None
+    assert rule_eval.match(SLICE, {(("surface", "shorts"),): 1.0}) == rule_eval.Capture((("surface", "shorts"),), 1.0)
+    with pytest.raises(ValueError, match="2 rows match"):
+        rule_eval.match(SLICE, {causes: 3.0, (*SLICE, ("top_causes", "other")): 1.0})
+
+
+def test_annotations_expand_as_grafanas_templates_print_them_and_unknown_forms_are_refused():
+    values = {"A": rule_eval.Capture(SLICE, 1234567.0), "C": rule_eval.Capture(SLICE, 1.0),
+              "B": rule_eval.Capture((*SLICE, ("top_causes", "1. music: 80%")), 1.0)}
+    assert rule_eval.expand("{{ $labels.surface }}/{{ $labels.region }}: {{ $values.A.Value }} "
+                            "({{ humanizePercentage $values.C.Value }}) {{ $values.B.Labels.top_causes }}",
+                            SLICE, values) == "shorts/br: 1.234567e+06 (100%) 1. music: 80%"
+    assert rule_eval.expand("{{ $labels.nope }}", SLICE, values) == "<no value>"
+    with pytest.raises(ValueError, match="has no value for D"):
+        rule_eval.expand("{{ $values.D.Value }}", SLICE, values)
+    with pytest.raises(ValueError, match="not a form"):
+        rule_eval.expand("{{ range $values }}x{{ end }}", SLICE, values)
+
+
+def test_the_spike_rules_notification_carries_the_causes_from_a_query_that_is_not_its_identity():
+    [spike] = [r for r in rule_eval.load(render.ALERT_RULES) if r.uid == "riskstream-unsafe-rate-spike"]
+    assert [ref for ref, _ in spike.context] == ["B"] and (spike.query, spike.condition) == ("A", "C")
+    assert dict(spike.annotations)["causes"] == "{{ $values.B.Labels.top_causes }}"
+    # Every other rule judges one query; their instances keep the labels of A alone.
+    assert all(not r.context for r in rule_eval.load(render.ALERT_RULES) if r.uid != spike.uid)
