@@ -20,15 +20,21 @@ QUEUE = "random_sample"
 Z95 = 1.959963984540054  # the normal quantile of a two-sided 95% interval
 
 
+# One row per label (of label_outcomes' rows, one per reviewed category) whose item the job had scored: the
+# item is flagged when the model flagged any reviewed category, violating when the reviewer found any.
+# `riskstream bias` tallies its `any` category from the same rows.
+PER_LABEL = ("label_id, any(labeled_at) AS label_time, any(creator_cohort) AS cohort, "
+             "max(assumeNotNull(model_flagged)) AS is_flagged, max(human_violating) AS is_violating")
+SCORED_LABELS = "GROUP BY label_id HAVING countIf(model_score IS NULL) = 0"
+
+
 def _labelled_items(database: str) -> str:
     """One row per label of the job and queue in the range whose item the job had scored."""
     return f"""
-    SELECT label_id, any(labeled_at) AS label_time, any(creator_cohort) AS cohort,
-           max(assumeNotNull(model_flagged)) AS is_flagged, max(human_violating) AS is_violating
+    SELECT {PER_LABEL}
     FROM {database}.label_outcomes FINAL
     WHERE $__timeFilter(labeled_at) AND job_id = '${{job}}' AND reviewer_queue = '{QUEUE}'
-    GROUP BY label_id
-    HAVING countIf(model_score IS NULL) = 0"""
+    {SCORED_LABELS}"""
 
 
 def _wilson(successes: str, trials: str, sign: str) -> str:

@@ -13,6 +13,7 @@ import json
 from dataclasses import asdict
 from datetime import datetime, timezone
 
+from dashboards import model_bias
 from riskstream.core import config
 from riskstream.core.errors import ConfigError
 from riskstream.cli.tables import format_table
@@ -30,15 +31,13 @@ _TALLY = ("count() AS labelled, countIf(is_flagged) AS flagged, countIf(NOT is_v
 
 def count(client, labels: LabelRange) -> dict[tuple[str, str], Counts]:
     """(category or `any`, creator cohort) -> counts of the scored labelled items."""
-    newest, parameters = labels.newest("label_id, category, creator_cohort, model_flagged, human_violating, "
-                                       "model_score")
+    newest, parameters = labels.newest("label_id, labeled_at, category, creator_cohort, model_flagged, "
+                                       "human_violating, model_score")
     per_category = (f"SELECT category, creator_cohort, {_TALLY} FROM (SELECT category, creator_cohort, "
                     f"assumeNotNull(model_flagged) AS is_flagged, human_violating AS is_violating FROM ({newest}) "
                     f"WHERE model_score IS NOT NULL) GROUP BY category, creator_cohort")
-    per_item = (f"SELECT '{ANY_CATEGORY}' AS category, creator_cohort, {_TALLY} FROM (SELECT label_id, "
-                f"any(creator_cohort) AS creator_cohort, max(assumeNotNull(model_flagged)) AS is_flagged, "
-                f"max(human_violating) AS is_violating FROM ({newest}) GROUP BY label_id "
-                f"HAVING countIf(model_score IS NULL) = 0) GROUP BY creator_cohort")
+    per_item = (f"SELECT '{ANY_CATEGORY}' AS category, cohort AS creator_cohort, {_TALLY} FROM (SELECT "
+                f"{model_bias.PER_LABEL} FROM ({newest}) {model_bias.SCORED_LABELS}) GROUP BY cohort")
     rows = client.query(f"{per_category} UNION ALL {per_item}", parameters=parameters).result_rows
     return {(category, cohort): Counts(*map(int, tallies)) for category, cohort, *tallies in rows}
 
