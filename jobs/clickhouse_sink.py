@@ -63,7 +63,7 @@ class ClickHouseInsert(KeyedProcessFunction):
                     raise
                 log.warning("waiting for the embedded ClickHouse path: %s", exc)
                 time.sleep(1.0)
-        clickhouse.migrate(self._client)
+        clickhouse.migrate(self._client, retention=self.settings.retention)
         self.pending = runtime_context.get_list_state(ListStateDescriptor("pending-rows", SINK_ROW))
         # A savepoint of a version before typed rows holds (table, pickled values) pairs: written at the first
         # flush after the restore, then gone (this state is never written again).

@@ -11,6 +11,7 @@ from pyflink.common import Configuration
 from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.table import EnvironmentSettings, StreamTableEnvironment
 
+from riskstream.core import retention
 from riskstream.core.errors import RiskstreamError
 from riskstream.io import jars, java_build
 
@@ -96,7 +97,7 @@ def create(parallelism: int = 1, bundle_size: int = 10_000, bundle_time_ms: int 
         location = checkpoint_dir if isinstance(checkpoint_dir, str) else Path(checkpoint_dir).resolve().as_uri()
         config.set_string("execution.checkpointing.dir", location)
         config.set_string("execution.checkpointing.externalized-checkpoint-retention", "RETAIN_ON_CANCELLATION")
-        config.set_string("execution.checkpointing.num-retained", "3")
+        config.set_string("execution.checkpointing.num-retained", str(retention.CHECKPOINTS_RETAINED))
     # A bug or a dead dependency must end the job after a few tries, not restart it forever.
     config.set_string("restart-strategy.type", "fixed-delay")
     config.set_string("restart-strategy.fixed-delay.attempts", str(restart_attempts))

@@ -43,4 +43,7 @@ def services(stack: StackSettings) -> ServiceSettings:
     retention (by record time, the event time) would delete them mid-test: the job would then find its
     checkpointed offsets out of range and skip to what is left."""
     settings = local_services(stack)
+    # Commands run as users run them (`main([...])`, subprocesses) set the topics' configs from their options:
+    # the same forever for them, or they would set the impressions topic's retention back to a week.
+    os.environ["RISKSTREAM_IMPRESSIONS_RETENTION_HOURS"] = "-1"
     return dataclasses.replace(settings, kafka=dataclasses.replace(settings.kafka, impressions_retention_hours=-1))

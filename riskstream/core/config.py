@@ -154,11 +154,39 @@ GRAFANA_URL = Option("--url", "RISKSTREAM_GRAFANA_URL", None, "Grafana base URL,
 GRAFANA_TOKEN = Option("--token", "RISKSTREAM_GRAFANA_TOKEN", "",
                        "Grafana service-account token (never printed); or user:password in the URL", Secret)
 
+ITEM_RETENTION = Option("--item-retention-days", "RISKSTREAM_ITEM_RETENTION_DAYS", 28,
+                        "days item-level rows (dead-letter index, late events) and the dead-letter topic are kept", int)
+LABEL_RETENTION = Option("--label-retention-days", "RISKSTREAM_LABEL_RETENTION_DAYS", 365,
+                         "days moderation labels (their topic) and their outcomes (label_outcomes) are kept", int)
+AGGREGATE_RETENTION = Option("--aggregate-retention-days", "RISKSTREAM_AGGREGATE_RETENTION_DAYS", 400,
+                             "days aggregate rows (safety health, shadow, breakers, causes, bias) are kept", int)
+AUDIT_RETENTION = Option("--audit-retention-days", "RISKSTREAM_AUDIT_RETENTION_DAYS", 7 * 365 + 2,
+                         "days the audit trail is kept (seven years)", int)
+RETENTION_OPTIONS = (ITEM_RETENTION, LABEL_RETENTION, AGGREGATE_RETENTION, AUDIT_RETENTION)
+
 KAFKA_OPTIONS = (KAFKA_BOOTSTRAP, IMPRESSIONS_TOPIC, DEAD_LETTER_TOPIC, POLICIES_TOPIC, ITEM_VERDICTS_TOPIC,
-                 BREAKER_STATE_TOPIC, MODERATION_LABELS_TOPIC, TOPIC_PARTITIONS, IMPRESSIONS_RETENTION, WIRE_FORMAT)
+                 BREAKER_STATE_TOPIC, MODERATION_LABELS_TOPIC, TOPIC_PARTITIONS, IMPRESSIONS_RETENTION, WIRE_FORMAT,
+                 *RETENTION_OPTIONS)
 SERVICE_OPTIONS = KAFKA_OPTIONS + (SCHEMA_REGISTRY_URL, SCHEMA_REGISTRY_USER_INFO, TRITON_URL, TRITON_MODEL,
                                    TRITON_TIMEOUT, TRITON_RETRIES, CLICKHOUSE_URL, CLICKHOUSE_DATABASE,
                                    CLICKHOUSE_USER, CLICKHOUSE_PASSWORD)
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """How long each class of what riskstream writes is kept, in ClickHouse (TTLs, `riskstream.core.retention`
+    names each table's class) and in Kafka (the dead-letter and label topics); counted from when a row was
+    written, or a record's timestamp."""
+
+    item_days: int = ITEM_RETENTION.default
+    label_days: int = LABEL_RETENTION.default
+    aggregate_days: int = AGGREGATE_RETENTION.default
+    audit_days: int = AUDIT_RETENTION.default
+
+    def __post_init__(self) -> None:
+        for name in ("item_days", "label_days", "aggregate_days", "audit_days"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--{name.replace('_days', '')}-retention-days: at least 1, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True)
@@ -175,6 +203,7 @@ class KafkaSettings:
     impressions_retention_hours: int = 168
     # How `produce` writes impressions; the job reads both formats whatever this says.
     wire_format: str = "confluent"
+    retention: RetentionSettings = field(default_factory=RetentionSettings)  # the same object as ClickHouse's
 
     def __post_init__(self) -> None:
         if self.wire_format not in WIRE_FORMATS:
@@ -208,6 +237,7 @@ class ClickHouseSettings:
     database: str = "riskstream"
     username: str = "default"
     password: Secret = field(default=Secret(""))
+    retention: RetentionSettings = field(default_factory=RetentionSettings)  # the tables' TTLs
 
     @property
     def is_embedded(self) -> bool:
@@ -270,7 +300,13 @@ def kafka_settings(args: argparse.Namespace, local: dict[str, str] | None = None
         partitions=args.topic_partitions,
         impressions_retention_hours=args.impressions_retention_hours,
         wire_format=args.wire_format,
+        retention=retention_settings(args),
     )
+
+
+def retention_settings(args: argparse.Namespace) -> RetentionSettings:
+    return RetentionSettings(item_days=args.item_retention_days, label_days=args.label_retention_days,
+                             aggregate_days=args.aggregate_retention_days, audit_days=args.audit_retention_days)
 
 
 def service_settings(args: argparse.Namespace, local: dict[str, str] | None = None) -> ServiceSettings:
@@ -289,6 +325,7 @@ def service_settings(args: argparse.Namespace, local: dict[str, str] | None = No
             database=args.clickhouse_database,
             username=args.clickhouse_user,
             password=Secret(args.clickhouse_password),
+            retention=retention_settings(args),
         ),
         registry=_registry(args.schema_registry_url or local.get("registry"), args),
     )

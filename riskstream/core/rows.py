@@ -4,6 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DIMENSIONS = ("surface", "region", "recommender_model_version", "item_category")
+# Characters of the ids producers write (hashed viewer ids, creator and item ids) as a regex class: a scan for
+# an id splits stored text into runs of them and compares whole runs, so "c-1" never matches inside "c-12".
+ID_CHARACTERS = "A-Za-z0-9_.:@/+=-"
 
 
 @dataclass(frozen=True, slots=True)

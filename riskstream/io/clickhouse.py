@@ -18,12 +18,14 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from riskstream.core import paths
-from riskstream.core.config import ClickHouseSettings
+from riskstream.core import paths, retention as retention_classes
+from riskstream.core.config import ClickHouseSettings, RetentionSettings
 from riskstream.core.errors import EmbeddedPathHeld, RiskstreamError, ServiceUnavailable
+from riskstream.core.rows import ID_CHARACTERS
 
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 _STATUS_PID = re.compile(r"^PID: (\d+)$", re.MULTILINE)
+_TTL = re.compile(r" TTL (.+?)(?: SETTINGS |$)")
 
 
 @dataclass(frozen=True)
@@ -134,11 +136,51 @@ def load_migrations(folder: Path = paths.CLICKHOUSE_MIGRATIONS_DIR) -> list[Migr
     return migrations
 
 
-def migrate(client: Client, migrations: list[Migration] | None = None) -> list[str]:
-    """Apply, in order, the migrations not yet recorded; refuse if an applied one was edited.
+def migrate(client: Client, migrations: list[Migration] | None = None,
+            retention: RetentionSettings | None = None) -> list[str]:
+    """Apply, in order, the migrations not yet recorded (refuse if an applied one was edited), then the
+    tables' TTLs (`retention`, the defaults when not given).
 
     Forward-only: a change to the schema is a new file, never an edit of an applied one.
     """
+    done = _migrate(client, migrations)
+    apply_retention(client, retention or RetentionSettings())
+    return done
+
+
+def table_ttls(client: Client) -> dict[str, str | None]:
+    """Each table of the client's database -> its TTL expression as ClickHouse prints it (None: none)."""
+    rows = client.query("SELECT name, engine_full FROM system.tables WHERE database = currentDatabase() "
+                        "AND NOT is_temporary").result_rows
+    return {name: (match.group(1) if (match := _TTL.search(engine)) else None) for name, engine in rows}
+
+
+def apply_retention(client: Client, settings: RetentionSettings) -> list[str]:
+    """Set each table's TTL where it differs from `settings` (rows past it go at the next merge, existing parts
+    are rewritten now); returns the tables changed. Tables not yet created are left to a later run."""
+    current = table_ttls(client)
+    changed = []
+    for table in retention_classes.TABLES:
+        wanted = table.ttl(settings)
+        if table.table in current and current[table.table] != wanted:
+            client.command(f"ALTER TABLE {table.table} MODIFY TTL {wanted}")
+            changed.append(table.table)
+    return changed
+
+
+def rows_naming(client: Client, table: str, ids: list[str]) -> int:
+    """Rows of `table` (every part, no FINAL: a row an older version still holds counts) that name one of `ids`
+    in any column, nested ones included: the row's text split into runs of id characters, compared whole."""
+    if not ids:
+        return 0
+    # IN (subquery) makes a hash set of the ids: one lookup per token, however many ids.
+    return int(client.query(
+        f"SELECT count() FROM (SELECT extractAll(toString(tuple(*)), '[{ID_CHARACTERS}]+') AS tokens FROM {table}) "
+        f"WHERE arrayExists(t -> t IN (SELECT arrayJoin({{ids:Array(String)}})), tokens)",
+        parameters={"ids": ids}).result_rows[0][0])
+
+
+def _migrate(client: Client, migrations: list[Migration] | None) -> list[str]:
     migrations = load_migrations() if migrations is None else migrations
     client.command(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, checksum String, "

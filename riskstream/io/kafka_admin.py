@@ -6,7 +6,7 @@ import socket
 from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic, ResourceType
 
 from riskstream.core.errors import RiskstreamError, ServiceUnavailable
 
@@ -68,8 +68,36 @@ def _wait_for_leaders(admin: AdminClient, names: list[str], timeout_s: float) ->
         time.sleep(0.2)
 
 
+def topic_configs(bootstrap: str, names: list[str], timeout_s: float = 10.0) -> dict[str, dict[str, str]]:
+    """Each topic's configuration as the brokers report it (defaults included)."""
+    admin = _admin(bootstrap)
+    futures = admin.describe_configs([ConfigResource(ResourceType.TOPIC, name) for name in names],
+                                     request_timeout=timeout_s)
+    return {resource.name: {key: entry.value for key, entry in future.result().items()}
+            for resource, future in futures.items()}
+
+
+def _align_configs(admin: AdminClient, bootstrap: str, topics: list[TopicSpec], timeout_s: float) -> None:
+    """Set the configs an existing topic holds otherwise (retention changed in the settings, say)."""
+    if not topics:
+        return
+    current = topic_configs(bootstrap, [t.name for t in topics], timeout_s)
+    changes = [ConfigResource(ResourceType.TOPIC, t.name, incremental_configs=[
+        ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)
+        for key, value in t.configs.items() if current[t.name].get(key) != value]) for t in topics]
+    changes = [c for c in changes if c.incremental_configs]
+    if not changes:
+        return
+    for resource, future in admin.incremental_alter_configs(changes, request_timeout=timeout_s).items():
+        try:
+            future.result()
+        except KafkaException as exc:
+            raise RiskstreamError(f"could not set the configs of topic {resource.name} on {bootstrap}: {exc}") from exc
+
+
 def ensure_topics(bootstrap: str, topics: list[TopicSpec], timeout_s: float = 30.0) -> None:
-    """Create the topics that do not exist; check the partition count of those that do."""
+    """Create the topics that do not exist; check the partition count of those that do, and set their
+    configs (retention, cleanup policy) where they differ from the specs."""
     admin = _admin(bootstrap)
     existing = admin.list_topics(timeout=timeout_s).topics
     missing = [t for t in topics if t.name not in existing]
@@ -90,6 +118,7 @@ def ensure_topics(bootstrap: str, topics: list[TopicSpec], timeout_s: float = 30
         if actual != topic.partitions:
             raise RiskstreamError(
                 f"topic {topic.name} on {bootstrap} has {actual} partitions, riskstream expects {topic.partitions}")
+    _align_configs(admin, bootstrap, [t for t in topics if t.name not in {m.name for m in missing}], timeout_s)
 
 
 def end_offsets(bootstrap: str, topic: str, timeout_s: float = 10.0) -> dict[int, int]:

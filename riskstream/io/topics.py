@@ -6,7 +6,7 @@ from riskstream.io.kafka_admin import TopicSpec
 
 HOUR_MS = 3600 * 1000
 IMPRESSIONS_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
-LABELS_RETENTION_HOURS = 365 * 24
+DAY_MS = 24 * HOUR_MS
 
 
 def specs(kafka: KafkaSettings) -> list[TopicSpec]:
@@ -19,8 +19,10 @@ def specs(kafka: KafkaSettings) -> list[TopicSpec]:
                    "message.timestamp.type": "CreateTime",
                    # Producers' batches of large records are accepted; the job dead-letters any size it reads.
                    "max.message.bytes": str(IMPRESSIONS_MAX_MESSAGE_BYTES)}),
-        # Dead letters are evidence: kept four weeks, one partition keeps them in arrival order per job.
-        TopicSpec(kafka.dead_letter_topic, 1, {"retention.ms": str(4 * 7 * 24 * HOUR_MS), "cleanup.policy": "delete"}),
+        # Dead letters are evidence (raw bytes): kept as long as their index (dead_letters), item-level rows;
+        # one partition keeps them in arrival order per job.
+        TopicSpec(kafka.dead_letter_topic, 1, {"retention.ms": str(kafka.retention.item_days * DAY_MS),
+                                               "cleanup.policy": "delete"}),
         # Policies: one partition is one order of publication; every publication has a key of its own
         # (version@created_at_ms), so compaction keeps them all and the topic is the policy history.
         TopicSpec(kafka.policies_topic, 1, {"cleanup.policy": "compact"}),
@@ -28,8 +30,9 @@ def specs(kafka: KafkaSettings) -> list[TopicSpec]:
         TopicSpec(kafka.item_verdicts_topic, kafka.partitions, {"cleanup.policy": "compact"}),
         # Breaker transitions: keyed by slice and compacted, so the newest per slice is its breaker's state.
         TopicSpec(kafka.breaker_state_topic, kafka.partitions, {"cleanup.policy": "compact"}),
-        # Human labels are the ground truth the model is measured against: kept a year, by label time.
+        # Human labels are the ground truth the model is measured against: kept as long as their outcomes
+        # (label_outcomes), by label time.
         TopicSpec(kafka.moderation_labels_topic, kafka.partitions,
-                  {"retention.ms": str(LABELS_RETENTION_HOURS * HOUR_MS), "cleanup.policy": "delete",
+                  {"retention.ms": str(kafka.retention.label_days * DAY_MS), "cleanup.policy": "delete",
                    "message.timestamp.type": "CreateTime"}),
     ]

@@ -8,15 +8,20 @@ import pytest
 from dashboards import render, rule_eval
 from jobs import safety_health
 from riskstream.cli import main as cli
+from riskstream.core import retention
 from riskstream.io import clickhouse, kafka_admin, topics
 from riskstream.core.job_config import HealthJobSettings
-from riskstream.cli.generator import GeneratorSettings, Incident
+from riskstream.cli.generator import GeneratorSettings, Incident, generate
 from riskstream.cli.produce import produce, produce_faults
 
 MINUTE = 60_000
 START_MS = 1_769_904_000_000  # 2026-02-01T00:00:00Z, a day no other test writes
 INCIDENT_MINUTE = 30          # shorts in Brazil serve 10x the unsafe items from here to the end (minute 45)
 MALFORMED = 100               # undecodable records at minute 45, after the stream
+
+
+GENERATOR = GeneratorSettings(seed=61, count=45 * 60 * 20, rate=20.0, start_ms=START_MS,
+                              incidents=(Incident("shorts", "br", start=INCIDENT_MINUTE),))
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +31,7 @@ def incident_run(services, tmp_path_factory):
     kafka = services.kafka
     kafka_admin.ensure_topics(kafka.bootstrap_servers, topics.specs(kafka))
     start = kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.impressions_topic)
-    generator = GeneratorSettings(seed=61, count=45 * 60 * 20, rate=20.0, start_ms=START_MS,
-                                  incidents=(Incident("shorts", "br", start=INCIDENT_MINUTE),))
+    generator = GENERATOR
     produce(kafka, generator, registry=services.registry)
     produce_faults(kafka, generator, late=0, malformed=MALFORMED, registry=services.registry)  # Kafka timestamp: minute 45, the end
     end = kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.impressions_topic)
@@ -130,3 +134,25 @@ def test_the_spike_notification_names_the_causes_explain_found_while_it_was_pend
     others = [i for i in _instances(incident_run, START_MS + 36 * MINUTE)
               if i.rule == "riskstream-unsafe-rate-spike" and i.labels != shorts_br]
     assert others and all(i.annotations["causes"].startswith("not explained yet") for i in others)
+
+
+def test_no_aggregate_table_holds_a_viewer_or_creator_id(incident_run):
+    """Every aggregate row the job (and the commands over it) wrote, in every column, nested ones included,
+    against every viewer and creator id of the input: personal ids stay in the raw topics."""
+    records = [g.record for g in generate(GENERATOR)]
+    viewers = sorted({r["user_id_hash"] for r in records})
+    creators = sorted({r["creator_id"] for r in records})
+    assert len(viewers) > 100 and len(creators) > 50
+    written = {table: incident_run.query(f"SELECT count() FROM {table}").result_rows[0][0]
+               for table in retention.AGGREGATES}
+    assert written["safety_health"] > 1000
+    assert {table: clickhouse.rows_naming(incident_run, table, viewers + creators)
+            for table in retention.AGGREGATES} == dict.fromkeys(retention.AGGREGATES, 0)
+    columns = incident_run.query("SELECT table, name FROM system.columns WHERE database = currentDatabase() "
+                                 "AND table IN {tables:Array(String)}",
+                                 parameters={"tables": list(retention.AGGREGATES)}).result_rows
+    assert not [c for c in columns if any(word in c[1] for word in ("user", "viewer_id", "creator_id"))]
+    # The scan finds an id where one is: the items of the top-unsafe lists are there.
+    item = incident_run.query("SELECT top_unsafe_items[1].item_id FROM safety_health WHERE job_id = 'e2e-alerts' "
+                              "AND length(top_unsafe_items) > 0 LIMIT 1").result_rows[0][0]
+    assert clickhouse.rows_naming(incident_run, "safety_health", [item]) >= 1

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from riskstream.core import config, guard_config, job_config, paths
-from riskstream.core.config import KafkaSettings
+from riskstream.core.config import KafkaSettings, RetentionSettings
 from riskstream.io import topics
 from riskstream.stack import k8s
 
@@ -58,7 +58,11 @@ def test_kafka_topics_are_the_codes_topic_list_with_its_partitions_and_configs(o
                           item_verdicts_topic=env["RISKSTREAM_ITEM_VERDICTS_TOPIC"],
                           breaker_state_topic=env["RISKSTREAM_BREAKER_STATE_TOPIC"],
                           moderation_labels_topic=env["RISKSTREAM_MODERATION_LABELS_TOPIC"],
-                          partitions=int(env["RISKSTREAM_TOPIC_PARTITIONS"]))
+                          partitions=int(env["RISKSTREAM_TOPIC_PARTITIONS"]),
+                          retention=RetentionSettings(item_days=int(env["RISKSTREAM_ITEM_RETENTION_DAYS"]),
+                                                      label_days=int(env["RISKSTREAM_LABEL_RETENTION_DAYS"]),
+                                                      aggregate_days=int(env["RISKSTREAM_AGGREGATE_RETENTION_DAYS"]),
+                                                      audit_days=int(env["RISKSTREAM_AUDIT_RETENTION_DAYS"])))
     manifests = {d["spec"]["topicName"]: (d["spec"]["partitions"], {k: str(v) for k, v in d["spec"]["config"].items()})
                  for d in docs if d["kind"] == "KafkaTopic"}
     assert manifests == {s.name: (s.partitions, s.configs) for s in topics.specs(kafka)}
@@ -179,3 +183,14 @@ def test_prod_runs_triton_on_gpus_three_brokers_and_flink_ha():
     assert flink["spec"]["flinkConfiguration"]["high-availability.type"] == "kubernetes"
     assert flink["spec"]["flinkConfiguration"]["execution.checkpointing.dir"].startswith("s3://")
     assert {d["spec"]["replicas"] for d in docs if d["kind"] == "KafkaTopic"} == {3}
+
+
+@pytest.mark.parametrize("overlay", k8s.OVERLAYS)
+def test_the_job_keeps_checkpoints_and_savepoints_as_the_retention_settings_say(overlay):
+    from riskstream.core import retention
+
+    [job] = [d for d in _rendered(overlay) if d["kind"] == "FlinkDeployment"]
+    flink = job["spec"]["flinkConfiguration"]
+    assert flink["execution.checkpointing.num-retained"] == str(retention.CHECKPOINTS_RETAINED)
+    assert flink["kubernetes.operator.savepoint.history.max.count"] == str(retention.SAVEPOINTS_KEPT)
+    assert flink["kubernetes.operator.savepoint.history.max.age"] == f"{retention.SAVEPOINT_MAX_AGE_DAYS} d"
