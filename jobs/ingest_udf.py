@@ -20,6 +20,7 @@ from pyflink.common import Types
 from pyflink.table import DataTypes
 from pyflink.table.udf import FunctionContext
 
+from jobs.forget_feed import ForgetFeed
 from jobs.policy_feed import PolicyFeed
 from jobs.scoring_udf import TritonScoringFunction
 from riskstream.core.config import KafkaSettings, RegistrySettings, TritonSettings
@@ -27,7 +28,7 @@ from riskstream.core.job_config import DecodeSettings, ScoreCacheSettings
 from riskstream.core.rows import Impression, KafkaRecord
 from riskstream.io.registry import Registry
 from udfs.dead_letters import DeadLetterEncoder
-from udfs.impressions import ImpressionDecoder, decode_or_reject
+from udfs.impressions import ERASED, ImpressionDecoder, decode_or_reject
 from udfs.partials import PARTIAL_FIELDS, aggregate_with_leaders
 from udfs.policy import Policy
 from riskstream.core import schemas
@@ -118,6 +119,11 @@ class IngestBatch(TritonScoringFunction):
         self.verdict_encoder = Encoder(SchemaHistory.from_folder(schemas.VERDICT_HISTORY).latest, WireFormat.SINGLE_OBJECT)
         self.feed = PolicyFeed(self.policies, f"riskstream-{self.job_id}-policies", self.policy, self.categories)
         self.feed.open()
+        # Before the first record is decoded: every request there is (a replay of old offsets meets them all).
+        self.forget = ForgetFeed(self.policies, f"riskstream-{self.job_id}-forget")
+        self.forget.open()
+        self.decoder.forgotten = self.forget.forgotten
+        self.erased = function_context.get_metric_group().counter("forgotten_records")
         settings = self.score_cache_settings
         self.cache = ScoreCache(settings.max_items, settings.ttl_s) if settings.enabled else None
         if self.cache is not None:
@@ -131,6 +137,7 @@ class IngestBatch(TritonScoringFunction):
 
     def close(self) -> None:
         self.feed.close()
+        self.forget.close()
         if self.registry is not None:
             self.registry.close()
         if self.cache is not None:
@@ -154,6 +161,8 @@ class IngestBatch(TritonScoringFunction):
             if isinstance(result, Impression):
                 impressions.append(result)
                 rows.append(row)
+            elif result is ERASED:
+                self.erased.inc()
             else:
                 columns["dead_letter"][row] = self.dead_letters.encode(result)
         policy = self._policy()
@@ -181,7 +190,7 @@ class IngestBatch(TritonScoringFunction):
                               impression.item_category, judging.version, model_name, model_version,
                               impression.event_time, impression.source_partition, impression.source_offset,
                               self.job_id, dict(zip(self.categories, map(float, item_scores))),
-                              impression.creator_cohort)
+                              impression.creator_cohort, impression.creator_id)
             if self.verdict_memo.changed(verdict):
                 columns["verdict_key"][row] = impression.item_id.encode("utf-8")
                 columns["verdict"][row] = self.verdict_encoder.encode(verdicts.to_record(verdict))

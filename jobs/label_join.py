@@ -20,6 +20,7 @@ from pyflink.datastream.state import MapStateDescriptor, StateTtlConfig, ValueSt
 from pyflink.table import StreamTableEnvironment
 
 from jobs import kafka_tables
+from jobs.forget_feed import ForgetFeed
 from jobs.keyed import keyed_process
 from jobs.sink_rows import SINK_ROW, sink_row
 from riskstream.core.times import epoch_ms
@@ -52,18 +53,23 @@ def verdict_input(item_key: bytes, verdict: bytes) -> Row:
 class DecodeLabels(ProcessFunction):
     """Label records -> the join's input rows; dead letters (and their index rows) to side outputs."""
 
-    def __init__(self, categories: tuple[str, ...], job: HealthJobSettings, registry: RegistrySettings | None):
+    def __init__(self, categories: tuple[str, ...], job: HealthJobSettings, registry: RegistrySettings | None,
+                 kafka: KafkaSettings | None = None):
         self.categories = categories
         self.job = job
         self.registry_settings = registry
+        self.kafka = kafka
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self.registry = Registry(self.registry_settings) if self.registry_settings else None
         self.decoder = LabelDecoder(self.categories, self.job.decode,
                                     self.registry.schema_by_id if self.registry else None)
         self.letters = DeadLetterEncoder()
+        self.forget = ForgetFeed(self.kafka, f"riskstream-{self.job.job_id}-forget-labels")
+        self.forget.open()
 
     def close(self) -> None:
+        self.forget.close()
         if self.registry is not None:
             self.registry.close()
 
@@ -75,6 +81,8 @@ class DecodeLabels(ProcessFunction):
                              offset=value["source_offset"], timestamp_ms=epoch_ms(value["source_timestamp"]))
         result = decode_or_reject(self.decoder, record, self.job.job_id)
         if isinstance(result, ModerationLabel):
+            if result.item_id in self.forget.forgotten.items:
+                return  # a forgotten creator's item: its labels go with them
             yield Row(result.item_id, None, Row(result.label_id, result.labeled_at, result.reviewer_queue,
                                                 list(result.reviewed_categories), list(result.violating_categories),
                                                 result.source_partition, result.source_offset))
@@ -133,7 +141,7 @@ def label_outcomes(t_env: StreamTableEnvironment, verdicts: DataStream, kafka: K
                                         bounded=job.bounded or bool(job.end_offsets), start_ms=job.label_start_ms)
     table = kafka_tables.create_raw_table(t_env, "moderation_labels_raw", with_options, job.out_of_orderness_ms)
     raw = t_env.to_data_stream(t_env.from_path(table))
-    labels = raw.process(DecodeLabels(categories, job, registry), output_type=JOIN_INPUT) \
+    labels = raw.process(DecodeLabels(categories, job, registry, kafka), output_type=JOIN_INPUT) \
         .name("decode-labels").uid("decode-labels")
     statements = t_env.create_statement_set()
     statements.add_insert("dead_letter_topic", t_env.from_data_stream(labels.get_side_output(LABEL_DEAD_LETTERS)))

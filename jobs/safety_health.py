@@ -190,7 +190,8 @@ def starting_policy(kafka: KafkaSettings, path: Path, categories: tuple[str, ...
     """The policies topic's active policy; on a topic that has none, the file's, published as its first
     version. So a restart or a new run takes the policy in force from the topic, never from the file."""
     file_policy = policy_file.load(path, categories)  # checked even when the topic decides
-    kafka_admin.ensure_topics(kafka.bootstrap_servers, [s for s in topics.specs(kafka) if s.name == kafka.policies_topic])
+    kafka_admin.ensure_topics(kafka.bootstrap_servers, [s for s in topics.specs(kafka) if s.name in (
+        kafka.policies_topic, kafka.forget_requests_topic)])
     current = policy_log.active(policy_log.decode_all(policy_topic.read_all(kafka), kafka.policies_topic, categories))
     if current is not None:
         return current

@@ -25,7 +25,7 @@ from udfs.policy import Policy
 from udfs.policy_log import Publication
 
 KINDS = ("policy_published", "policy_rolled_back", "policy_rejected", "breaker_transition", "breaker_override",
-         "shadow_evaluation")
+         "shadow_evaluation", "forget")
 COLUMNS = ("at", "kind", "subject", "action", "actor", "reason", "policy_version", "evidence", "source", "audit_id",
            "job_id")
 

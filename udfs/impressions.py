@@ -7,6 +7,7 @@ from riskstream.core.errors import DecodeError, ErrorCode, SchemaRegistryUnavail
 from riskstream.core.rows import DeadLetter, Impression, KafkaRecord
 from udfs.dead_letters import dead_letter
 from udfs.dimensions import DimensionRules
+from udfs.forget import Forgotten
 from udfs.wire import AvroDecoder, SchemaById, SchemaHistory, require_value
 
 EARLIEST_EVENT_MS = 946_684_800_000  # 2000-01-01: anything before is a broken clock, not history
@@ -14,19 +15,29 @@ UNKNOWN = "unknown"  # a cohort field the producer did not send (records of sche
 COHORT_FIELDS = ("viewer_age_band", "viewer_locale", "creator_cohort")
 
 
+class Erased:
+    """The outcome of decoding a record of a forgotten viewer or creator: dropped, never counted or kept."""
+
+
+ERASED = Erased()
+
+
 class ImpressionDecoder:
     """Decode either wire format into the job's reader schema (the newest in the history), then validate."""
 
     def __init__(self, settings: DecodeSettings = DecodeSettings(), schema_by_id: SchemaById | None = None,
-                 history: SchemaHistory | None = None):
+                 history: SchemaHistory | None = None, forgotten: Forgotten | None = None):
         self.history = history or SchemaHistory.from_folder(IMPRESSION_HISTORY)
         self.avro = AvroDecoder(self.history.latest, self.history, schema_by_id)
         self.settings = settings
         self.dimensions = DimensionRules(settings)
+        self.forgotten = forgotten  # the forget requests read so far (a live view, filled by the job's feed)
 
-    def decode(self, record: KafkaRecord) -> Impression:
-        """The impression, or DecodeError with its code."""
+    def decode(self, record: KafkaRecord) -> Impression | Erased:
+        """The impression (ERASED for a forgotten viewer's or creator's), or DecodeError with its code."""
         avro = self.avro.decode(require_value(record.value))
+        if self.forgotten and self.forgotten.holds(avro["user_id_hash"], avro["creator_id"]):
+            return ERASED
         event_ms = int(avro["event_time"].timestamp() * 1000)
         low = record.timestamp_ms - self.settings.max_past_ms
         high = record.timestamp_ms + self.settings.max_future_ms
@@ -46,7 +57,7 @@ class ImpressionDecoder:
         return impression
 
 
-def decode_or_reject(decoder: ImpressionDecoder, record: KafkaRecord, job_id: str) -> Impression | DeadLetter:
+def decode_or_reject(decoder: ImpressionDecoder, record: KafkaRecord, job_id: str) -> Impression | DeadLetter | Erased:
     """The impression, or the record's dead letter: no input fails the job.
 
     A registry that cannot be reached is not the producer's fault: SchemaRegistryUnavailable propagates

@@ -47,6 +47,7 @@ class Verdict:
     job_id: str
     scores: dict[str, float] = field(default_factory=dict)  # per safety category (schema v2)
     creator_cohort: str = "unknown"  # schema v2
+    creator_id: str = ""  # schema v3: `riskstream forget --creator` finds a creator's items by it
 
 
 def to_record(verdict: Verdict) -> dict:

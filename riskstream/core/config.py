@@ -118,6 +118,9 @@ DEAD_LETTER_TOPIC = Option("--dead-letter-topic", "RISKSTREAM_DEAD_LETTER_TOPIC"
                            "topic malformed records are written to, with the reason")
 POLICIES_TOPIC = Option("--policies-topic", "RISKSTREAM_POLICIES_TOPIC", "policies",
                         "compacted topic of published safety policies (their history)")
+FORGET_REQUESTS_TOPIC = Option("--forget-requests-topic", "RISKSTREAM_FORGET_REQUESTS_TOPIC", "forget-requests",
+                               "compacted topic of requests to forget a viewer or creator (`riskstream forget`), "
+                               "which every job follows")
 ITEM_VERDICTS_TOPIC = Option("--item-verdicts-topic", "RISKSTREAM_ITEM_VERDICTS_TOPIC", "item-verdicts",
                              "compacted topic of per-item verdicts (allow, demote, block), keyed by item id")
 BREAKER_STATE_TOPIC = Option("--breaker-state-topic", "RISKSTREAM_BREAKER_STATE_TOPIC", "breaker-state",
@@ -165,6 +168,7 @@ AUDIT_RETENTION = Option("--audit-retention-days", "RISKSTREAM_AUDIT_RETENTION_D
 RETENTION_OPTIONS = (ITEM_RETENTION, LABEL_RETENTION, AGGREGATE_RETENTION, AUDIT_RETENTION)
 
 KAFKA_OPTIONS = (KAFKA_BOOTSTRAP, IMPRESSIONS_TOPIC, DEAD_LETTER_TOPIC, POLICIES_TOPIC, ITEM_VERDICTS_TOPIC,
+                 FORGET_REQUESTS_TOPIC,
                  BREAKER_STATE_TOPIC, MODERATION_LABELS_TOPIC, TOPIC_PARTITIONS, IMPRESSIONS_RETENTION, WIRE_FORMAT,
                  *RETENTION_OPTIONS)
 SERVICE_OPTIONS = KAFKA_OPTIONS + (SCHEMA_REGISTRY_URL, SCHEMA_REGISTRY_USER_INFO, TRITON_URL, TRITON_MODEL,
@@ -198,6 +202,7 @@ class KafkaSettings:
     item_verdicts_topic: str = "item-verdicts"
     breaker_state_topic: str = "breaker-state"
     moderation_labels_topic: str = "moderation-labels"
+    forget_requests_topic: str = "forget-requests"
     partitions: int = 3
     # Kafka deletes impressions whose record timestamp (the event time) is older than this.
     impressions_retention_hours: int = 168
@@ -297,6 +302,7 @@ def kafka_settings(args: argparse.Namespace, local: dict[str, str] | None = None
         item_verdicts_topic=args.item_verdicts_topic,
         breaker_state_topic=args.breaker_state_topic,
         moderation_labels_topic=args.moderation_labels_topic,
+        forget_requests_topic=args.forget_requests_topic,
         partitions=args.topic_partitions,
         impressions_retention_hours=args.impressions_retention_hours,
         wire_format=args.wire_format,

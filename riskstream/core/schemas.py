@@ -13,6 +13,7 @@ POLICY_HISTORY = paths.SCHEMAS_DIR / "policy"
 VERDICT_HISTORY = paths.SCHEMAS_DIR / "verdict"
 BREAKER_HISTORY = paths.SCHEMAS_DIR / "breaker"
 MODERATION_LABEL_HISTORY = paths.SCHEMAS_DIR / "moderation_label"
+FORGET_REQUEST_HISTORY = paths.SCHEMAS_DIR / "forget_request"
 _VERSION_FILE = re.compile(r"^v(\d+)\.avsc$")
 
 

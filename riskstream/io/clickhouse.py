@@ -21,7 +21,6 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 from riskstream.core import paths, retention as retention_classes
 from riskstream.core.config import ClickHouseSettings, RetentionSettings
 from riskstream.core.errors import EmbeddedPathHeld, RiskstreamError, ServiceUnavailable
-from riskstream.core.rows import ID_CHARACTERS
 
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 _STATUS_PID = re.compile(r"^PID: (\d+)$", re.MULTILINE)
@@ -166,18 +165,6 @@ def apply_retention(client: Client, settings: RetentionSettings) -> list[str]:
             client.command(f"ALTER TABLE {table.table} MODIFY TTL {wanted}")
             changed.append(table.table)
     return changed
-
-
-def rows_naming(client: Client, table: str, ids: list[str]) -> int:
-    """Rows of `table` (every part, no FINAL: a row an older version still holds counts) that name one of `ids`
-    in any column, nested ones included: the row's text split into runs of id characters, compared whole."""
-    if not ids:
-        return 0
-    # IN (subquery) makes a hash set of the ids: one lookup per token, however many ids.
-    return int(client.query(
-        f"SELECT count() FROM (SELECT extractAll(toString(tuple(*)), '[{ID_CHARACTERS}]+') AS tokens FROM {table}) "
-        f"WHERE arrayExists(t -> t IN (SELECT arrayJoin({{ids:Array(String)}})), tokens)",
-        parameters={"ids": ids}).result_rows[0][0])
 
 
 def _migrate(client: Client, migrations: list[Migration] | None) -> list[str]:

@@ -30,6 +30,9 @@ def specs(kafka: KafkaSettings) -> list[TopicSpec]:
         TopicSpec(kafka.item_verdicts_topic, kafka.partitions, {"cleanup.policy": "compact"}),
         # Breaker transitions: keyed by slice and compacted, so the newest per slice is its breaker's state.
         TopicSpec(kafka.breaker_state_topic, kafka.partitions, {"cleanup.policy": "compact"}),
+        # Forget requests: keyed kind:id and compacted, one per subject for as long as the project runs (the
+        # suppression list every job applies at decode; a replay of old offsets too).
+        TopicSpec(kafka.forget_requests_topic, 1, {"cleanup.policy": "compact"}),
         # Human labels are the ground truth the model is measured against: kept as long as their outcomes
         # (label_outcomes), by label time.
         TopicSpec(kafka.moderation_labels_topic, kafka.partitions,

@@ -9,7 +9,7 @@ from dashboards import render, rule_eval
 from jobs import safety_health
 from riskstream.cli import main as cli
 from riskstream.core import retention
-from riskstream.io import clickhouse, kafka_admin, topics
+from riskstream.io import clickhouse, erasure, kafka_admin, topics
 from riskstream.core.job_config import HealthJobSettings
 from riskstream.cli.generator import GeneratorSettings, Incident, generate
 from riskstream.cli.produce import produce, produce_faults
@@ -146,7 +146,7 @@ def test_no_aggregate_table_holds_a_viewer_or_creator_id(incident_run):
     written = {table: incident_run.query(f"SELECT count() FROM {table}").result_rows[0][0]
                for table in retention.AGGREGATES}
     assert written["safety_health"] > 1000
-    assert {table: clickhouse.rows_naming(incident_run, table, viewers + creators)
+    assert {table: erasure.rows_naming(incident_run, table, viewers + creators)
             for table in retention.AGGREGATES} == dict.fromkeys(retention.AGGREGATES, 0)
     columns = incident_run.query("SELECT table, name FROM system.columns WHERE database = currentDatabase() "
                                  "AND table IN {tables:Array(String)}",
@@ -155,4 +155,4 @@ def test_no_aggregate_table_holds_a_viewer_or_creator_id(incident_run):
     # The scan finds an id where one is: the items of the top-unsafe lists are there.
     item = incident_run.query("SELECT top_unsafe_items[1].item_id FROM safety_health WHERE job_id = 'e2e-alerts' "
                               "AND length(top_unsafe_items) > 0 LIMIT 1").result_rows[0][0]
-    assert clickhouse.rows_naming(incident_run, "safety_health", [item]) >= 1
+    assert erasure.rows_naming(incident_run, "safety_health", [item]) >= 1

@@ -58,6 +58,7 @@ def test_kafka_topics_are_the_codes_topic_list_with_its_partitions_and_configs(o
                           item_verdicts_topic=env["RISKSTREAM_ITEM_VERDICTS_TOPIC"],
                           breaker_state_topic=env["RISKSTREAM_BREAKER_STATE_TOPIC"],
                           moderation_labels_topic=env["RISKSTREAM_MODERATION_LABELS_TOPIC"],
+                          forget_requests_topic=env["RISKSTREAM_FORGET_REQUESTS_TOPIC"],
                           partitions=int(env["RISKSTREAM_TOPIC_PARTITIONS"]),
                           retention=RetentionSettings(item_days=int(env["RISKSTREAM_ITEM_RETENTION_DAYS"]),
                                                       label_days=int(env["RISKSTREAM_LABEL_RETENTION_DAYS"]),

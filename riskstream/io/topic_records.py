@@ -1,0 +1,107 @@
+"""Whole-topic reads and keyed writes for erasure: the newest value per key of a compacted topic, acknowledged
+writes (requests, tombstones), and a scan of a raw topic for the records that carry an id."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
+
+from riskstream.io import kafka_admin
+from riskstream.io.compacted import CompactedFollower
+
+
+def newest_per_key(bootstrap: str, topic: str, timeout_s: float = 30.0) -> dict[bytes, bytes | None]:
+    """Every key of `topic` -> its newest value (None: a tombstone), read from the first offset to the end."""
+    newest: dict[bytes, bytes | None] = {}
+
+    def keep(_offset: int, key: bytes | None, value: bytes | None) -> None:
+        if key is not None:
+            newest[key] = value
+
+    follower = CompactedFollower(bootstrap, {topic: keep}, f"riskstream-read-{topic}")
+    follower.start()
+    try:
+        if not follower.wait_caught_up(timeout_s):
+            raise KafkaException(f"{topic} on {bootstrap} was not read to its end within {timeout_s:.0f} s")
+    finally:
+        follower.stop()
+    return newest
+
+
+def write(bootstrap: str, topic: str, records: list[tuple[bytes, bytes | None]], timeout_s: float = 30.0) -> int:
+    """Write (key, value) records (a None value is a tombstone) and wait for every acknowledgement."""
+    # Java's partitioner (murmur2), the one Flink's Kafka sink uses: a tombstone lands in its key's partition.
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
+                         "partitioner": "murmur2_random"})
+    failed: list = []
+    acknowledged = 0
+
+    def delivered(error, _message) -> None:
+        nonlocal acknowledged
+        if error is None:
+            acknowledged += 1
+        else:
+            failed.append(error)
+
+    for key, value in records:
+        producer.produce(topic, key=key, value=value, on_delivery=delivered)
+        producer.poll(0)
+    producer.flush(timeout_s)
+    if failed or acknowledged != len(records):
+        raise KafkaException(f"{topic} on {bootstrap}: {acknowledged} of {len(records)} records acknowledged "
+                             f"({failed[0] if failed else 'timed out'})")
+    return acknowledged
+
+
+@dataclass(frozen=True)
+class RawFinding:
+    """Records of a raw topic carrying an id, and the newest one's timestamp (retention counts from it)."""
+
+    topic: str
+    records: int
+    newest_ms: int | None
+
+
+def avro_string(text: str) -> bytes:
+    """`text` as Avro encodes a string: its length as a zig-zag varint, then its UTF-8 bytes. Searching a record
+    for these bytes finds the id as a whole field, not inside a longer one."""
+    data = text.encode("utf-8")
+    number, out = len(data) << 1, bytearray()
+    while number > 0x7F:
+        out.append((number & 0x7F) | 0x80)
+        number >>= 7
+    out.append(number)
+    return bytes(out) + data
+
+
+def scan_raw(bootstrap: str, topic: str, ids: list[str], timeout_s: float = 120.0) -> RawFinding:
+    """Read `topic` from its first retained record to its end; count records whose key is an id or whose value
+    holds one as an Avro string."""
+    keys = {i.encode("utf-8") for i in ids}
+    needles = [avro_string(i) for i in ids]
+    ends = kafka_admin.end_offsets(bootstrap, topic)
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"riskstream-scan-{topic}",
+                         "enable.auto.commit": False, "enable.partition.eof": False})
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
+    remaining = {p: end for p, end in ends.items() if end > 0}
+    count, newest = 0, None
+    deadline = time.monotonic() + timeout_s
+    try:
+        while remaining and time.monotonic() < deadline:
+            for message in consumer.consume(num_messages=1000, timeout=1.0):
+                if message.error():
+                    continue
+                value = message.value() or b""
+                if message.key() in keys or any(n in value for n in needles):
+                    count += 1
+                    newest = max(newest or 0, message.timestamp()[1])
+            # The position passes records never delivered (transaction markers): done when it reaches the end.
+            for position in consumer.position([TopicPartition(topic, p) for p in remaining]):
+                if position.offset >= remaining[position.partition]:
+                    remaining.pop(position.partition)
+        if remaining:
+            raise KafkaException(f"{topic} on {bootstrap} was not read to its end within {timeout_s:.0f} s")
+    finally:
+        consumer.close()
+    return RawFinding(topic, count, newest)

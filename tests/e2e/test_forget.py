@@ -1,0 +1,129 @@
+"""Forgetting a viewer and a creator: the requests on their topic, every store erased with a receipt, a replay of
+the impressions from offset 0 that never lets them back in, and `forget verify` clean. Impressions, verdicts and
+requests on topics of their own, rows in a database of its own."""
+from __future__ import annotations
+
+import collections
+import contextlib
+import dataclasses
+import io
+import json
+import uuid
+
+import pytest
+
+from jobs import safety_health
+from riskstream.cli.generator import GeneratorSettings, generate
+from riskstream.cli.main import main
+from riskstream.core import schemas
+from riskstream.core.job_config import HealthJobSettings
+from riskstream.io import clickhouse, erasure, kafka_admin, topic_records, topics
+from tests.e2e import kafka_io
+from udfs.wire import Encoder, SchemaHistory, WireFormat
+
+START_MS = 1_772_323_200_000  # 2026-03-01T00:00:00Z
+DATABASE = "riskstream_forget_test"
+CODEC = Encoder(SchemaHistory.from_folder(schemas.IMPRESSION_HISTORY).latest, WireFormat.SINGLE_OBJECT)
+MINUTE = 60_000
+
+
+@dataclasses.dataclass
+class World:
+    services: object
+    records: list[dict]
+    client: object
+    args: list[str]
+    tmp: object
+
+
+@pytest.fixture(scope="module")
+def world(services, stack, tmp_path_factory):
+    suffix = uuid.uuid4().hex[:8]
+    kafka = dataclasses.replace(
+        services.kafka, impressions_topic=f"forget-impressions-{suffix}", dead_letter_topic=f"forget-dlq-{suffix}",
+        item_verdicts_topic=f"forget-verdicts-{suffix}", breaker_state_topic=f"forget-breakers-{suffix}",
+        moderation_labels_topic=f"forget-labels-{suffix}", forget_requests_topic=f"forget-requests-{suffix}")
+    mine = dataclasses.replace(services, kafka=kafka,
+                               clickhouse=dataclasses.replace(services.clickhouse, database=DATABASE))
+    kafka_admin.ensure_topics(kafka.bootstrap_servers, topics.specs(kafka))
+    # Four minutes at 50 impressions/s.
+    records = [g.record for g in generate(GeneratorSettings(seed=29, count=12_000, rate=50.0, start_ms=START_MS))]
+    kafka_io.send(kafka.bootstrap_servers, kafka.impressions_topic,
+                  [(r["user_id_hash"].encode(), CODEC.encode(r), r["event_time"]) for r in records])
+    tmp = tmp_path_factory.mktemp("forget")
+    safety_health.run(mine, HealthJobSettings(bounded=True, start_offsets={p: 0 for p in range(kafka.partitions)},
+                                              job_id="forget-before", checkpoint_dir=tmp / "before"))
+    args = ["--state-dir", str(stack.state_dir), "--clickhouse-database", DATABASE,
+            "--impressions-topic", kafka.impressions_topic, "--dead-letter-topic", kafka.dead_letter_topic,
+            "--item-verdicts-topic", kafka.item_verdicts_topic, "--breaker-state-topic", kafka.breaker_state_topic,
+            "--moderation-labels-topic", kafka.moderation_labels_topic,
+            "--forget-requests-topic", kafka.forget_requests_topic]
+    client = clickhouse.connect(mine.clickhouse, database=DATABASE)
+    try:
+        yield World(mine, records, client, args, tmp)
+    finally:
+        client.command(f"DROP DATABASE IF EXISTS {DATABASE}")
+        client.close()
+
+
+def _cli(*argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(list(argv))
+    return code, out.getvalue()
+
+
+def test_forgotten_subjects_leave_every_store_and_a_replay_from_offset_zero_never_brings_them_back(world):
+    records, client, kafka = world.records, world.client, world.services.kafka
+    viewer = collections.Counter(r["user_id_hash"] for r in records).most_common(1)[0][0]
+    # The creator whose items the job's top-unsafe lists name most often (the reference: the input's own
+    # item -> creator pairs, not the verdicts the command reads).
+    creator_of = {r["item_id"]: r["creator_id"] for r in records}
+    listed = [item for (items,) in client.query("SELECT top_unsafe_items.item_id FROM safety_health "
+                                                 "WHERE job_id = 'forget-before'").result_rows for item in items]
+    creator = collections.Counter(creator_of[i] for i in listed).most_common(1)[0][0]
+    their_items = sorted({r["item_id"] for r in records if r["creator_id"] == creator})
+    before = {t: n for t, n in erasure.scan(client, [creator, *their_items]).items() if n}
+    assert before.get("safety_health", 0) > 0
+
+    code, out = _cli("forget", "--creator", creator, "--reason", "erasure request T-1", "--json", *world.args)
+    receipt = json.loads(out)
+    assert code == 0 and receipt["kind"] == "creator" and creator not in out
+    assert receipt["clickhouse_rows"] == before
+    assert 0 < receipt["items"] <= len(their_items)  # the items the job had judged (those with a verdict)
+    assert receipt["tombstones"] == {kafka.item_verdicts_topic: receipt["items"]}
+    code, out = _cli("forget", "--user", viewer, "--reason", "erasure request T-2", "--json", *world.args)
+    viewer_receipt = json.loads(out)
+    assert code == 0 and viewer_receipt["clickhouse_rows"] == {}  # no table held a viewer id
+
+    ids = [creator, *their_items, viewer]
+    assert erasure.scan(client, ids) == dict.fromkeys(erasure.tables(client), 0)
+    verdicts = topic_records.newest_per_key(kafka.bootstrap_servers, kafka.item_verdicts_topic)
+    assert not [i for i in their_items if verdicts.get(i.encode()) is not None]
+    assert any(v is not None for v in verdicts.values())  # the other creators' verdicts stay
+
+    # A replay from offset 0 after the requests: their records are dropped at decode.
+    safety_health.run(world.services, HealthJobSettings(
+        bounded=True, start_offsets={p: 0 for p in range(kafka.partitions)}, job_id="forget-replay",
+        checkpoint_dir=world.tmp / "replay"))
+    reference = collections.Counter(
+        (r["event_time"] // MINUTE * MINUTE, r["surface"], r["region"], r["recommender_model_version"],
+         r["item_category"]) for r in records if r["user_id_hash"] != viewer and r["creator_id"] != creator)
+    rows = client.query("SELECT toUnixTimestamp64Milli(window_start), surface, region, recommender_model_version, "
+                        "item_category, impressions FROM safety_health FINAL WHERE job_id = 'forget-replay' "
+                        "AND window_seconds = 60").result_rows
+    assert {tuple(r[:5]): r[5] for r in rows} == dict(reference)
+    assert sum(reference.values()) < len(records) - 20  # the subjects had records to drop
+    assert erasure.scan(client, ids) == dict.fromkeys(erasure.tables(client), 0)
+    verdicts = topic_records.newest_per_key(kafka.bootstrap_servers, kafka.item_verdicts_topic)
+    assert not [i for i in their_items if verdicts.get(i.encode()) is not None]
+
+    for request in (receipt["request_id"], viewer_receipt["request_id"]):
+        code, out = _cli("forget", "verify", request, "--json", *world.args)
+        places = [json.loads(line) for line in out.splitlines()]
+        assert code == 0 and all(p["clean"] for p in places), out
+        raw = {p["where"]: p for p in places if p["store"] == "kafka (raw)"}
+        assert raw[kafka.impressions_topic]["found"] > 0  # the raw topic keeps them until its retention
+    audited = client.query("SELECT subject, evidence FROM audit_log FINAL WHERE kind = 'forget'").result_rows
+    assert {s for s, _ in audited} == {receipt["request_id"], viewer_receipt["request_id"]}
+    assert not [e for _, e in audited if creator in e or viewer in e]
