@@ -12,8 +12,10 @@ from pyflink.datastream.functions import KeyedProcessFunction, ProcessFunction, 
 from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 
 from jobs.breaker_operator import BREAKER_INPUT
+from jobs.forget_feed import ForgetFeed
 from jobs.label_join import JOIN_INPUT, verdict_input
 from jobs.sink_rows import SINK_ROW, sink_row
+from riskstream.core.config import KafkaSettings
 from udfs import windows
 from udfs.health import DIMENSIONS, Lineage, WindowAccumulator, health_row
 from udfs.dead_letters import DeadLetterDecoder, index_values
@@ -80,9 +82,10 @@ class HealthWindows(KeyedProcessFunction):
     the timers of the bundle they end too (the operator `jobs.keyed.keyed_process` builds).
     """
 
-    def __init__(self, spec: WindowSpec, lineage: Lineage):
+    def __init__(self, spec: WindowSpec, lineage: Lineage, kafka: KafkaSettings | None = None):
         self.spec = spec
         self.lineage = lineage
+        self.kafka = kafka  # the forget requests' topic: rows emitted after a request lose the creator's items
 
     def open(self, runtime_context: RuntimeContext) -> None:
         self.windows = runtime_context.get_map_state(
@@ -91,6 +94,11 @@ class HealthWindows(KeyedProcessFunction):
             MapStateDescriptor("emitted-through", Types.LONG(), Types.LONG()))
         self.high_watermark = runtime_context.get_state(ValueStateDescriptor("high-watermark", Types.LONG()))
         self._views: dict[str, _SliceView] = {}
+        self.forget = ForgetFeed(self.kafka, f"riskstream-{self.lineage.job_id}-forget-windows")
+        self.forget.open()
+
+    def close(self) -> None:
+        self.forget.close()
 
     def _view(self, key: str) -> _SliceView:
         view = self._views.get(key)
@@ -160,7 +168,8 @@ class HealthWindows(KeyedProcessFunction):
                 merged = WindowAccumulator()
             merged.merge(accumulator)
         if merged is not None:
-            yield sink_row("safety_health", health_row(row.start, row.size, dims, merged, self.lineage))
+            yield sink_row("safety_health", health_row(row.start, row.size, dims, merged, self.lineage,
+                                                       self.forget.forgotten.items))
             if closing and row.size == self.spec.size_ms:
                 yield BREAKER_WINDOWS, Row(*dims[:3], row.start, merged.scored, merged.unsafe)
             if row.size == self.spec.size_ms:  # shadow evaluations are kept per tumbling window only

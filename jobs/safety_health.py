@@ -106,11 +106,11 @@ def ingest(t_env: StreamTableEnvironment, raw: str, services: ServiceSettings, j
     return partials, partials.get_side_output(ops.DEAD_LETTER_INDEX), partials.get_side_output(ops.VERDICTS)
 
 
-def window(partials: DataStream, job: HealthJobSettings, lineage: Lineage):
+def window(partials: DataStream, job: HealthJobSettings, lineage: Lineage, kafka: KafkaSettings | None = None):
     """Event-time windows per slice, merged from the partials; returns (health rows, late-event rows)."""
     spec = WindowSpec(job.window_size_ms, job.slide_view_ms, job.allowed_lateness_ms)
     windows = keyed_process(partials.key_by(ops.slice_key, key_type=Types.STRING()),
-                            ops.HealthWindows(spec, lineage), SINK_ROW) \
+                            ops.HealthWindows(spec, lineage, kafka), SINK_ROW) \
         .name("health-windows").uid("health-windows")
     return windows, windows.get_side_output(ops.LATE_EVENTS)
 
@@ -154,7 +154,7 @@ def build(env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, servic
     lineage = Lineage(job.job_id, model.name, model.version, policy.version)
     raw = source(t_env, services.kafka, job)
     partials, dead_letter_index, verdicts = ingest(t_env, raw, services, job, model, policy)
-    health, late = window(partials, job, lineage)
+    health, late = window(partials, job, lineage, services.kafka)
     transitions = breakers(t_env, health, services, job, model, policy)
     audits = policy_audit.policy_audit(t_env, services.kafka, job, model.categories)
     rows = [late, dead_letter_index, transitions, audits]

@@ -201,9 +201,12 @@ class Lineage:
 
 
 def health_row(window_start: int, window_ms: int, dims: tuple[str, ...], accumulator: WindowAccumulator,
-               lineage: Lineage) -> list:
-    """One safety_health row; `revision` (the impression count) lets a fuller re-emission win."""
+               lineage: Lineage, forgotten_items: set[str] | frozenset[str] = frozenset()) -> list:
+    """One safety_health row; `revision` (the impression count) lets a fuller re-emission win. Items of a
+    forgotten creator leave the top list (a window open when the request came still holds them)."""
     metrics = accumulator.metrics()
+    if forgotten_items:
+        metrics["top_unsafe_items"] = [t for t in metrics["top_unsafe_items"] if t[0] not in forgotten_items]
     values = {
         "window_start": window_start, "window_end": window_start + window_ms, "window_seconds": window_ms // 1000,
         "first_event_time": window_start if accumulator.first_event_ms is None else accumulator.first_event_ms,

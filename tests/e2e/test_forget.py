@@ -8,18 +8,21 @@ import contextlib
 import dataclasses
 import io
 import json
+import time
 import uuid
 
 import pytest
 
-from jobs import safety_health
+from jobs import runtime, safety_health
 from riskstream.cli.generator import GeneratorSettings, generate
 from riskstream.cli.main import main
 from riskstream.core import schemas
 from riskstream.core.job_config import HealthJobSettings
 from riskstream.io import clickhouse, erasure, kafka_admin, topic_records, topics
-from tests.e2e import kafka_io
-from udfs.wire import Encoder, SchemaHistory, WireFormat
+from tests.e2e import kafka_io, stream
+from udfs import forget
+from udfs.forget import ForgetRequest
+from udfs.wire import AvroDecoder, Encoder, SchemaHistory, WireFormat
 
 START_MS = 1_772_323_200_000  # 2026-03-01T00:00:00Z
 DATABASE = "riskstream_forget_test"
@@ -127,3 +130,62 @@ def test_forgotten_subjects_leave_every_store_and_a_replay_from_offset_zero_neve
     audited = client.query("SELECT subject, evidence FROM audit_log FINAL WHERE kind = 'forget'").result_rows
     assert {s for s, _ in audited} == {receipt["request_id"], viewer_receipt["request_id"]}
     assert not [e for _, e in audited if creator in e or viewer in e]
+
+
+def test_a_running_job_writes_no_item_of_a_creator_forgotten_while_its_windows_were_open(services, tmp_path):
+    """A window open when the request arrives still holds the creator's unsafe impression: the row it is written
+    with afterwards leaves the creator's item out of its top list, though the list had room for every unsafe item."""
+    suffix = uuid.uuid4().hex[:8]
+    kafka = dataclasses.replace(
+        services.kafka, impressions_topic=f"forget-live-{suffix}", item_verdicts_topic=f"forget-live-verdicts-{suffix}",
+        forget_requests_topic=f"forget-live-requests-{suffix}", breaker_state_topic=f"forget-live-breakers-{suffix}")
+    live = dataclasses.replace(services, kafka=kafka)
+    kafka_admin.ensure_topics(kafka.bootstrap_servers, topics.specs(kafka))
+    job_id = f"forget-live-{suffix}"
+    base = int(time.time() * 1000) // MINUTE * MINUTE - 3 * MINUTE
+    before = stream.records(51, 1200, base, rate=10.0)  # two minutes
+    started = safety_health.start(live, HealthJobSettings(
+        start_offsets={p: 0 for p in range(kafka.partitions)}, job_id=job_id, checkpoint_dir=tmp_path,
+        checkpoint_interval_ms=1_000))
+    try:
+        stream.send(live, before)
+        stream.wait_processed(live, job_id)
+        time.sleep(3)  # a checkpoint: the verdicts are on their topic
+        # An item the model found unsafe in the last minute, whose window the watermark has not closed.
+        history = SchemaHistory.from_folder(schemas.VERDICT_HISTORY)
+        decoder = AvroDecoder(history.latest, history)
+        unsafe = sorted((int(v["event_time"]), v["item_id"], v["creator_id"]) for v in (  # epoch ms
+            decoder.decode(value) for value in topic_records.newest_per_key(
+                kafka.bootstrap_servers, kafka.item_verdicts_topic).values() if value is not None)
+            if v["action"] != "allow")
+        event_ms, item, creator = [u for u in unsafe if u[0] >= base + MINUTE][-1]
+        [record] = [r for r in before if (r["event_time"], r["item_id"]) == (event_ms, item)]
+        items = tuple(sorted({r["item_id"] for r in before if r["creator_id"] == creator}))
+        request = ForgetRequest(uuid.uuid4().hex, "creator", creator, int(time.time() * 1000), "e2e", "T-3", items)
+        topic_records.write(kafka.bootstrap_servers, kafka.forget_requests_topic, [forget.encode(request)])
+        time.sleep(5)  # the operators' feeds read it within about a second
+        stream.send(live, stream.records(52, 1200, base + 2 * MINUTE, rate=10.0))  # the open windows close
+        stream.wait_processed(live, job_id)
+    finally:
+        runtime.drain(started.client, tmp_path / "savepoints")
+    client = clickhouse.connect(services.clickhouse, database=services.clickhouse.database)
+    try:
+        [(unsafe_count, listed, written_ms)] = client.query(
+            "SELECT unsafe, top_unsafe_items.item_id, toUnixTimestamp64Milli(written_at) FROM safety_health FINAL "
+            "WHERE job_id = {job:String} AND window_seconds = 60 AND window_start = fromUnixTimestamp64Milli("
+            "{start:Int64}, 'UTC') AND surface = {s:String} AND region = {r:String} AND "
+            "recommender_model_version = {v:String} AND item_category = {c:String}",
+            parameters={"job": job_id, "start": event_ms // MINUTE * MINUTE, "s": record["surface"],
+                        "r": record["region"], "v": record["recommender_model_version"],
+                        "c": record["item_category"]}).result_rows
+        assert written_ms > request.requested_at_ms  # written after the request...
+        assert 1 <= unsafe_count <= 10  # ...with room in its top list for every unsafe item, the creator's too
+        assert item not in listed
+        named = client.query("SELECT count() FROM safety_health WHERE job_id = {job:String} AND written_at > "
+                             "fromUnixTimestamp64Milli({at:Int64}, 'UTC') AND hasAny(top_unsafe_items.item_id, "
+                             "{items:Array(String)})",
+                             parameters={"job": job_id, "at": request.requested_at_ms + 4_000,
+                                         "items": list(items)}).result_rows
+        assert named == [(0,)]
+    finally:
+        client.close()

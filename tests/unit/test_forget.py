@@ -68,3 +68,20 @@ def test_an_id_is_searched_for_as_avro_writes_a_string(text):
     fastavro.schemaless_writer(out, {"type": "string"}, text)
     assert avro_string(text) == out.getvalue()
     assert avro_string("c-1") not in avro_string("c-12")
+
+
+def test_a_row_written_after_a_request_lists_no_item_of_the_forgotten_creator():
+    from udfs.health import HEALTH_COLUMNS, Lineage, WindowAccumulator, health_row
+    from udfs.policy import Policy
+
+    policy = Policy("v1", {"a": 0.5, "b": 0.5})
+    accumulator = WindowAccumulator()
+    for n, item in enumerate(["item-a", "item-b", "item-a", "item-c"]):
+        accumulator.add(item, "creator-1", 0, n, [0.9, 0.1], ("a", "b"), policy, 1_000 + n)
+    lineage = Lineage("job", "m", "1", "v1")
+    top = HEALTH_COLUMNS.index("top_unsafe_items")
+    as_is = health_row(0, 60_000, ("s", "r", "v", "c"), accumulator, lineage)
+    without = health_row(0, 60_000, ("s", "r", "v", "c"), accumulator, lineage, {"item-a", "item-x"})
+    assert [t[0] for t in as_is[top]] == ["item-a", "item-b", "item-c"]
+    assert [t[0] for t in without[top]] == ["item-b", "item-c"]
+    assert [v for i, v in enumerate(without) if i != top] == [v for i, v in enumerate(as_is) if i != top]
