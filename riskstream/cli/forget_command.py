@@ -88,8 +88,8 @@ def forget_subject(services: config.ServiceSettings, kind: str, subject: str, re
         erased = erasure.erase(client, [subject, *items])
     finally:
         client.close()
-    newest = topic_records.newest_per_key(kafka.bootstrap_servers, kafka.item_verdicts_topic)
-    dead = [(key, None) for key in (i.encode("utf-8") for i in items) if newest.get(key) is not None]
+    # The items were found by their live verdicts: each gets its tombstone (no second read of the topic).
+    dead = [(item.encode("utf-8"), None) for item in items]
     topic_records.write(kafka.bootstrap_servers, kafka.item_verdicts_topic, dead)
     receipt = Receipt(request.request_id, kind, forget.subject_hash(subject), now, len(items), erased,
                       {kafka.item_verdicts_topic: len(dead)}, raw_topic_bounds(kafka, now), state_bound(now))
