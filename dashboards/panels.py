@@ -52,8 +52,11 @@ def job_variable(database: str, datasource_uid: str) -> dashboard.QueryVariable:
 # Lineage marks: the first event a policy or safety-model version judged in a job's windows.
 VERSION_ANNOTATIONS = {
     "Policy versions": ("policy_version", "concat('policy ', policy_version)", "orange"),
-    "Safety model versions": ("model_name, model_version", "concat('model ', model_name, ' v', model_version)",
-                              "purple"),
+    # Each version that scored impressions (rows from before the per-version map name the job's at start).
+    "Safety model versions": ("model_name, scored_by",
+                              "concat('model ', model_name, ' v', arrayJoin(if(empty(scored_by_model_version), "
+                              "[toString(model_version)], CAST(mapKeys(scored_by_model_version), 'Array(String)'))) "
+                              "AS scored_by)", "purple"),
 }
 
 

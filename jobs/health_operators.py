@@ -17,7 +17,7 @@ from jobs.label_join import JOIN_INPUT, verdict_input
 from jobs.sink_rows import SINK_ROW, sink_row
 from riskstream.core.config import KafkaSettings
 from udfs import windows
-from udfs.health import DIMENSIONS, Lineage, WindowAccumulator, health_row
+from udfs.health import DIMENSIONS, Lineage, WindowAccumulator, health_row, model_versions_label
 from udfs.dead_letters import DeadLetterDecoder, index_values
 from udfs.partials import Partial
 from udfs.shadow import shadow_row
@@ -175,4 +175,5 @@ class HealthWindows(KeyedProcessFunction):
             if row.size == self.spec.size_ms:  # shadow evaluations are kept per tumbling window only
                 for version, tally in getattr(merged, "shadows", {}).items():
                     yield sink_row("shadow_health", shadow_row(row.start, row.size, dims, version, tally,
-                                                             self.lineage.job_id, self.lineage.model_version))
+                                                             self.lineage.job_id,
+                                                             model_versions_label(merged.model_versions)))

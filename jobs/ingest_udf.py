@@ -166,22 +166,21 @@ class IngestBatch(TritonScoringFunction):
             else:
                 columns["dead_letter"][row] = self.dead_letters.encode(result)
         policy = self._policy()
-        scores = self._scores(impressions)
-        self._verdicts(impressions, scores, rows, policy, columns)
+        scores, versions = self._scores(impressions)
+        self._verdicts(impressions, scores, versions, rows, policy, columns)
         for position, partial in aggregate_with_leaders(impressions, scores, self.window_ms, self.categories,
-                                                        policy):
+                                                        policy, versions):
             row = rows[position]
             for name, _ in PARTIAL_FIELDS:
                 columns[name][row] = getattr(partial, name)
         return pd.DataFrame({name: pd.Series(values, dtype="object") for name, values in columns.items()})
 
-    def _verdicts(self, impressions: list[Impression], scores: list, rows: list[int], policy, columns: dict) -> None:
+    def _verdicts(self, impressions: list[Impression], scores: list, versions: list, rows: list[int], policy,
+                  columns: dict) -> None:
         """Each scored impression's item verdict, on its own row where it differs from the one last written."""
         policy_at = policy.at if isinstance(policy, PolicyTimeline) else (lambda _: policy)
-        model = self.scorer.model
-        model_name = model.name if model else self.triton.model_name
-        model_version = self.scorer.last_model_version or (model.version if model else "")
-        for impression, item_scores, row in zip(impressions, scores, rows):
+        model_name = self.triton.model_name
+        for impression, item_scores, model_version, row in zip(impressions, scores, versions, rows):
             if item_scores is None:
                 continue
             judging = policy_at(impression.event_time)
@@ -195,27 +194,29 @@ class IngestBatch(TritonScoringFunction):
                 columns["verdict_key"][row] = impression.item_id.encode("utf-8")
                 columns["verdict"][row] = self.verdict_encoder.encode(verdicts.to_record(verdict))
 
-    def _scores(self, impressions: list[Impression]) -> list:
-        """Each impression's per-category scores, or None where it could not be scored."""
+    def _scores(self, impressions: list[Impression]) -> tuple[list, list]:
+        """Each impression's per-category scores and the model version that produced them, or None, None
+        where it could not be scored."""
         if self.cache is None:
             return self._score_each(impressions)
         plan = self.cache.plan([(i.item_id, i.caption) for i in impressions])
-        scores = None
-        if plan.captions:
-            scored = self.scorer.score(plan.captions)
-            scores = None if scored is None else scored.tolist()
-        result = self.cache.complete(plan, scores, self.scorer.last_model_version)
+        scored = self.scorer.score_versioned(plan.captions) if plan.captions else None
+        if scored is None:
+            result = self.cache.complete(plan, None, None)
+        else:
+            result = self.cache.complete(plan, scored.scores.tolist(), scored.versions)
         self.cache_metrics.update()
-        return result
+        return result, plan.versions
 
-    def _score_each(self, impressions: list[Impression]) -> list:
+    def _score_each(self, impressions: list[Impression]) -> tuple[list, list]:
         """Every impression sent to the model, repeats included (no cache)."""
-        present, scores = self.score_present(pd.Series([i.caption for i in impressions], dtype="object"))
+        present, scored = self.score_present(pd.Series([i.caption for i in impressions], dtype="object"))
         result: list = [None] * len(impressions)
-        if scores is not None:
-            for index, row in zip(present.nonzero()[0], scores.tolist()):
-                result[index] = row
-        return result
+        versions: list = [None] * len(impressions)
+        if scored is not None:
+            for index, row, version in zip(present.nonzero()[0], scored.scores.tolist(), scored.versions):
+                result[index], versions[index] = row, version
+        return result, versions
 
 
 class _CacheMetrics:

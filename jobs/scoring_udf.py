@@ -6,7 +6,7 @@ import pandas as pd
 from pyflink.table.udf import FunctionContext, ScalarFunction
 
 from riskstream.core.config import TritonSettings
-from riskstream.io.scoring import SafetyScorer
+from riskstream.io.scoring import SafetyScorer, Scored
 
 
 class TritonScoringFunction(ScalarFunction):
@@ -22,9 +22,10 @@ class TritonScoringFunction(ScalarFunction):
     def close(self) -> None:
         self.scorer.close()
 
-    def score_present(self, captions: pd.Series) -> tuple[np.ndarray, np.ndarray | None]:
-        """(mask of rows with a caption, their scores or None when Triton could not score them)."""
+    def score_present(self, captions: pd.Series) -> tuple[np.ndarray, Scored | None]:
+        """(mask of rows with a caption, their scores and model versions, or None when Triton could not
+        score them)."""
         present = captions.notna().to_numpy()
         if not present.any():
             return present, None
-        return present, self.scorer.score(captions[present].astype(str).tolist())
+        return present, self.scorer.score_versioned(captions[present].astype(str).tolist())

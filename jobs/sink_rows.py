@@ -49,7 +49,7 @@ TABLES: dict[str, TypeInformation] = {
         LONG, LONG,
         _array_of(["item_id", "unsafe_impressions", "max_score"], [STRING, LONG, DOUBLE]),
         _array_of(["partition", "first_offset", "last_offset"], [LONG, LONG, LONG]),
-        STRING, STRING, STRING, STRING, LONG]),
+        STRING, STRING, STRING, Types.MAP(STRING, LONG), STRING, LONG]),
     "shadow_health": _row(SHADOW_COLUMNS, [
         *WINDOW, *DIMENSION_TYPES, STRING, STRING, LONG, LONG, LONG, LONG, LONG,
         _array_of(["item_id", "impressions"], [STRING, LONG]), STRING, STRING, LONG]),

@@ -73,10 +73,10 @@ class MaxSafetyScore(TritonScoringFunction):
     """The highest category score per caption; NULL when unscored (Triton unreachable, or no caption)."""
 
     def eval(self, captions: pd.Series) -> pd.Series:
-        present, scores = self.score_present(captions)
+        present, scored = self.score_present(captions)
         result = np.full(len(captions), np.nan)
-        if scores is not None:
-            result[present] = scores.max(axis=1)
+        if scored is not None:
+            result[present] = scored.scores.max(axis=1)
         return pd.Series(result, dtype="float64")
 
 

@@ -40,13 +40,16 @@ class WindowAccumulator:
         self.offsets: dict[int, list[int]] = {}   # partition -> [first, last]
         # The policies its impressions were judged by, in the order they were first seen.
         self.policy_versions: list[str] = []
+        # Scored impressions per safety-model version that scored them (a reload mid-window gives two).
+        self.model_versions: dict[str, int] = {}
         self.shadows: dict[str, ShadowTally] = {}  # shadow policy version -> its judgement beside them
 
     def add(self, item_id: str, creator_id: str, partition: int, offset: int,
             scores: list[float] | None, categories: tuple[str, ...], policy: Policy,
             event_time: int | None = None, viewer_cohort: str = "unknown|unknown",
-            creator_cohort: str = "unknown") -> bool:
-        """Count one impression; returns whether the policy judged it unsafe."""
+            creator_cohort: str = "unknown", model_version: str | None = None) -> bool:
+        """Count one impression; returns whether the policy judged it unsafe. `model_version` names the
+        model that produced `scores` (None: not known, counted under none)."""
         self.impressions += 1
         if event_time is not None and (self.first_event_ms is None or event_time < self.first_event_ms):
             self.first_event_ms = event_time
@@ -57,6 +60,8 @@ class WindowAccumulator:
         if scores is None:
             return False
         self.scored += 1
+        if model_version is not None:
+            self.model_versions[model_version] = self.model_versions.get(model_version, 0) + 1
         top = max(scores)
         self.histogram.add_one(top)
         self.harm += top
@@ -81,6 +86,9 @@ class WindowAccumulator:
         for version in getattr(other, "policy_versions", ()):
             if version not in mine:
                 mine.append(version)
+        versions = self.__dict__.setdefault("model_versions", {})
+        for version, scored in getattr(other, "model_versions", {}).items():
+            versions[version] = versions.get(version, 0) + scored
         shadows = self.__dict__.setdefault("shadows", {})
         for version, tally in getattr(other, "shadows", {}).items():
             shadows.setdefault(version, ShadowTally()).merge(tally)
@@ -130,6 +138,7 @@ class WindowAccumulator:
             "distinct_items": len(self.items),
             "distinct_creators": len(self.creators),
             "top_unsafe_items": [(item, count, float(score)) for item, (count, score) in top],
+            "scored_by_model_version": dict(self.model_versions),
             "offset_ranges": [(p, first, last) for p, (first, last) in sorted(self.offsets.items())],
         }
 
@@ -148,6 +157,7 @@ class WindowAccumulator:
         state.setdefault("first_event_ms", None)
         state.setdefault("viewer_cohorts", {})
         state.setdefault("creator_cohorts", {})
+        state.setdefault("model_versions", {})
         self.__dict__.update(state)
 
 
@@ -186,7 +196,8 @@ HEALTH_COLUMNS = (
     "scored_by_viewer_cohort", "unsafe_by_viewer_cohort", "harm_by_viewer_cohort",
     "scored_by_creator_cohort", "unsafe_by_creator_cohort", "harm_by_creator_cohort",
     "score_p50", "score_p95", "score_p99", "score_histogram", "distinct_items", "distinct_creators",
-    "top_unsafe_items", "offset_ranges", "job_id", "model_name", "model_version", "policy_version", "revision",
+    "top_unsafe_items", "offset_ranges", "job_id", "model_name", "model_version", "scored_by_model_version",
+    "policy_version", "revision",
 )
 
 
@@ -196,8 +207,14 @@ class Lineage:
 
     job_id: str
     model_name: str
-    model_version: str
+    model_version: str  # the model's newest version at start (rows name the versions that scored them)
     policy_version: str  # the policy at start: a row whose accumulator names none was judged by it
+
+
+def model_versions_label(scored_by_version: dict[str, int]) -> str:
+    """The versions that scored a row's impressions, oldest first ("" when none was scored): "1", or "1,2"
+    for a window that spans a reload."""
+    return ",".join(sorted(scored_by_version, key=lambda v: (len(v), v)))
 
 
 def health_row(window_start: int, window_ms: int, dims: tuple[str, ...], accumulator: WindowAccumulator,
@@ -211,7 +228,8 @@ def health_row(window_start: int, window_ms: int, dims: tuple[str, ...], accumul
         "window_start": window_start, "window_end": window_start + window_ms, "window_seconds": window_ms // 1000,
         "first_event_time": window_start if accumulator.first_event_ms is None else accumulator.first_event_ms,
         **dict(zip(DIMENSIONS, dims)), **metrics,
-        "job_id": lineage.job_id, "model_name": lineage.model_name, "model_version": lineage.model_version,
+        "job_id": lineage.job_id, "model_name": lineage.model_name,
+        "model_version": model_versions_label(metrics["scored_by_model_version"]),
         "policy_version": ",".join(getattr(accumulator, "policy_versions", None) or [lineage.policy_version]),
         "revision": accumulator.impressions,
     }

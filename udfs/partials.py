@@ -71,6 +71,9 @@ class Partial:
     shadow_to_safe: int = 0
     shadow_flip_items: list[str] = field(default_factory=list)
     shadow_flip_counts: list[int] = field(default_factory=list)
+    # Scored impressions per model version that scored them (a batch can straddle a reload).
+    model_versions: list[str] = field(default_factory=list)
+    model_version_scored: list[int] = field(default_factory=list)
 
     @property
     def dimensions(self) -> tuple[str, ...]:
@@ -80,6 +83,7 @@ class Partial:
         """The window accumulator this partial sums (the inverse of building it)."""
         acc = WindowAccumulator()
         acc.policy_versions = [self.policy_version]
+        acc.model_versions = dict(zip(self.model_versions, self.model_version_scored))
         acc.impressions, acc.scored, acc.unsafe, acc.harm = self.impressions, self.scored, self.unsafe, self.harm
         acc.unsafe_by_category = dict(zip(self.unsafe_categories, self.unsafe_counts))
         acc.harm_by_category = dict(zip(self.harm_categories, self.harm_sums))
@@ -130,17 +134,19 @@ class _Group:
 
 
 def aggregate(impressions: list[Impression], scores: list, window_ms: int, categories: tuple[str, ...],
-              policy: Policy | PolicyTimeline) -> list[Partial]:
+              policy: Policy | PolicyTimeline, versions: list | None = None) -> list[Partial]:
     """One partial per (tumbling window, slice, policy, shadow policy) the batch touches, in first-seen order.
 
-    `scores[i]` holds the per-category scores of `impressions[i]`, or None when it was not scored;
-    `policy` judges them all, or a timeline gives the policy (and any shadow) for each event time."""
-    return [partial for _, partial in aggregate_with_leaders(impressions, scores, window_ms, categories, policy)]
+    `scores[i]` holds the per-category scores of `impressions[i]`, or None when it was not scored, and
+    `versions[i]` the model version that produced them (None: not known); `policy` judges them all, or a
+    timeline gives the policy (and any shadow) for each event time."""
+    return [partial for _, partial in aggregate_with_leaders(impressions, scores, window_ms, categories, policy,
+                                                             versions)]
 
 
 def aggregate_with_leaders(impressions: list[Impression], scores: list, window_ms: int,
-                           categories: tuple[str, ...], policy: Policy | PolicyTimeline
-                           ) -> list[tuple[int, Partial]]:
+                           categories: tuple[str, ...], policy: Policy | PolicyTimeline,
+                           versions: list | None = None) -> list[tuple[int, Partial]]:
     """As `aggregate`, each partial with the position of its first impression (where a 1:1 step puts it)."""
     if isinstance(policy, Policy):
         policy_at, shadow_at = (lambda _: policy), (lambda _: None)
@@ -148,7 +154,9 @@ def aggregate_with_leaders(impressions: list[Impression], scores: list, window_m
         policy_at, shadow_at = policy.at, policy.shadow_at
     groups: dict[tuple, _Group] = {}
     leaders: dict[tuple, int] = {}
-    for position, (impression, item_scores) in enumerate(zip(impressions, scores)):
+    if versions is None:
+        versions = [None] * len(impressions)
+    for position, (impression, item_scores, version) in enumerate(zip(impressions, scores, versions)):
         start = impression.event_time - impression.event_time % window_ms
         judge, shadow = policy_at(impression.event_time), shadow_at(impression.event_time)
         key = (start, impression.dimensions, judge.version, shadow.version if shadow else "")
@@ -159,7 +167,7 @@ def aggregate_with_leaders(impressions: list[Impression], scores: list, window_m
         unsafe = group.accumulator.add(impression.item_id, impression.creator_id, impression.source_partition,
                                        impression.source_offset, item_scores, categories, group.policy,
                                        viewer_cohort=impression.viewer_cohort,
-                                       creator_cohort=impression.creator_cohort)
+                                       creator_cohort=impression.creator_cohort, model_version=version)
         if group.tally is not None and item_scores is not None:
             group.tally.add(impression.item_id, unsafe, bool(group.shadow.unsafe_categories(categories, item_scores)))
         group.partitions.append(impression.source_partition)
@@ -182,7 +190,8 @@ def _partial(start: int, dims: tuple[str, ...], policy_version: str, group: _Gro
         unsafe_item_ids=[item for item, _ in unsafe_items], unsafe_item_counts=[c for _, (c, _) in unsafe_items],
         unsafe_item_scores=[float(s) for _, (_, s) in unsafe_items], record_partitions=group.partitions,
         record_offsets=group.offsets, record_event_ids=group.event_ids, record_event_times=group.event_times,
-        **_shadow_fields(group))
+        **_shadow_fields(group), model_versions=list(acc.model_versions),
+        model_version_scored=list(acc.model_versions.values()))
 
 
 def _cohort_fields(kind: str, tallies: dict[str, list]) -> dict:

@@ -3,7 +3,9 @@
 A safety score depends on the item's content and the model that scored it, and recommendation traffic
 repeats items heavily (a few head items take most impressions). The cache is keyed by item id and a
 hash of the caption (an edited caption is a new key), stamped with the model version that produced its
-scores: when a Triton response names another version, every entry is dropped. It is an LRU with a
+scores: when a Triton response names another version, every entry is dropped. Each score handed out
+carries the version that produced it, a hit that of the entries it came from, so a batch that spans a
+model reload stamps each impression with the model that scored it. It is an LRU with a
 time-to-live (`cachetools.TTLCache`, the maintained implementation of exactly that), so memory is
 bounded by its size and an entry's age by its TTL. Within one batch an item is scored once however
 often it appears. Pure logic, no pyflink.
@@ -12,11 +14,11 @@ often it appears. Pure logic, no pyflink.
 >>> plan = cache.plan([("i1", "a cat"), ("i2", "a dog"), ("i1", "a cat"), ("i3", None)])
 >>> plan.captions, plan.hits
 (['a cat', 'a dog'], 1)
->>> cache.complete(plan, [(0.9,), (0.1,)], model_version="1")
+>>> cache.complete(plan, [(0.9,), (0.1,)], versions=["1", "1"])
 [(0.9,), (0.1,), (0.9,), None]
 >>> later = cache.plan([("i2", "a dog")])
->>> later.captions, cache.complete(later, [], model_version=None), cache.stats.hits
-([], [(0.1,)], 2)
+>>> later.captions, cache.complete(later, [], versions=[]), later.versions, cache.stats.hits
+([], [(0.1,)], ['1'], 2)
 """
 from __future__ import annotations
 
@@ -80,6 +82,8 @@ class ScorePlan:
     # For each caption to score, the batch positions that wait for it.
     waiting: list[list[int]] = field(default_factory=list)
     hits: int = 0  # impressions that need no model call
+    # Per position, the model version that produced its scores (None: not scored); hits are the cache's.
+    versions: list[str | None] = field(default_factory=list)
 
 
 class ScoreCache:
@@ -97,7 +101,7 @@ class ScoreCache:
 
     def plan(self, items: Sequence[tuple[str, str | None]]) -> ScorePlan:
         """Look up each (item id, caption); an item without a caption is never scored (its score stays None)."""
-        plan = ScorePlan(scores=[None] * len(items))
+        plan = ScorePlan(scores=[None] * len(items), versions=[None] * len(items))
         pending: dict[Key, int] = {}
         entries = self._entries
         captioned = 0
@@ -109,6 +113,7 @@ class ScoreCache:
             scores = entries.get(key)
             if scores is not None:
                 plan.scores[position] = scores
+                plan.versions[position] = self.model_version
                 continue
             slot = pending.get(key)
             if slot is None:
@@ -122,21 +127,25 @@ class ScoreCache:
         self.stats.misses += len(plan.captions)
         return plan
 
-    def complete(self, plan: ScorePlan, scores: Sequence[Scores] | None, model_version: str | None) -> list:
+    def complete(self, plan: ScorePlan, scores: Sequence[Scores] | None, versions: Sequence[str] | None) -> list:
         """Fill the plan with the model's scores for `plan.captions` (None: the call failed, they stay unscored)
-        and keep them; a new `model_version` first drops every entry scored by another one."""
-        if model_version is not None and model_version != self.model_version:
+        and keep them. `versions[i]` names the model version Triton said scored caption i: a version other
+        than the cache's first drops every entry, and only the newest version's scores are kept."""
+        if scores is None:
+            return plan.scores
+        if len(scores) != len(plan.captions) or versions is None or len(versions) != len(scores):
+            raise ValueError(f"{len(scores)} scores for {len(plan.captions)} captions "
+                             f"and {'no' if versions is None else len(versions)} versions")
+        if versions and versions[-1] != self.model_version:
             if self.model_version is not None and len(self._entries):
                 self.stats.invalidations += 1
                 self._entries.clear()
-            self.model_version = model_version
-        if scores is None:
-            return plan.scores
-        if len(scores) != len(plan.captions):
-            raise ValueError(f"{len(scores)} scores for {len(plan.captions)} captions")
-        for key, positions, item_scores in zip(plan.keys, plan.waiting, scores):
+            self.model_version = versions[-1]
+        for key, positions, item_scores, version in zip(plan.keys, plan.waiting, scores, versions):
             item_scores = tuple(item_scores)
-            self._entries[key] = item_scores
+            if version == self.model_version:
+                self._entries[key] = item_scores
             for position in positions:
                 plan.scores[position] = item_scores
+                plan.versions[position] = version
         return plan.scores

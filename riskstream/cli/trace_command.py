@@ -71,8 +71,13 @@ def feed(client, where: str, parameters: dict) -> Feed:
             f"ARRAY JOIN offset_ranges AS r GROUP BY job_id, r.partition ORDER BY job_id, r.partition",
             parameters=parameters).result_rows:
         offsets.setdefault(job, {})[int(partition)] = (int(first), int(last))
-    models = dict(client.query(f"SELECT concat(model_name, ':', model_version), sum(scored) FROM ({rows}) "
-                               f"GROUP BY 1 ORDER BY 1", parameters=parameters).result_rows)
+    # Scored impressions per model version that scored them (rows from before the per-version map: the
+    # version the job read at start).
+    models = dict(client.query(
+        f"SELECT concat(model_name, ':', v.1), sum(v.2) FROM ({rows}) ARRAY JOIN if(empty(scored_by_model_version), "
+        f"[(toString(model_version), scored)], arrayZip(CAST(mapKeys(scored_by_model_version), 'Array(String)'), "
+        f"mapValues(scored_by_model_version))) AS v WHERE v.2 > 0 GROUP BY 1 ORDER BY 1",
+        parameters=parameters).result_rows)
     policies = dict(client.query(f"SELECT policy_version, sum(scored) FROM ({rows}) GROUP BY 1 ORDER BY 1",
                                  parameters=parameters).result_rows)
     items = client.query(f"SELECT i.item_id, sum(i.unsafe_impressions) AS n, max(i.max_score) FROM ({rows}) "

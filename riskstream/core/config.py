@@ -74,10 +74,16 @@ MODEL_REPOSITORY = Option("--model-repository", "RISKSTREAM_MODEL_REPOSITORY", s
 TRITON_MODEL_CONFIG = Option("--triton-model-config", "RISKSTREAM_TRITON_MODEL_CONFIG", "",
                              "the model configuration Triton loads: a name from <model>/configs/ (e.g. gpu), or "
                              "empty for config.pbtxt")
+# Triton's --model-control-mode: "none" loads the repository at start only; "poll" makes a version folder
+# added to the repository live (a reload, e.g. version 2 beside 1); "explicit" loads through its API.
+TRITON_MODEL_CONTROL_MODES = ("none", "poll", "explicit")
+TRITON_MODEL_CONTROL = Option("--triton-model-control", "RISKSTREAM_TRITON_MODEL_CONTROL", "none",
+                              "how the local Triton (re)loads models: none (at start only), poll (a new version "
+                              "folder in the repository goes live) or explicit (through its repository API)")
 
 STACK_OPTIONS = (STATE_DIR, KAFKA_PORT, KAFKA_CONTROLLER_PORT, TRITON_HTTP_PORT, TRITON_GRPC_PORT,
                  TRITON_METRICS_PORT, REGISTRY_PORT, REGISTRY_MANAGEMENT_PORT, REGISTRY_JAVA, KAFKA_HEAP,
-                 MODEL_REPOSITORY, GUARD_PORT, TRITON_MODEL_CONFIG)
+                 MODEL_REPOSITORY, GUARD_PORT, TRITON_MODEL_CONFIG, TRITON_MODEL_CONTROL)
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,12 @@ class StackSettings:
     model_repository: Path = paths.MODEL_REPOSITORY
     guard_port: int = 18090
     triton_model_config: str = ""  # Triton's --model-config-name: <model>/configs/<name>.pbtxt
+    triton_model_control: str = "none"  # one of TRITON_MODEL_CONTROL_MODES
+
+    def __post_init__(self) -> None:
+        if self.triton_model_control not in TRITON_MODEL_CONTROL_MODES:
+            raise ConfigError(f"{TRITON_MODEL_CONTROL.flag}: {self.triton_model_control!r} is not one of "
+                              f"{', '.join(TRITON_MODEL_CONTROL_MODES)}")
 
     @property
     def clickhouse_path(self) -> Path:
@@ -280,6 +292,7 @@ def stack_settings(args: argparse.Namespace) -> StackSettings:
         model_repository=Path(args.model_repository).resolve(),
         guard_port=args.guard_port,
         triton_model_config=args.triton_model_config,
+        triton_model_control=args.triton_model_control,
     )
 
 

@@ -20,6 +20,15 @@ TRANSIENT = ("StatusCode.UNAVAILABLE", "StatusCode.DEADLINE_EXCEEDED", "StatusCo
              "StatusCode.ABORTED")
 
 
+@dataclass(frozen=True)
+class Scored:
+    """One call's scores (texts x categories) and, per text, the model version Triton said produced them:
+    a batch split into several requests can straddle a reload, so the version is per row, not per call."""
+
+    scores: np.ndarray
+    versions: list[str]
+
+
 @dataclass
 class ScorerStats:
     calls: int = 0
@@ -58,18 +67,29 @@ class SafetyScorer:
                 log.warning("Triton model metadata unavailable: %s", exc)
         return self._model
 
+    def _metadata_version(self) -> str:
+        model = self.model
+        return model.version if model else ""
+
     def score(self, texts: list[str]) -> np.ndarray | None:
         """Scores (len(texts) x categories) in [0, 1], or None when this batch could not be scored."""
+        scored = self.score_versioned(texts)
+        return None if scored is None else scored.scores
+
+    def score_versioned(self, texts: list[str]) -> Scored | None:
+        """As `score`, with the model version that scored each text."""
         if not texts:
-            return np.zeros((0, 0), dtype=np.float32)
-        parts = []
+            return Scored(np.zeros((0, 0), dtype=np.float32), [])
+        parts, versions = [], []
         for start in range(0, len(texts), self.max_batch):
-            part = self._score_batch(texts[start:start + self.max_batch])
+            chunk = texts[start:start + self.max_batch]
+            part = self._score_batch(chunk)
             if part is None:
                 self.stats.unscored_items += len(texts)
                 return None
             parts.append(part)
-        return np.concatenate(parts)
+            versions.extend([self.last_model_version] * len(chunk))
+        return Scored(np.concatenate(parts), versions)
 
     def _score_batch(self, texts: list[str]) -> np.ndarray | None:
         batch = np.array([t.encode("utf-8") for t in texts], dtype=np.object_).reshape(-1, 1)
@@ -82,7 +102,8 @@ class SafetyScorer:
                 result = self._client.infer(self.settings.model_name, [tensor],
                                             outputs=[grpcclient.InferRequestedOutput("SCORES")],
                                             client_timeout=self.settings.timeout_s)
-                self.last_model_version = result.get_response().model_version or None
+                # Triton names the version that served the request; metadata's newest is the fallback.
+                self.last_model_version = result.get_response().model_version or self._metadata_version()
                 return result.as_numpy("SCORES")
             except InferenceServerException as exc:
                 self.stats.failed_calls += 1

@@ -73,6 +73,11 @@ def server_command(settings: StackSettings, http: int, grpc: int, metrics: int) 
     ]
     if settings.triton_model_config:
         command.append(f"--model-config-name={settings.triton_model_config}")
+    command.append(f"--model-control-mode={settings.triton_model_control}")
+    if settings.triton_model_control == "explicit":
+        command.append("--load-model=*")  # everything in the repository at start, as in the other modes
+    elif settings.triton_model_control == "poll":
+        command.append("--repository-poll-secs=2")
     return command, env
 
 

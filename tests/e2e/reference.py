@@ -134,7 +134,9 @@ def assert_rows_equal(services, job_id: str, records: list[dict], positions: lis
                 for t in got["top_unsafe_items"]] == want["top_unsafe_items"], key
         assert [(o["partition"], o["first_offset"], o["last_offset"]) for o in got["offset_ranges"]] == \
                want["offset_ranges"], key
+        # Every scored impression was scored by version 1 (the one the repository serves); none: no version.
         assert (got["model_name"], got["model_version"], got["policy_version"]) == \
-               ("safety_text", "1", policy.version)
+               ("safety_text", "1" if want["scored"] else "", policy.version)
+        assert got["scored_by_model_version"] == ({"1": want["scored"]} if want["scored"] else {}), key
     tumbling = sum(r["impressions"] for r in rows if r["window_seconds"] == 60)
     assert tumbling == len(records)

@@ -120,12 +120,41 @@ def test_an_all_unscored_window_has_no_quantiles_and_full_unscored_count():
     assert (m["unscored"], m["score_p50"], m["unsafe"]) == (1, None, 0)
 
 
+def _fill_versioned(events, versions):
+    acc = WindowAccumulator()
+    for (item, creator, partition, offset, scores), version in zip(events, versions):
+        acc.add(item, creator, partition, offset, scores, CATEGORIES, POLICY, model_version=version)
+    return acc
+
+
 def test_rows_carry_lineage_and_every_column():
-    row = health_row(120_000, 60_000, ("s", "r", "m", "c"), _fill(_events(5, 4)), Lineage("job", "model", "3", "v1"))
+    events = _events(5, 4)
+    acc = _fill_versioned(events, ["3"] * len(events))
+    row = health_row(120_000, 60_000, ("s", "r", "m", "c"), acc, Lineage("job", "model", "2", "v1"))
     values = dict(zip(HEALTH_COLUMNS, row))
     assert len(row) == len(HEALTH_COLUMNS)
     assert (values["window_start"], values["window_end"], values["window_seconds"]) == (120_000, 180_000, 60)
+    # The version that scored the impressions, not the one the job read at start.
     assert (values["job_id"], values["model_version"], values["policy_version"], values["revision"]) == ("job", "3", "v1", 5)
+    assert values["scored_by_model_version"] == {"3": sum(e[4] is not None for e in events)}
+
+
+def test_a_window_spanning_a_model_reload_names_both_versions_with_their_counts():
+    events = _events(40, 8)
+    scored = [e for e in events if e[4] is not None]
+    versions = ["9"] * 20 + ["10"] * 20  # 10 after 9, whatever the string order
+    left, right = _fill_versioned(events[:20], versions[:20]), _fill_versioned(events[20:], versions[20:])
+    right.merge(left)
+    values = dict(zip(HEALTH_COLUMNS, health_row(0, 60_000, ("s", "r", "m", "c"), right, Lineage("j", "m", "9", "p"))))
+    assert values["model_version"] == "9,10"
+    assert values["scored_by_model_version"] == {"9": sum(e[4] is not None for e in events[:20]),
+                                                 "10": sum(e[4] is not None for e in events[20:])}
+    assert sum(values["scored_by_model_version"].values()) == len(scored) == values["scored"]
+    restored = pickle.loads(pickle.dumps(right))
+    assert restored.metrics()["scored_by_model_version"] == values["scored_by_model_version"]
+    nothing = _fill_versioned([("i", "c", 0, 1, None)], [None])
+    assert dict(zip(HEALTH_COLUMNS, health_row(0, 60_000, ("s", "r", "m", "c"), nothing,
+                                               Lineage("j", "m", "9", "p"))))["model_version"] == ""
 
 
 def test_window_spec_assigns_starts_and_counts_views():

@@ -24,6 +24,11 @@ def _impressions(n, seed):
     return rows
 
 
+def _version(impression) -> str | None:
+    """The model that scored it: version 1 before a reload at offset 450, version 2 after."""
+    return "1" if impression.source_offset < 450 else "2"
+
+
 def _per_impression(rows):
     """The reference: one accumulator per window and slice, fed impression by impression."""
     windows = {}
@@ -31,7 +36,7 @@ def _per_impression(rows):
         key = (impression.event_time - impression.event_time % WINDOW, impression.dimensions)
         windows.setdefault(key, WindowAccumulator()).add(
             impression.item_id, impression.creator_id, impression.source_partition, impression.source_offset,
-            scores, CATEGORIES, POLICY)
+            scores, CATEGORIES, POLICY, model_version=_version(impression))
     return windows
 
 
@@ -39,7 +44,8 @@ def _by_batches(rows, size):
     windows = {}
     for start in range(0, len(rows), size):
         batch = rows[start:start + size]
-        for partial in aggregate([i for i, _ in batch], [s for _, s in batch], WINDOW, CATEGORIES, POLICY):
+        for partial in aggregate([i for i, _ in batch], [s for _, s in batch], WINDOW, CATEGORIES, POLICY,
+                                 [_version(i) for i, _ in batch]):
             windows.setdefault((partial.window_start, partial.dimensions), WindowAccumulator()) \
                 .merge(partial.accumulator())
     return windows
@@ -57,7 +63,8 @@ def test_partials_merged_in_any_batching_equal_the_per_impression_aggregate():
             for sums in ("harm_by_category", "harm_by_viewer_cohort", "harm_by_creator_cohort"):
                 gh, wh = g.pop(sums), w.pop(sums)
                 assert gh.keys() == wh.keys() and all(abs(gh[c] - wh[c]) < 1e-9 for c in wh), sums
-            assert g == w, (size, key)  # counts, sets, top items, offsets, the same sketch bytes
+            assert g == w, (size, key)  # counts, sets, top items, offsets, the same sketch bytes, versions
+    assert any(len(acc.metrics()["scored_by_model_version"]) == 2 for acc in _per_impression(rows).values())
 
 
 def test_a_partial_lists_every_impression_it_holds_for_late_counting():

@@ -23,7 +23,7 @@ def model(caption: str) -> tuple[float, float]:
 def score_through(cache: ScoreCache, batch, version="1", fail=False):
     plan = cache.plan(batch)
     scores = None if fail else [model(c) for c in plan.captions]
-    return plan, cache.complete(plan, scores, None if fail else version)
+    return plan, cache.complete(plan, scores, None if fail else [version] * len(plan.captions))
 
 
 def test_a_batch_sends_each_distinct_item_once_and_the_next_batch_hits():
@@ -75,6 +75,20 @@ def test_a_new_model_version_drops_every_entry():
     assert score_through(cache, [("a", "x")], version="2")[0].captions == ["x"]
 
 
+def test_each_score_carries_the_version_that_produced_it_across_a_reload():
+    """A batch after a reload mixes hits scored by the old model with misses scored by the new one: each
+    impression names its own; a response that spans the reload keeps only the newest version's scores."""
+    cache = ScoreCache(max_items=10, ttl_s=60)
+    score_through(cache, [("a", "x")], version="1")
+    plan, _ = score_through(cache, [("a", "x"), ("b", "y"), ("c", None)], version="2")
+    assert plan.versions == ["1", "2", None]
+    assert cache.model_version == "2" and len(cache) == 1  # x, scored by 1, was dropped
+    plan = cache.plan([("d", "z"), ("e", "w")])
+    cache.complete(plan, [model("z"), model("w")], ["2", "3"])
+    assert plan.versions == ["2", "3"] and cache.model_version == "3"
+    assert score_through(cache, [("d", "z"), ("e", "w")], version="3")[0].captions == ["z"]
+
+
 def test_a_failed_call_leaves_its_items_unscored_and_uncached():
     cache = ScoreCache(max_items=10, ttl_s=60)
     score_through(cache, [("a", "x")])
@@ -88,7 +102,7 @@ def test_scores_must_match_the_captions_sent():
     cache = ScoreCache(max_items=10, ttl_s=60)
     plan = cache.plan([("a", "x"), ("b", "y")])
     with pytest.raises(ValueError, match="1 scores for 2 captions"):
-        cache.complete(plan, [model("x")], "1")
+        cache.complete(plan, [model("x")], ["1"])
 
 
 @pytest.mark.parametrize("items, ttl", [(0, 60), (10, 0)])
