@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 
 KUBECONFORM_VERSION := v0.7.0
 
-setup: $(VENV)/.installed $(TRITON_VENV)/.installed .cache/jars/.verified model_repository/safety_text/1/classifier.joblib .cache/bin/kubeconform .cache/chromium
+setup: $(VENV)/.installed $(TRITON_VENV)/.installed .cache/jars/.verified model_repository/safety_text/1/classifier.joblib .cache/bin/kubeconform .cache/chromium .cache/openlineage-spec/.verified
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,17 @@ $(TRITON_VENV)/.installed: model_repository/requirements.txt
 # Validates k8s/ manifests against Kubernetes' and the operators' schemas (tests/unit/test_k8s.py).
 .cache/bin/kubeconform:
 	GOBIN=$(CURDIR)/.cache/bin go install github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)
+
+# The OpenLineage spec's JSON Schemas, which tests/e2e/test_lineage.py checks the job's events against: cargo
+# fetches the one crate that carries them (tests/openlineage_spec/Cargo.toml says why; Cargo.lock pins its
+# checksum, which cargo verifies), and only its schema files are unpacked.
+OPENLINEAGE_SPEC_CRATE := datafusion-openlineage-0.0.7
+.cache/openlineage-spec/.verified: tests/openlineage_spec/Cargo.toml tests/openlineage_spec/Cargo.lock
+	CARGO_HOME=$(CURDIR)/.cache/cargo cargo fetch --locked --manifest-path tests/openlineage_spec/Cargo.toml
+	rm -rf $(@D) && mkdir -p $(@D)
+	tar -xzf $$(ls .cache/cargo/registry/cache/*/$(OPENLINEAGE_SPEC_CRATE).crate | head -1) -C $(@D) \
+	  --strip-components=4 $(OPENLINEAGE_SPEC_CRATE)/tests/schemas/openlineage
+	test -f $(@D)/OpenLineage.json && touch $@
 
 # A headless Chromium for the report's browser test (tests/integration/test_report.py): Debian's package,
 # installed once (needs root; or set RISKSTREAM_CHROMIUM to a Chromium binary and touch .cache/chromium).

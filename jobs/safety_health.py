@@ -23,7 +23,7 @@ from pyflink.table import StreamTableEnvironment
 from pyflink.table.udf import udf
 
 from jobs import (breaker_operator, clickhouse_sink, health_operators as ops, kafka_tables, label_join, policy_audit,
-                  runtime)
+                  run_lineage, runtime)
 from jobs.ingest_udf import INGEST_FIELDS, INPUT_COLUMNS, PARTIAL_ROW, RESULT_TYPE, IngestBatch
 from jobs.keyed import keyed_process
 from jobs.sink_rows import SINK_ROW
@@ -204,11 +204,13 @@ def starting_policy(kafka: KafkaSettings, path: Path, categories: tuple[str, ...
 
 @dataclass(frozen=True)
 class Started:
-    """A submitted job: Flink's client for it, the lineage stamped on its rows, and its run record."""
+    """A submitted job: Flink's client for it, the lineage stamped on its rows, its run record, and its
+    OpenLineage run (None: no lineage target configured)."""
 
     client: object
     lineage: Lineage
     run: JobRun
+    openlineage: run_lineage.JobLineage | None = None
 
 
 def start(services: ServiceSettings, job: HealthJobSettings) -> Started:
@@ -231,17 +233,44 @@ def start(services: ServiceSettings, job: HealthJobSettings) -> Started:
                  started_ms=int(time.time() * 1000))
     if job.state_dir is not None:
         job_runs.record(job.state_dir, run)
-    return Started(client, lineage, run)
+    tracked = None
+    if job.lineage.enabled:
+        from pyflink.version import __version__ as flink_version
+
+        tracked = run_lineage.begin(services, replace(job, job_id=lineage.job_id), consumer_group(lineage.job_id),
+                                    model, policy.version, restored=bool(restore), flink_job_id=run.flink_job_id,
+                                    engine_version=flink_version)
+        tracked.start()
+    return Started(client, lineage, run, tracked)
 
 
 def run(services: ServiceSettings, job: HealthJobSettings) -> Lineage:
-    """Run until the input ends (bounded), or until stopped or cancelled; the run is recorded meanwhile."""
+    """Run until the input ends (bounded), or until stopped or cancelled; the run is recorded meanwhile, and
+    its OpenLineage events emitted: RUNNING every --lineage-interval-s, then COMPLETE or FAIL."""
     started = start(services, job)
     print(f"job {started.run.job_id} running: Flink job {started.run.flink_job_id}, REST {started.run.rest_url}, "
           f"log {started.run.log_file}", flush=True)
+    tracked = started.openlineage
     try:
-        started.client.get_job_execution_result().result()
+        result = started.client.get_job_execution_result()
+        if tracked is not None and job.lineage.interval_s:
+            next_event = time.monotonic() + job.lineage.interval_s
+            while not result.done():
+                time.sleep(0.5)
+                if time.monotonic() >= next_event and not result.done():
+                    tracked.running()
+                    next_event = time.monotonic() + job.lineage.interval_s
+        result.result()
+    except BaseException as error:
+        if tracked is not None:
+            tracked.fail(error)
+        raise
+    else:
+        if tracked is not None:
+            tracked.complete()
     finally:
+        if tracked is not None:
+            tracked.close()
         if job.state_dir is not None:
             job_runs.forget(job.state_dir, started.run)
     return started.lineage

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from riskstream.core import paths
-from riskstream.core.config import Option
+from riskstream.core.config import Option, Secret
 from riskstream.core.errors import ConfigError
 
 
@@ -55,6 +55,22 @@ SCORE_CACHE_ITEMS = Option("--score-cache-items", "RISKSTREAM_SCORE_CACHE_ITEMS"
 SCORE_CACHE_TTL = Option("--score-cache-ttl-s", "RISKSTREAM_SCORE_CACHE_TTL_S", 3600,
                          "oldest a cached score may be, seconds", int)
 
+LINEAGE_FILE = Option("--lineage-file", "RISKSTREAM_LINEAGE_FILE", None,
+                      "file the job appends its OpenLineage run events to, one JSON event per line (default: "
+                      "<state dir>/lineage/events.jsonl locally, none on a Flink cluster; '' for none)")
+LINEAGE_URL = Option("--lineage-url", "RISKSTREAM_LINEAGE_URL", "",
+                     "OpenLineage HTTP endpoint's base URL (Marquez: http://marquez:5000; events are POSTed to "
+                     "<url>/<--lineage-endpoint>); empty: none")
+LINEAGE_ENDPOINT = Option("--lineage-endpoint", "RISKSTREAM_LINEAGE_ENDPOINT", "api/v1/lineage",
+                          "path of the OpenLineage HTTP endpoint under --lineage-url")
+LINEAGE_API_KEY = Option("--lineage-api-key", "RISKSTREAM_LINEAGE_API_KEY", "",
+                         "bearer token for the OpenLineage endpoint (never printed)", Secret)
+LINEAGE_NAMESPACE = Option("--lineage-namespace", "RISKSTREAM_LINEAGE_NAMESPACE", "riskstream",
+                           "OpenLineage namespace of the job (its name is the job id)")
+LINEAGE_INTERVAL = Option("--lineage-interval-s", "RISKSTREAM_LINEAGE_INTERVAL_S", 60,
+                          "seconds between the RUNNING events of a running job, with the offsets read so far "
+                          "(0: only START and COMPLETE or FAIL)", int)
+
 VERDICT_MEMO_ITEMS = Option("--verdict-memo-items", "RISKSTREAM_VERDICT_MEMO_ITEMS", 100_000,
                             "items whose last written verdict the job remembers, so it writes a verdict only when "
                             "it changes (0: one per impression)", int)
@@ -68,7 +84,8 @@ LABEL_ITEM_MEMORY = Option("--label-item-memory-hours", "RISKSTREAM_LABEL_ITEM_M
 HEALTH_JOB_OPTIONS = (WINDOW_SIZE, SLIDE_VIEW, ALLOWED_LATENESS, OUT_OF_ORDERNESS, IDLE_TIMEOUT, POLICY,
                       CHECKPOINT_DIR, CHECKPOINT_INTERVAL, PARALLELISM, BUNDLE_TIME, BUNDLE_SIZE, DIMENSION_PATTERN,
                       DIMENSION_MAX_LENGTH, DEAD_LETTER_MAX_BYTES, REST_PORT, SCORE_CACHE_ITEMS, SCORE_CACHE_TTL,
-                      VERDICT_MEMO_ITEMS, LABEL_WAIT, LABEL_ITEM_MEMORY)
+                      VERDICT_MEMO_ITEMS, LABEL_WAIT, LABEL_ITEM_MEMORY, LINEAGE_FILE, LINEAGE_URL, LINEAGE_ENDPOINT,
+                      LINEAGE_API_KEY, LINEAGE_NAMESPACE, LINEAGE_INTERVAL)
 
 # The Kafka producer's default max.request.size; a dead letter (payload, key and headers capped, plus
 # the envelope) must stay under it, so the caps together are checked against it.
@@ -118,6 +135,32 @@ class ScoreCacheSettings:
 
 
 @dataclass(frozen=True)
+class LineageSettings:
+    """Where a job run's OpenLineage events go (`riskstream.io.openlineage`): a file, an HTTP endpoint, both or
+    neither (the default of a job built in code: set `file` or `url` to emit)."""
+
+    file: Path | None = None
+    url: str = ""
+    endpoint: str = LINEAGE_ENDPOINT.default
+    api_key: Secret = field(default=Secret(""))
+    namespace: str = LINEAGE_NAMESPACE.default
+    interval_s: int = LINEAGE_INTERVAL.default
+    timeout_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.interval_s < 0:
+            raise ConfigError(f"{LINEAGE_INTERVAL.flag}: at least 0, got {self.interval_s}")
+        if self.url and not self.url.startswith(("http://", "https://")):
+            raise ConfigError(f"{LINEAGE_URL.flag}: an http(s) URL, got {self.url!r}")
+        if not self.namespace:
+            raise ConfigError(f"{LINEAGE_NAMESPACE.flag}: must not be empty")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.file or self.url)
+
+
+@dataclass(frozen=True)
 class HealthJobSettings:
     """Everything the safety-health job needs besides service addresses."""
 
@@ -153,6 +196,7 @@ class HealthJobSettings:
     # Where the run is recorded (for `riskstream job ...`) and its Flink log kept; None: neither.
     state_dir: Path | None = None
     rest_port: int = 0
+    lineage: LineageSettings = field(default_factory=LineageSettings)
 
     def __post_init__(self) -> None:
         size = self.window_size_ms
@@ -206,7 +250,20 @@ def health_job_settings(args: argparse.Namespace, state_dir: Path, on_cluster: b
         start_offsets=parse_offsets(args.start_offsets),
         end_offsets=parse_offsets(args.end_offsets), from_checkpoint=args.from_checkpoint,
         job_id=args.job_id, state_dir=Path(state_dir).resolve(), rest_port=args.rest_port,
+        lineage=lineage_settings(args, state_dir, on_cluster),
     )
+
+
+def lineage_settings(args: argparse.Namespace, state_dir: Path, on_cluster: bool = False) -> LineageSettings:
+    """Locally the events go to a file in the state folder unless --lineage-file says otherwise; on a cluster,
+    only where configured."""
+    if args.lineage_file is None:
+        file = None if on_cluster else (Path(state_dir) / "lineage" / "events.jsonl").resolve()
+    else:
+        file = Path(args.lineage_file).resolve() if args.lineage_file else None
+    return LineageSettings(file=file, url=args.lineage_url, endpoint=args.lineage_endpoint,
+                           api_key=Secret(args.lineage_api_key), namespace=args.lineage_namespace,
+                           interval_s=args.lineage_interval_s)
 
 
 def format_offsets(offsets: dict[int, int]) -> str:

@@ -123,6 +123,28 @@ def ensure_topics(bootstrap: str, topics: list[TopicSpec], timeout_s: float = 30
 
 def end_offsets(bootstrap: str, topic: str, timeout_s: float = 10.0) -> dict[int, int]:
     """Partition -> next offset to be written: where a reader starts to see only what comes after now."""
+    return {partition: high for partition, (_, high) in offset_bounds(bootstrap, topic, timeout_s).items()}
+
+
+def committed_offsets(bootstrap: str, group: str, topic: str, timeout_s: float = 10.0) -> dict[int, int]:
+    """Partition -> the offset `group` committed on `topic` (the next it would read); partitions it has not
+    committed are absent."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False},
+                        logger=_QUIET)
+    try:
+        partitions = _admin(bootstrap).list_topics(topic, timeout=timeout_s).topics[topic].partitions
+        committed = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=timeout_s)
+        return {tp.partition: tp.offset for tp in committed if tp.offset >= 0}
+    except KafkaException as exc:
+        raise RiskstreamError(f"could not read group {group}'s offsets of {topic} on {bootstrap}: {exc}") from exc
+    finally:
+        consumer.close()
+
+
+def offset_bounds(bootstrap: str, topic: str, timeout_s: float = 10.0) -> dict[int, tuple[int, int]]:
+    """Partition -> (first offset still held, next offset to be written)."""
     from confluent_kafka import Consumer, TopicPartition
 
     import time
@@ -134,13 +156,13 @@ def end_offsets(bootstrap: str, topic: str, timeout_s: float = 10.0) -> dict[int
         partitions = _admin(bootstrap).list_topics(topic, timeout=timeout_s).topics[topic].partitions
         while True:
             try:
-                return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)[1]
+                return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)
                         for p in partitions}
             except KafkaException as exc:
                 # A topic created a moment ago may still be electing its partition leaders.
                 if not exc.args[0].retriable() and exc.args[0].code() != KafkaError.NOT_LEADER_FOR_PARTITION \
                         or time.monotonic() > deadline:
-                    raise RiskstreamError(f"could not read the end offsets of {topic} on {bootstrap}: {exc}") from exc
+                    raise RiskstreamError(f"could not read the offsets of {topic} on {bootstrap}: {exc}") from exc
                 time.sleep(0.2)
     finally:
         consumer.close()

@@ -96,3 +96,26 @@ def test_latest_checkpoint_needs_a_local_folder():
     for location in ("s3://bucket/chk", None):
         with pytest.raises(RiskstreamError, match="give the checkpoint's path or URI"):
             checkpoints.latest(location)
+
+
+def test_lineage_goes_to_the_state_folder_locally_only_where_configured_on_a_cluster(tmp_path):
+    from riskstream.core.job_config import health_job_settings
+
+    local = health_job_settings(_job_args([]), tmp_path).lineage
+    assert (local.file, local.url, local.enabled) == (tmp_path.resolve() / "lineage" / "events.jsonl", "", True)
+    cluster = health_job_settings(_job_args([]), tmp_path, on_cluster=True).lineage
+    assert (cluster.file, cluster.enabled) == (None, False)
+    marquez = health_job_settings(_job_args(["--lineage-url", "http://marquez:5000", "--lineage-file", "",
+                                             "--lineage-api-key", "s3cret"]), tmp_path, on_cluster=True).lineage
+    assert (marquez.file, marquez.url, marquez.enabled) == (None, "http://marquez:5000", True)
+    assert "s3cret" not in config.describe(marquez)
+
+
+@pytest.mark.parametrize("argv, field", [(["--lineage-url", "marquez:5000"], "--lineage-url"),
+                                         (["--lineage-interval-s", "-1"], "--lineage-interval-s"),
+                                         (["--lineage-namespace", ""], "--lineage-namespace")])
+def test_a_bad_lineage_setting_is_refused_naming_the_flag(tmp_path, argv, field):
+    from riskstream.core.job_config import health_job_settings
+
+    with pytest.raises(ConfigError, match=field):
+        health_job_settings(_job_args(argv), tmp_path)
