@@ -23,32 +23,41 @@ def tables(client: Client) -> list[str]:
     return [name for (name,) in rows if name != retention.LEDGER]
 
 
-def _names_one(client: Client, table: str) -> str:
-    """A condition on `table`'s rows: one of its runs of id characters is in {ids:Array(String)}."""
-    columns = [name for (name,) in client.query(
-        "SELECT name FROM system.columns WHERE database = currentDatabase() AND table = {table:String} "
-        "ORDER BY position", parameters={"table": table}).result_rows]
+def _columns(client: Client) -> dict[str, list[str]]:
+    """Every table of the database -> its columns in order (one read of system.columns)."""
+    found: dict[str, list[str]] = {}
+    for table, name in client.query("SELECT table, name FROM system.columns WHERE database = currentDatabase() "
+                                    "ORDER BY table, position").result_rows:
+        found.setdefault(table, []).append(name)
+    return found
+
+
+def _names_one(columns: list[str]) -> str:
+    """A condition on a table's rows (of `columns`): one of its runs of id characters is in {ids:Array(String)}."""
     text = "toString(tuple(" + ", ".join(f"`{c}`" for c in columns) + "))"
     # IN (subquery) makes a hash set of the ids: one lookup per run, however many ids.
     return f"arrayExists(t -> t IN (SELECT arrayJoin({{ids:Array(String)}})), extractAll({text}, '[{ID_CHARACTERS}]+'))"
 
 
-def rows_naming(client: Client, table: str, ids: list[str]) -> int:
+def rows_naming(client: Client, table: str, ids: list[str], columns: list[str] | None = None) -> int:
     """Rows of `table` in its active parts (no FINAL: an older version of a row counts too) naming one of `ids`."""
     if not ids:
         return 0
-    return int(client.query(f"SELECT count() FROM {table} WHERE {_names_one(client, table)}",
+    columns = _columns(client)[table] if columns is None else columns
+    return int(client.query(f"SELECT count() FROM {table} WHERE {_names_one(columns)}",
                             parameters={"ids": ids}).result_rows[0][0])
 
 
 def scan(client: Client, ids: list[str]) -> dict[str, int]:
     """Every table -> rows naming one of `ids`."""
-    return {table: rows_naming(client, table, ids) for table in tables(client)}
+    columns = _columns(client)
+    return {table: rows_naming(client, table, ids, columns[table]) for table in tables(client)}
 
 
 def erase(client: Client, ids: list[str]) -> dict[str, int]:
     """Remove `ids` from every table; returns, per table, the rows that named one (rewritten or deleted)."""
-    found = scan(client, ids)
+    columns = _columns(client)
+    found = {table: rows_naming(client, table, ids, columns[table]) for table in tables(client)}
     for table, count in found.items():
         if not count:
             continue
@@ -57,8 +66,8 @@ def erase(client: Client, ids: list[str]) -> dict[str, int]:
             client.command(f"ALTER TABLE {table} UPDATE {column} = arrayFilter(i -> NOT has({{ids:Array(String)}}, "
                            f"i.item_id), {column}) WHERE hasAny({column}.item_id, {{ids:Array(String)}}) "
                            f"SETTINGS mutations_sync = 2", parameters={"ids": ids})
-        if table not in ITEM_LISTS or rows_naming(client, table, ids):
-            client.command(f"ALTER TABLE {table} DELETE WHERE {_names_one(client, table)} SETTINGS mutations_sync = 2",
+        if table not in ITEM_LISTS or rows_naming(client, table, ids, columns[table]):
+            client.command(f"ALTER TABLE {table} DELETE WHERE {_names_one(columns[table])} SETTINGS mutations_sync = 2",
                            parameters={"ids": ids})
     return {table: count for table, count in found.items() if count}
 

@@ -8,10 +8,10 @@ import logging
 import time
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from riskstream.core.config import KafkaSettings
-from riskstream.io import kafka_admin
+from riskstream.io import kafka_admin, topic_records
 
 PARTITION = 0
 log = logging.getLogger(__name__)
@@ -83,13 +83,8 @@ def read_all(kafka: KafkaSettings, timeout_s: float = 10.0) -> list[TopicRecord]
 
 
 def append(kafka: KafkaSettings, key: bytes, value: bytes, timestamp_ms: int) -> int:
-    """Write one record and wait for the broker's acknowledgement; returns its offset."""
-    producer = Producer({"bootstrap.servers": kafka.bootstrap_servers, "enable.idempotence": True, "acks": "all"})
-    delivered: list = []
-    producer.produce(kafka.policies_topic, key=key, value=value, partition=PARTITION, timestamp=timestamp_ms,
-                     on_delivery=lambda err, msg: delivered.append((err, msg)))
-    producer.flush(10.0)
-    if not delivered or delivered[0][0] is not None:
-        raise KafkaException(delivered[0][0] if delivered else
-                             f"no acknowledgement from {kafka.bootstrap_servers} for {kafka.policies_topic}")
-    return delivered[0][1].offset()
+    """Write one record to the policies topic's one partition and wait for the broker's acknowledgement;
+    returns its offset."""
+    [offset] = topic_records.produce(kafka.bootstrap_servers, kafka.policies_topic,
+                                     [(key, value, PARTITION, timestamp_ms)], timeout_s=10.0)
+    return offset

@@ -31,27 +31,38 @@ def newest_per_key(bootstrap: str, topic: str, timeout_s: float = 30.0) -> dict[
 
 def write(bootstrap: str, topic: str, records: list[tuple[bytes, bytes | None]], timeout_s: float = 30.0) -> int:
     """Write (key, value) records (a None value is a tombstone) and wait for every acknowledgement."""
+    return len(produce(bootstrap, topic, [(key, value, None, None) for key, value in records], timeout_s))
+
+
+def produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes | None, int | None, int | None]],
+            timeout_s: float = 30.0) -> list[int]:
+    """Write (key, value, partition, timestamp ms) records, a None partition chosen by the key and a None
+    timestamp the producer's clock, and wait for every acknowledgement; returns their offsets in order."""
     # Java's partitioner (murmur2), the one Flink's Kafka sink uses: a tombstone lands in its key's partition.
     producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
                          "partitioner": "murmur2_random"})
+    offsets: list[int | None] = [None] * len(records)
     failed: list = []
-    acknowledged = 0
 
-    def delivered(error, _message) -> None:
-        nonlocal acknowledged
-        if error is None:
-            acknowledged += 1
-        else:
-            failed.append(error)
+    def delivered(index: int):
+        def callback(error, message) -> None:
+            if error is None:
+                offsets[index] = message.offset()
+            else:
+                failed.append(error)
+        return callback
 
-    for key, value in records:
-        producer.produce(topic, key=key, value=value, on_delivery=delivered)
+    for index, (key, value, partition, timestamp_ms) in enumerate(records):
+        placement = {} if partition is None else {"partition": partition}
+        stamp = {} if timestamp_ms is None else {"timestamp": timestamp_ms}
+        producer.produce(topic, key=key, value=value, on_delivery=delivered(index), **placement, **stamp)
         producer.poll(0)
     producer.flush(timeout_s)
+    acknowledged = sum(offset is not None for offset in offsets)
     if failed or acknowledged != len(records):
         raise KafkaException(f"{topic} on {bootstrap}: {acknowledged} of {len(records)} records acknowledged "
                              f"({failed[0] if failed else 'timed out'})")
-    return acknowledged
+    return offsets
 
 
 @dataclass(frozen=True)
