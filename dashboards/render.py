@@ -11,7 +11,7 @@ import yaml
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
 from dashboards import (alerts, drilldown, harm_by_cohort, model_bias, notifications, pipeline_health, provisioning,
-                        safety_overview)
+                        safety_overview, trace)
 
 OUTPUT = Path(__file__).resolve().parent / "provisioning"
 DASHBOARD_PATH_IN_GRAFANA = "/etc/grafana/provisioning/dashboards/riskstream"
@@ -38,6 +38,7 @@ def files(env: provisioning.Environment = provisioning.Environment()) -> dict[st
         "pipeline-health": pipeline_health.build(provisioning.DATASOURCE_UID, provisioning.PROMETHEUS_UID, env.database),
         "harm-by-cohort": harm_by_cohort.build(provisioning.DATASOURCE_UID, env.database),
         "model-bias": model_bias.build(provisioning.DATASOURCE_UID, env.database),
+        "trace": trace.build(provisioning.DATASOURCE_UID, env.database),
     }
     return {
         "datasources/riskstream.yaml": _yaml(provisioning.datasource(env)),

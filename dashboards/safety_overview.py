@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard
 
-from dashboards import panels, quantiles
+from dashboards import panels, quantiles, trace
 
 UID = "riskstream-safety-overview"
 
@@ -65,7 +65,7 @@ ORDER BY time""",
         "Circuit breaker transitions": f"""
 SELECT window_end AS since, surface, region, recommender_model_version, from_state, to_state,
        scored, unsafe, round(rate, 3) AS rate, round(baseline_rate, 3) AS baseline_rate, round(z, 1) AS z,
-       reason, policy_version
+       reason, policy_version, toUnixTimestamp64Milli(window_end) AS at_ms
 FROM {database}.breaker_transitions FINAL
 WHERE $__timeFilter(window_end) AND job_id = '${{job}}'
 ORDER BY since DESC LIMIT 100""",
@@ -87,7 +87,10 @@ def build(datasource_uid: str, database: str = "riskstream") -> dashboard.Dashbo
     return (
         panels.riskstream_dashboard("Safety health overview", UID, ["safety"], database, datasource_uid)
         .with_panel(panels.time_series("Unsafe rate by surface", sql["Unsafe rate by surface"], datasource_uid,
-                                       "percentunit", "Share of scored impressions unsafe in any category, per policy."))
+                                       "percentunit", "Share of scored impressions unsafe in any category, per policy. "
+                                       "Click a point to trace what fed the surface's last 10 minutes.")
+                    .data_links([trace.link("Trace: what fed it", {"surface": "${__field.labels.surface}"},
+                                            "${__value.time}")]))
         .with_panel(panels.time_series("Exposure-weighted harm by surface", sql["Exposure-weighted harm by surface"],
                                        datasource_uid, "short", "Sum over impressions of the item's highest safety score."))
         .with_panel(panels.time_series("Coverage (scored / impressions)", sql["Coverage (scored / impressions)"],
@@ -109,7 +112,11 @@ def build(datasource_uid: str, database: str = "riskstream") -> dashboard.Dashbo
                                           "transitions; slices that never moved are closed and not shown."))
         .with_panel(panels.ranked_table("Circuit breaker transitions", sql["Circuit breaker transitions"],
                                         datasource_uid, "Every move of a per-slice breaker, newest first, with the "
-                                        "evidence it was decided on (event time)."))
+                                        "evidence it was decided on (event time); a row links to what fed the "
+                                        "slice's windows before it.")
+                    .data_links([trace.link("Trace: what fed it", {
+                        "surface": "${__data.fields.surface}", "region": "${__data.fields.region}",
+                        "version": "${__data.fields.recommender_model_version}"}, "${__data.fields.at_ms}")]))
         .with_panel(panels.time_series(
             "Shadow policy: unsafe rate in force vs if enforced", sql["Shadow policy: unsafe rate in force vs if enforced"],
             datasource_uid, "percentunit", "Per shadow policy, on the same scored impressions: the unsafe share under the "

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from dashboards import trace as trace_queries
 from riskstream.cli.explain_command import SPIKE_RULE, SPIKE_WINDOW_MINUTES, slice_argument
 from riskstream.cli.tables import format_table
 from riskstream.core import config, paths
@@ -21,7 +22,6 @@ from riskstream.core.errors import ConfigError
 from riskstream.io import clickhouse
 
 MINUTE_MS = 60_000
-TOP_ITEMS = 10
 
 
 @dataclass(frozen=True)
@@ -62,60 +62,29 @@ def _where(slice_: dict[str, str], start_ms: int, end_ms: int, job_id: str | Non
 
 def feed(client, where: str, parameters: dict) -> Feed:
     """What fed the rows matching `where` (read with FINAL: each window's newest revision)."""
-    rows = f"SELECT * FROM safety_health FINAL WHERE {where}"
-    totals = client.query(f"SELECT count(), sum(impressions), sum(unsafe) FROM ({rows})",
-                          parameters=parameters).result_rows[0]
+    sql = trace_queries.fed_by(f"SELECT * FROM safety_health FINAL WHERE {where}")
+
+    def rows(name: str) -> list:
+        return client.query(sql[name], parameters=parameters).result_rows
+
+    [(count, impressions, unsafe)] = rows("totals")
     offsets: dict[str, dict[int, tuple[int, int]]] = {}
-    for job, partition, first, last in client.query(
-            f"SELECT job_id, r.partition, min(r.first_offset), max(r.last_offset) FROM ({rows}) "
-            f"ARRAY JOIN offset_ranges AS r GROUP BY job_id, r.partition ORDER BY job_id, r.partition",
-            parameters=parameters).result_rows:
+    for job, partition, first, last in rows("offsets"):
         offsets.setdefault(job, {})[int(partition)] = (int(first), int(last))
-    # Scored impressions per model version that scored them (rows from before the per-version map: the
-    # version the job read at start).
-    models = dict(client.query(
-        f"SELECT concat(model_name, ':', v.1), sum(v.2) FROM ({rows}) ARRAY JOIN if(empty(scored_by_model_version), "
-        f"[(toString(model_version), scored)], arrayZip(CAST(mapKeys(scored_by_model_version), 'Array(String)'), "
-        f"mapValues(scored_by_model_version))) AS v WHERE v.2 > 0 GROUP BY 1 ORDER BY 1",
-        parameters=parameters).result_rows)
-    policies = dict(client.query(f"SELECT policy_version, sum(scored) FROM ({rows}) GROUP BY 1 ORDER BY 1",
-                                 parameters=parameters).result_rows)
-    items = client.query(f"SELECT i.item_id, sum(i.unsafe_impressions) AS n, max(i.max_score) FROM ({rows}) "
-                         f"ARRAY JOIN top_unsafe_items AS i GROUP BY i.item_id ORDER BY n DESC, i.item_id "
-                         f"LIMIT {TOP_ITEMS}", parameters=parameters).result_rows
-    return Feed(int(totals[0]), int(totals[1] or 0), int(totals[2] or 0), offsets,
-                {k: int(v) for k, v in models.items()}, {k: int(v) for k, v in policies.items()},
-                [(item, int(n), float(score)) for item, n, score in items])
+    return Feed(int(count), int(impressions or 0), int(unsafe or 0), offsets,
+                {model: int(n) for model, n in rows("models")}, {policy: int(n) for policy, n in rows("policies")},
+                [(item, int(n), float(score)) for item, n, score in rows("items")])
 
 
 def _followed(client, slice_: dict[str, str], start_ms: int, end_ms: int) -> dict[str, list[dict]]:
     """Breaker transitions of the slice from the window on, the causes explain found for it, and the audit
     trail's records naming it."""
-    def rows(sql: str, **parameters) -> list[dict]:
+    parameters = {"s": slice_.get("surface", ""), "r": slice_.get("region", ""), "start": start_ms, "end": end_ms}
+    found = {}
+    for name, sql in trace_queries.followed("", "{s:String}", "{r:String}", "{start:Int64}", "{end:Int64}").items():
         result = client.query(sql, parameters=parameters)
-        return [dict(zip(result.column_names, row)) for row in result.result_rows]
-
-    surface, region = slice_.get("surface", ""), slice_.get("region", "")
-    return {
-        "breaker_transitions": rows(
-            "SELECT window_end, surface, region, recommender_model_version, from_state, to_state, rate, "
-            "baseline_rate, z, reason, policy_version, job_id FROM breaker_transitions FINAL "
-            "WHERE surface = {s:String} AND region = {r:String} "
-            "AND window_end >= fromUnixTimestamp64Milli({start:Int64}, 'UTC') ORDER BY window_end",
-            s=surface, r=region, start=start_ms),
-        "causes": rows(
-            "SELECT window_end, rank, cause, round(explanatory_power, 3) AS explains, significant, explained_at, "
-            "job_id FROM alert_causes FINAL WHERE slice = {slice:String} "
-            "AND window_end > fromUnixTimestamp64Milli({start:Int64}, 'UTC') "
-            "AND window_end <= fromUnixTimestamp64Milli({end:Int64}, 'UTC') + INTERVAL 15 MINUTE "
-            "AND explained_at = (SELECT max(explained_at) FROM alert_causes WHERE slice = {slice:String} "
-            "AND window_end > fromUnixTimestamp64Milli({start:Int64}, 'UTC')) ORDER BY rank LIMIT 3",
-            slice=f"surface={surface},region={region}", start=start_ms, end=end_ms),
-        "audit": rows(
-            "SELECT at, kind, subject, action, actor, reason, policy_version FROM audit_log FINAL "
-            "WHERE startsWith(subject, {prefix:String}) AND at >= fromUnixTimestamp64Milli({start:Int64}, 'UTC') "
-            "ORDER BY at LIMIT 50", prefix=f"{surface}/{region}", start=start_ms),
-    }
+        found[name] = [dict(zip(result.column_names, row)) for row in result.result_rows]
+    return found
 
 
 def trace_alert(client, rules_path: Path, slice_: dict[str, str], at_ms: int, job_id: str | None) -> Trace:

@@ -8,17 +8,19 @@ import contextlib
 import dataclasses
 import io
 import json
+import re
 import uuid
 from datetime import datetime, timezone
 
 import pytest
 
+from dashboards import macros, trace as dashboard_trace
 from jobs import safety_health
 from riskstream.cli.generator import GeneratorSettings, Incident, generate
 from riskstream.cli.main import main
 from riskstream.core import paths, schemas
 from riskstream.core.job_config import HealthJobSettings
-from riskstream.io import kafka_admin, topics
+from riskstream.io import clickhouse, kafka_admin, topics
 from tests.e2e import kafka_io, reference
 from udfs import policy as policy_file
 from udfs.wire import Encoder, SchemaHistory, WireFormat
@@ -136,3 +138,45 @@ def test_a_row_trace_and_an_item_trace_name_their_own_records(run):
                 if s.record["item_id"] == item}
     assert 0 < traced["fed_by"]["rows"] <= len(shown_in)
     assert item in [i for i, _, _ in traced["fed_by"]["top_items"]]
+
+
+def test_the_trace_dashboard_reached_by_the_overviews_data_link_shows_what_the_input_says(run, services):
+    """Following the overview's breaker-transitions link for a shorts/br slice at the alert's time: the Trace
+    dashboard's panels, queried as Grafana would (variables from the link, the others at their defaults, macros
+    expanded), name the input's offsets, counts, model and items."""
+    sent, _, expected, policy_version = run
+    provisioned = paths.REPO_ROOT / "dashboards" / "provisioning" / "dashboards" / "riskstream"
+    overview = json.loads((provisioned / "safety-overview.json").read_text())
+    [panel] = [p for p in overview["panels"] if p["title"] == "Circuit breaker transitions"]
+    [link] = panel["fieldConfig"]["defaults"]["links"]
+    window = _in(sent, AT - 10 * MINUTE, AT, surface="shorts", region="br")
+    [(version, _)] = collections.Counter(s.record["recommender_model_version"] for s in window).most_common(1)
+    row = {"surface": "shorts", "region": "br", "recommender_model_version": version, "at_ms": str(AT)}
+    url = re.sub(r"\$\{__data\.fields\.(\w+)\}", lambda m: row[m.group(1)], link["url"])
+    url = url.replace("${job}", JOB).replace("&${__url_time_range}", "")
+    assert url.startswith(f"/d/{dashboard_trace.UID}/")
+    board = json.loads((provisioned / "trace.json").read_text())
+    variables = {v["name"]: v.get("query", "") for v in board["templating"]["list"] if v["type"] == "textbox"}
+    for part in url.split("?", 1)[1].split("&"):
+        name, value = part.split("=", 1)
+        variables[name.removeprefix("var-")] = value
+    sql = dashboard_trace.queries(services.clickhouse.database)
+    mine = _in(window, AT - 10 * MINUTE, AT, recommender_model_version=version)
+    client = clickhouse.connect(services.clickhouse, database=services.clickhouse.database)
+    try:
+        def panel_rows(title: str) -> list[tuple]:
+            query = macros.expand(sql[title], START_MS, AT + 60 * MINUTE, variables=variables)
+            return client.query(query).result_rows
+
+        [(_, impressions, _)] = panel_rows("Fed by: impressions and unsafe")
+        assert impressions == len(mine) > 0
+        assert {str(p): [first, last] for job, p, first, last in panel_rows("Fed by: Kafka offsets")
+                if job == JOB} == _offsets(mine)
+        assert dict(panel_rows("Fed by: safety-model versions")) == {"safety_text:1": len(mine)}
+        assert dict(panel_rows("Fed by: policies")) == {policy_version: len(mine)}
+        want = _top_items(expected, AT - 10 * MINUTE, AT, surface="shorts", region="br",
+                          recommender_model_version=version)
+        assert [(i, n) for i, n, _ in panel_rows("Fed by: items with the most unsafe impressions")] == \
+            [(i, n) for i, n, _ in want]
+    finally:
+        client.close()

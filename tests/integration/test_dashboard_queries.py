@@ -15,6 +15,7 @@ STRING = re.compile(r"(Nullable\()?(LowCardinality\()?String")
 
 # Template variables as Grafana would substitute them (multi-value ones as lists).
 VARIABLES = {"job": "e2e-correctness", "surface": ["shorts", "home_feed"], "region": ["br"], "category": ["news"],
+             "version": "", "at": "", "minutes": "10",  # the Trace dashboard's text boxes
              "model_version": "recsys-2026.11", "previous_version": "recsys-2026.10"}
 
 EXPECTED = {
@@ -26,7 +27,7 @@ EXPECTED = {
     "Top unsafe items": ["item_id", "unsafe_impressions", "max_score", "surfaces"],
     "Circuit breaker transitions": ["since", "surface", "region", "recommender_model_version", "from_state",
                                     "to_state", "scored", "unsafe", "rate", "baseline_rate", "z", "reason",
-                                    "policy_version"],
+                                    "policy_version", "at_ms"],
     "Shadow policy: unsafe rate in force vs if enforced": ["time", "shadow_policy_version", "in_force", "if_enforced"],
 }
 

@@ -71,3 +71,26 @@ def test_every_dashboard_marks_policy_and_model_version_changes_and_control_plan
         if relative.endswith(".json"):
             names = [a["name"] for a in json.loads(content)["annotations"]["list"]]
             assert names == ["Policy versions", "Safety model versions", "Control-plane changes"], relative
+
+
+def test_data_links_to_the_trace_dashboard_set_only_its_variables_and_name_fields_the_panel_has():
+    """Every link into the Trace dashboard sets variables it has, and the fields or labels it reads come from
+    the linking panel's query (a typo would open the trace of nothing)."""
+    import re
+
+    from dashboards import trace
+
+    boards = {name: json.loads(content) for name, content in render.files().items() if name.endswith(".json")}
+    [trace_board] = [b for b in boards.values() if b["uid"] == trace.UID]
+    trace_variables = {v["name"] for v in trace_board["templating"]["list"]}
+    links = [(panel, link) for board in boards.values() for panel in board["panels"]
+             for link in panel.get("fieldConfig", {}).get("defaults", {}).get("links", [])]
+    assert {panel["title"] for panel, _ in links} == {"Unsafe rate by surface", "Circuit breaker transitions"}
+    for panel, link in links:
+        path, _, query = link["url"].partition("?")
+        assert path == f"/d/{trace.UID}/trace"
+        names = [part.split("=", 1)[0] for part in query.split("&") if part.startswith("var-")]
+        assert {name.removeprefix("var-") for name in names} <= trace_variables and "var-at" in names
+        sql = panel["targets"][0]["rawSql"]
+        for field in re.findall(r"\$\{__(?:data\.fields|field\.labels)\.(\w+)\}", link["url"]):
+            assert re.search(rf"\b{field}\b", sql), (panel["title"], field)

@@ -39,7 +39,7 @@ def test_a_first_deploy_creates_everything_through_the_documented_api(grafana):
     assert state.datasources["riskstream-prometheus"]["url"] == "http://prometheus.internal:9090"
     assert set(state.dashboards) == {"riskstream-safety-overview", "riskstream-safety-drilldown",
                                      "riskstream-pipeline-health", "riskstream-harm-by-cohort",
-                                     "riskstream-model-bias"}
+                                     "riskstream-model-bias", "riskstream-trace"}
     assert {d["meta"]["folderUid"] for d in state.dashboards.values()} == {"riskstream-local"}
     assert {r["uid"] for r in state.rules.values()} == {r.uid for r in alerts.rules()}
     assert all(r["folderUID"] == deploy.ALERT_FOLDER_UID for r in state.rules.values())
