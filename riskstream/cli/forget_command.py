@@ -14,12 +14,13 @@ import json
 import time
 import uuid
 from dataclasses import asdict
+from pathlib import Path
 
 from riskstream.cli import audit_command
 from riskstream.cli.tables import format_table
 from riskstream.core import config, job_config, retention, schemas
 from riskstream.core.errors import ConfigError
-from riskstream.io import clickhouse, erasure, kafka_admin, topic_records, topics
+from riskstream.io import checkpoints, clickhouse, erasure, kafka_admin, topic_records, topics
 from udfs import audit, forget
 from udfs.forget import ForgetRequest, Receipt
 from udfs.wire import AvroDecoder, SchemaHistory
@@ -42,13 +43,20 @@ def add_parser(commands, services_of) -> None:
     verify = actions.add_parser("verify", help="look for a forgotten subject in every store")
     verify.add_argument("request_id")
     verify.add_argument("--json", action="store_true", help="one JSON object per place looked at")
+    verify.add_argument("--checkpoint-dir", action="append",
+                        help="a folder of the job's checkpoints to look in (repeatable; default <state dir>/checkpoints)")
+    verify.add_argument("--savepoint-dir", action="append",
+                        help="a folder of savepoints to look in (repeatable; default <state dir>/savepoints)")
     config.add_options(verify, config.SERVICE_OPTIONS + (config.STATE_DIR,))
     parser.set_defaults(handler=lambda args: _dispatch(args, services_of(args)))
 
 
 def _dispatch(args: argparse.Namespace, services: config.ServiceSettings) -> int:
     if args.forget_action == "verify":
-        return _verify(args.request_id, services, args.json)
+        state_dir = Path(args.state_dir)
+        folders = [*(args.checkpoint_dir or [state_dir / "checkpoints"]),
+                   *(args.savepoint_dir or [state_dir / "savepoints"])]
+        return _verify(args.request_id, services, args.json, folders)
     if not (args.user or args.creator) or not args.reason:
         raise ConfigError("forget: name --user ID or --creator ID, and --reason")
     kind, subject = ("viewer", args.user) if args.user else ("creator", args.creator)
@@ -138,7 +146,27 @@ def find_request(kafka: config.KafkaSettings, request_id: str) -> ForgetRequest:
     raise ConfigError(f"no forget request {request_id} on {kafka.forget_requests_topic}")
 
 
-def _verify(request_id: str, services: config.ServiceSettings, as_json: bool) -> int:
+def state_places(folders: list, ids: list[str], requested_at_ms: int, now_ms: int) -> list[dict]:
+    """Every checkpoint and savepoint under `folders` holding one of `ids`, or one clean entry per folder: state
+    found before the bound the receipt promised is expected (it ages out), after it is a failure."""
+    bound = state_bound(requested_at_ms)
+    places = []
+    for folder in folders:
+        if "://" in str(folder):
+            places.append({"store": "flink", "where": str(folder), "found": None, "clean": now_ms < bound,
+                           "aged_out_by": bound, "note": "a remote store: not scanned here"})
+            continue
+        findings = checkpoints.scan_snapshots(Path(folder), ids) if Path(folder).is_dir() else []
+        holding = [f for f in findings if f.occurrences]
+        places += [{"store": "flink", "where": str(f.snapshot), "found": f.occurrences, "clean": now_ms < bound,
+                    "aged_out_by": bound} for f in holding]
+        if not holding:
+            places.append({"store": "flink", "where": f"{folder} ({len(findings)} snapshots)", "found": 0,
+                           "clean": True})
+    return places
+
+
+def _verify(request_id: str, services: config.ServiceSettings, as_json: bool, state_folders: list) -> int:
     kafka = services.kafka
     _ensure_topics(kafka)
     request = find_request(kafka, request_id)
@@ -159,8 +187,7 @@ def _verify(request_id: str, services: config.ServiceSettings, as_json: bool) ->
     places = [{"store": store, "where": where, "found": count, "clean": count == 0} for store, where, count in found]
     places += [{"store": "kafka (raw)", "where": r.topic, "found": r.records, "clean": True,
                 "aged_out_by": bounds[r.topic]} for r in raw]
-    places.append({"store": "flink", "where": "state and savepoints", "found": None, "clean": True,
-                   "aged_out_by": state_bound(request.requested_at_ms)})
+    places += state_places(state_folders, ids, request.requested_at_ms, int(time.time() * 1000))
     clean = all(p["clean"] for p in places) and pending == 0
     if as_json:
         for place in places:
@@ -168,7 +195,8 @@ def _verify(request_id: str, services: config.ServiceSettings, as_json: bool) ->
     else:
         rows = [(p["store"], p["where"], "-" if p["found"] is None else str(p["found"]),
                  "clean" if p["found"] == 0 else
-                 (f"ages out by {_at(p['aged_out_by'])}" if "aged_out_by" in p else "FOUND")) for p in places]
+                 (f"ages out by {_at(p['aged_out_by'])}" if p["clean"] and "aged_out_by" in p else "FOUND"))
+                for p in places]
         print(format_table(["store", "where", "records", "status"], rows))
         print(f"request {request_id}: " + ("clean" if clean else "the subject is still stored (see FOUND)")
               + (f"; {pending} mutations still running" if pending else ""))

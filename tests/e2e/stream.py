@@ -1,12 +1,15 @@
 """Test-side streams for the job tests: generated impressions sent to Kafka, and the counts they must give."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
+import uuid
 from collections import Counter
 
 from jobs import safety_health
 from riskstream.cli.generator import GeneratorSettings, generate
+from riskstream.core.job_config import HealthJobSettings
 from riskstream.core import schemas
 from riskstream.io import kafka_admin, topics
 from tests.e2e import kafka_io, store
@@ -59,3 +62,20 @@ def wait_group_gone(pgid: int, timeout_s: float = 30.0) -> None:
             return
         time.sleep(0.2)
     raise AssertionError(f"processes of group {pgid} still alive after SIGKILL")
+
+
+def own_topics(services, prefix: str, *fields: str):
+    """`services` with a new topic of its own for each named KafkaSettings field (`<prefix>-<field>-<suffix>`),
+    created; and the suffix, for names that go with them."""
+    suffix = uuid.uuid4().hex[:8]
+    names = {field: f"{prefix}-{field.removesuffix('_topic').replace('_', '-')}-{suffix}" for field in fields}
+    kafka = dataclasses.replace(services.kafka, **names)
+    kafka_admin.ensure_topics(kafka.bootstrap_servers, topics.specs(kafka))
+    return dataclasses.replace(services, kafka=kafka), suffix
+
+
+def start_from_first_offsets(services, job_id: str, checkpoint_dir):
+    """The job, unbounded, from every partition's first offset, checkpointing every second (what a test waits on)."""
+    return safety_health.start(services, HealthJobSettings(
+        start_offsets={p: 0 for p in range(services.kafka.partitions)}, job_id=job_id, checkpoint_dir=checkpoint_dir,
+        checkpoint_interval_ms=1_000))

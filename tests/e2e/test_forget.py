@@ -10,6 +10,7 @@ import io
 import json
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -18,7 +19,7 @@ from riskstream.cli.generator import GeneratorSettings, generate
 from riskstream.cli.main import main
 from riskstream.core import schemas
 from riskstream.core.job_config import HealthJobSettings
-from riskstream.io import clickhouse, erasure, kafka_admin, topic_records, topics
+from riskstream.io import clickhouse, erasure, flink_rest, kafka_admin, topic_records, topics
 from tests.e2e import kafka_io, stream
 from udfs import forget
 from udfs.forget import ForgetRequest
@@ -27,6 +28,7 @@ from udfs.wire import AvroDecoder, Encoder, SchemaHistory, WireFormat
 START_MS = 1_772_323_200_000  # 2026-03-01T00:00:00Z
 DATABASE = "riskstream_forget_test"
 CODEC = Encoder(SchemaHistory.from_folder(schemas.IMPRESSION_HISTORY).latest, WireFormat.SINGLE_OBJECT)
+LABELS = Encoder(SchemaHistory.from_folder(schemas.MODERATION_LABEL_HISTORY).latest, WireFormat.SINGLE_OBJECT)
 MINUTE = 60_000
 
 
@@ -135,18 +137,13 @@ def test_forgotten_subjects_leave_every_store_and_a_replay_from_offset_zero_neve
 def test_a_running_job_writes_no_item_of_a_creator_forgotten_while_its_windows_were_open(services, tmp_path):
     """A window open when the request arrives still holds the creator's unsafe impression: the row it is written
     with afterwards leaves the creator's item out of its top list, though the list had room for every unsafe item."""
-    suffix = uuid.uuid4().hex[:8]
-    kafka = dataclasses.replace(
-        services.kafka, impressions_topic=f"forget-live-{suffix}", item_verdicts_topic=f"forget-live-verdicts-{suffix}",
-        forget_requests_topic=f"forget-live-requests-{suffix}", breaker_state_topic=f"forget-live-breakers-{suffix}")
-    live = dataclasses.replace(services, kafka=kafka)
-    kafka_admin.ensure_topics(kafka.bootstrap_servers, topics.specs(kafka))
+    live, suffix = stream.own_topics(services, "forget-live", "impressions_topic", "item_verdicts_topic",
+                                     "forget_requests_topic", "breaker_state_topic")
+    kafka = live.kafka
     job_id = f"forget-live-{suffix}"
     base = int(time.time() * 1000) // MINUTE * MINUTE - 3 * MINUTE
     before = stream.records(51, 1200, base, rate=10.0)  # two minutes
-    started = safety_health.start(live, HealthJobSettings(
-        start_offsets={p: 0 for p in range(kafka.partitions)}, job_id=job_id, checkpoint_dir=tmp_path,
-        checkpoint_interval_ms=1_000))
+    started = stream.start_from_first_offsets(live, job_id, tmp_path)
     try:
         stream.send(live, before)
         stream.wait_processed(live, job_id)
@@ -189,3 +186,82 @@ def test_a_running_job_writes_no_item_of_a_creator_forgotten_while_its_windows_w
         assert named == [(0,)]
     finally:
         client.close()
+
+
+def test_the_label_join_drops_a_forgotten_creators_labels_and_keeps_everyone_elses(services, tmp_path):
+    """Labels of a forgotten creator's items leave with them: with the request on its topic before the job reads
+    the labels, no label outcome names their items, every other label has its outcome, and their impressions
+    are in no window."""
+    from riskstream.cli.generator import LabelSampling
+
+    mine, suffix = stream.own_topics(services, "forget-labels", "impressions_topic", "dead_letter_topic",
+                                     "item_verdicts_topic", "breaker_state_topic", "moderation_labels_topic",
+                                     "forget_requests_topic")
+    kafka = mine.kafka
+    start_ms = (int(time.time() * 1000) // MINUTE - 60) * MINUTE  # recent: labels are kept by label time
+    generated = list(generate(GeneratorSettings(seed=33, count=3_000, rate=50.0, start_ms=start_ms,
+                                                labels=LabelSampling(share=0.3))))
+    records = [g.record for g in generated]
+    labels = [g.moderation_label for g in generated if g.moderation_label]
+    owner = {r["item_id"]: r["creator_id"] for r in records}
+    [(creator, _)] = collections.Counter(owner[label["item_id"]] for label in labels).most_common(1)
+    items = tuple(sorted({r["item_id"] for r in records if r["creator_id"] == creator}))
+    topic_records.write(kafka.bootstrap_servers, kafka.forget_requests_topic, [forget.encode(ForgetRequest(
+        uuid.uuid4().hex, "creator", creator, int(time.time() * 1000), "e2e", "T-4", items))])
+    kafka_io.send(kafka.bootstrap_servers, kafka.impressions_topic,
+                  [(r["user_id_hash"].encode(), CODEC.encode(r), r["event_time"]) for r in records])
+    kafka_io.send(kafka.bootstrap_servers, kafka.moderation_labels_topic,
+                  [(label["item_id"].encode(), LABELS.encode(label), label["labeled_at"]) for label in labels])
+    job_id = f"forget-labels-{suffix}"
+    everywhere = {p: 0 for p in range(kafka.partitions)}
+    safety_health.run(mine, HealthJobSettings(bounded=True, start_offsets=everywhere, label_join=True,
+                                              label_start_offsets=everywhere, job_id=job_id,
+                                              checkpoint_dir=tmp_path / "cp"))
+    client = clickhouse.connect(services.clickhouse, database=services.clickhouse.database)
+    try:
+        outcomes = client.query("SELECT DISTINCT label_id, item_id FROM label_outcomes FINAL WHERE job_id = {j:String}",
+                                parameters={"j": job_id}).result_rows
+        [(impressions,)] = client.query("SELECT sum(impressions) FROM safety_health FINAL WHERE job_id = {j:String} "
+                                        "AND window_seconds = 60", parameters={"j": job_id}).result_rows
+    finally:
+        client.close()
+    kept = {label["label_id"] for label in labels if label["item_id"] not in items}
+    assert len(kept) < len(labels)  # the creator had labelled items...
+    assert {label_id for label_id, _ in outcomes} == kept  # ...whose labels left; everyone else's stayed
+    assert not {item for _, item in outcomes} & set(items)
+    assert impressions == sum(r["creator_id"] != creator for r in records)
+
+
+def test_forget_verify_finds_a_creator_in_the_state_of_a_savepoint_taken_while_their_windows_were_open(
+        services, stack, tmp_path):
+    """A job stopped (not drained) mid-stream keeps its open windows in its savepoint, and with them the ids of
+    the creators they counted: `forget verify` names that savepoint, within the bound the receipt promised, and
+    finds nothing there for an id the job never saw."""
+    mine, suffix = stream.own_topics(services, "forget-state", "impressions_topic", "item_verdicts_topic",
+                                     "forget_requests_topic", "breaker_state_topic")
+    kafka = mine.kafka
+    base = int(time.time() * 1000) // MINUTE * MINUTE - 2 * MINUTE
+    records = stream.records(53, 600, base, rate=10.0)  # one minute: its windows stay open
+    job_id = f"forget-state-{suffix}"
+    started = stream.start_from_first_offsets(mine, job_id, tmp_path / "cp")
+    try:
+        stream.send(mine, records)
+        stream.wait_processed(mine, job_id)
+    finally:
+        savepoint = runtime.stop(started.client, tmp_path / "savepoints", drain=False)
+    creator = records[-1]["creator_id"]
+    requests = {who: ForgetRequest(uuid.uuid4().hex, "creator", who, int(time.time() * 1000), "e2e", "T-5")
+                for who in (creator, f"creator-never-seen-{suffix}")}
+    topic_records.write(kafka.bootstrap_servers, kafka.forget_requests_topic,
+                        [forget.encode(r) for r in requests.values()])
+    args = ["--state-dir", str(stack.state_dir), "--impressions-topic", kafka.impressions_topic,
+            "--item-verdicts-topic", kafka.item_verdicts_topic, "--forget-requests-topic", kafka.forget_requests_topic,
+            "--savepoint-dir", str(tmp_path / "savepoints"), "--checkpoint-dir", str(tmp_path / "cp"), "--json"]
+    places = {}
+    for who, request in requests.items():
+        _, out = _cli("forget", "verify", request.request_id, *args)
+        places[who] = [json.loads(line) for line in out.splitlines() if json.loads(line)["store"] == "flink"]
+    held = {Path(p["where"]): p for p in places[creator] if p["found"]}
+    assert flink_rest.location_path(savepoint).resolve() in {path.resolve() for path in held}
+    assert all(p["clean"] and p["aged_out_by"] > requests[creator].requested_at_ms for p in held.values())
+    assert [p["found"] for p in places[f"creator-never-seen-{suffix}"]] == [0, 0]

@@ -10,7 +10,6 @@ import dataclasses
 import json
 import uuid
 from datetime import datetime
-from pathlib import Path
 
 import jsonschema
 import pytest
@@ -20,7 +19,7 @@ from jobs import safety_health
 from riskstream.cli import policy_store
 from riskstream.core import paths
 from riskstream.core.job_config import HealthJobSettings, LineageSettings
-from riskstream.io import kafka_admin, openlineage, topics
+from riskstream.io import openlineage
 from riskstream.io.processes import free_port
 from tests.e2e import stream
 
@@ -78,11 +77,7 @@ def check_against_spec(event: dict) -> None:
 
 @pytest.fixture
 def lineage_topics(services):
-    suffix = uuid.uuid4().hex[:8]
-    kafka = dataclasses.replace(services.kafka, impressions_topic=f"lineage-{suffix}",
-                                item_verdicts_topic=f"lineage-verdicts-{suffix}")
-    kafka_admin.ensure_topics(kafka.bootstrap_servers, topics.specs(kafka))
-    return dataclasses.replace(services, kafka=kafka)
+    return stream.own_topics(services, "lineage", "impressions_topic", "item_verdicts_topic")[0]
 
 
 def test_a_bounded_run_emits_start_running_complete_that_validate_and_name_its_offsets(lineage_topics, tmp_path):

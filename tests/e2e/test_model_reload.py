@@ -10,17 +10,15 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 import tritonclient.grpc as grpcclient
 
-from jobs import runtime, safety_health
+from jobs import runtime
 from riskstream.core import paths, schemas
 from riskstream.core.config import StackSettings
-from riskstream.core.job_config import HealthJobSettings
-from riskstream.io import kafka_admin, topic_records, topics
+from riskstream.io import topic_records
 from riskstream.io.triton_client import model_info
 from riskstream.stack import process, triton
 from tests.e2e import reference, store, stream
@@ -67,19 +65,15 @@ def _rows(services, job_id: str) -> dict[tuple, dict]:
 def test_a_model_version_loaded_mid_stream_is_stamped_on_exactly_the_rows_it_scored(services, tmp_path,
                                                                                     reloadable_triton):
     address, repository = reloadable_triton
-    suffix = uuid.uuid4().hex[:8]
-    kafka = dataclasses.replace(services.kafka, impressions_topic=f"reload-{suffix}",
-                                item_verdicts_topic=f"reload-verdicts-{suffix}")
-    live = dataclasses.replace(services, kafka=kafka, triton=dataclasses.replace(services.triton, url=address))
-    kafka_admin.ensure_topics(kafka.bootstrap_servers, topics.specs(kafka))
+    live, suffix = stream.own_topics(services, "reload", "impressions_topic", "item_verdicts_topic")
+    live = dataclasses.replace(live, triton=dataclasses.replace(services.triton, url=address))
+    kafka = live.kafka
     job_id = f"e2e-reload-{suffix}"
     base = int(time.time() * 1000) // stream.MINUTE * stream.MINUTE - 3 * stream.MINUTE
     before = stream.records(61, 600, base)  # two minutes
     after = [{**r, "item_id": f"{r['item_id']}-after"} for r in stream.records(62, 600, base + 2 * stream.MINUTE)]
 
-    started = safety_health.start(live, HealthJobSettings(
-        start_offsets={p: 0 for p in range(kafka.partitions)}, job_id=job_id, checkpoint_dir=tmp_path / "cp",
-        checkpoint_interval_ms=1_000))
+    started = stream.start_from_first_offsets(live, job_id, tmp_path / "cp")
     try:
         stream.send(live, before)
         stream.wait_processed(live, job_id)
