@@ -34,7 +34,7 @@ def test_every_overlay_passes_kubeconform_strict_with_the_operators_crds(overlay
     assert result.ok, result.errors
     kinds = {d["kind"] for d in _rendered(overlay)}
     assert {"FlinkDeployment", "Kafka", "KafkaNodePool", "KafkaTopic", "ClickHouseInstallation",
-            "Deployment", "Service", "PodDisruptionBudget", "ConfigMap"} <= kinds
+            "Deployment", "Service", "PodDisruptionBudget", "ConfigMap", "NetworkPolicy"} <= kinds
 
 
 def test_the_validation_refuses_what_a_cluster_would():
@@ -75,6 +75,9 @@ def test_every_environment_variable_set_is_one_the_code_reads():
     known = {option.env for option in options}
     for overlay in k8s.OVERLAYS:
         for doc in _rendered(overlay):
+            if doc["metadata"]["name"] == "grafana" or doc["metadata"]["name"].startswith("riskstream-grafana-env") \
+                    or doc["metadata"]["name"].startswith("grafana-"):
+                continue  # Grafana reads what its provisioning files name (the test below)
             if doc["kind"] == "ConfigMap":
                 assert set(doc["data"]) <= known, set(doc["data"]) - known
             for container in _containers(doc):
@@ -195,3 +198,59 @@ def test_the_job_keeps_checkpoints_and_savepoints_as_the_retention_settings_say(
     assert flink["execution.checkpointing.num-retained"] == str(retention.CHECKPOINTS_RETAINED)
     assert flink["kubernetes.operator.savepoint.history.max.count"] == str(retention.SAVEPOINTS_KEPT)
     assert flink["kubernetes.operator.savepoint.history.max.age"] == f"{retention.SAVEPOINT_MAX_AGE_DAYS} d"
+
+
+@pytest.mark.parametrize("overlay", k8s.OVERLAYS)
+def test_grafana_gets_the_provisioning_files_where_they_go_and_every_variable_they_name(overlay):
+    import re
+
+    from dashboards import render
+
+    docs = _rendered(overlay)
+    rendered = render.files()
+    [grafana] = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "grafana"]
+    pod = grafana["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    maps = {v["name"]: v["configMap"]["name"] for v in pod["volumes"] if "configMap" in v}
+    configmaps = {d["metadata"]["name"]: d["data"] for d in docs if d["kind"] == "ConfigMap"}
+    # Each provisioning file is in Grafana's filesystem where its folder (or the file itself) is mounted.
+    for relative, content in rendered.items():
+        [(volume, mount)] = [(v, m) for v, m in mounts.items() if v in maps and (
+            ("subPath" in m and m["mountPath"] == f"/etc/grafana/provisioning/{relative}") or
+            ("subPath" not in m and f"/etc/grafana/provisioning/{relative}".rsplit("/", 1)[0] == m["mountPath"]))]
+        assert configmaps[maps[volume]][relative.rsplit("/", 1)[-1]] == content, relative
+    assert render.DASHBOARD_PATH_IN_GRAFANA == mounts["dashboards"]["mountPath"]
+    # Every ${VARIABLE} the files name is in the container's environment, and nothing else of ours is.
+    named = {v for content in rendered.values() for v in re.findall(r"\$\{(RISKSTREAM_[A-Z_]+)\}", content)}
+    [env_map] = [name for name in configmaps if name.startswith("riskstream-grafana-env")]
+    given = {e["name"] for e in container["env"]} | set(configmaps[env_map])
+    assert {v for v in given if v.startswith("RISKSTREAM_")} == named
+    assert all("value" not in e for e in container["env"] if e["name"].startswith("RISKSTREAM_"))
+
+
+def test_only_the_recommender_reaches_the_guard_and_only_clickhouses_clients_reach_clickhouse():
+    docs = _rendered("prod")
+    policies = {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "NetworkPolicy"}
+    guard = policies["guard-from-recommender"]
+    assert guard["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "guard"}
+    assert [s["namespaceSelector"]["matchLabels"] for rule in guard["ingress"] for s in rule["from"]] == [
+        {"riskstream.io/guard-client": "true"}, {"kubernetes.io/metadata.name": "monitoring"}]
+    clickhouse = policies["clickhouse-from-its-clients"]
+    [client_rule, operator_rule] = clickhouse["ingress"]
+    label = client_rule["from"][0]["podSelector"]["matchLabels"]
+    assert client_rule["ports"] == [{"protocol": "TCP", "port": 8123}]
+    assert operator_rule["from"][0]["podSelector"]["matchLabels"] == {"app": "clickhouse-operator"}
+
+    def pod_labels(doc: dict) -> dict:
+        if doc["kind"] == "FlinkDeployment":
+            return doc["spec"]["podTemplate"]["metadata"]["labels"]
+        if doc["kind"] == "CronJob":
+            return doc["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+        return doc["spec"]["template"]["metadata"]["labels"]
+
+    workloads = {d["metadata"]["name"]: pod_labels(d) for d in docs
+                 if d["kind"] in ("Deployment", "CronJob", "FlinkDeployment")}
+    admitted = {name for name, labels in workloads.items() if label.items() <= labels.items()}
+    # The pods that read or write ClickHouse, and only they.
+    assert admitted == {"safety-health", "explain-alerts", "bias-findings", "grafana"}

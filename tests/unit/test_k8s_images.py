@@ -38,7 +38,7 @@ def test_every_image_a_manifest_names_has_a_dockerfile_and_the_projects_version(
                 images.add(doc["spec"]["image"])
             elif doc["kind"] == "Deployment":
                 images |= {c["image"] for c in doc["spec"]["template"]["spec"]["containers"]}
-    assert images == {f"riskstream/{name}:{PROJECT['version']}" for name in ("job", "app", "triton")}
+    assert images == {f"riskstream/{name}:{PROJECT['version']}" for name in ("job", "app", "triton", "grafana")}
     for image in images:
         assert (IMAGES / f"{image.split('/')[1].split(':')[0]}.Dockerfile").exists(), image
 
@@ -84,3 +84,14 @@ def test_the_triton_image_is_the_release_of_the_local_server_with_the_model_repo
     repository = next(a.split("=", 1)[1] for a in container["args"] if a.startswith("--model-repository="))
     assert f"COPY model_repository {repository}" in dockerfile
     assert "USER triton-server" in dockerfile
+
+
+def test_the_grafana_image_is_the_sdks_grafana_with_the_plugin_the_queries_were_checked_against():
+    from dashboards import clickhouse_query
+
+    dockerfile = _dockerfile("grafana")
+    grafana = _pin("grafana-foundation-sdk").split("!")[-1]  # the epoch, then the Grafana version it builds for
+    assert re.search(rf"^FROM grafana/grafana:{re.escape(grafana)}$", dockerfile, re.M)
+    assert f"grafana cli plugins install {clickhouse_query.PLUGIN_ID} {clickhouse_query.PLUGIN_VERSION}" in dockerfile
+    pod = _workloads()["grafana"]["spec"]["template"]["spec"]
+    assert f"USER {pod['securityContext']['runAsUser']}" in dockerfile
