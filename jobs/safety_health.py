@@ -224,7 +224,7 @@ def start(services: ServiceSettings, job: HealthJobSettings) -> Started:
     env, t_env, rest_url = runtime.create(
         parallelism=job.parallelism, bundle_size=job.bundle_size, bundle_time_ms=job.bundle_time_ms,
         checkpoint_dir=job.checkpoint_dir, checkpoint_interval_ms=job.checkpoint_interval_ms, restore_from=restore,
-        rest_port=job.rest_port)
+        rest_port=job.rest_port, restart_attempts=job.restart_attempts)
     lineage = build(env, t_env, services, job, model, policy)
     client = env.execute_async(lineage.job_id)
     run = JobRun(job_id=lineage.job_id, flink_job_id=str(client.get_job_id()), pid=os.getpid(),

@@ -41,6 +41,8 @@ DIMENSION_MAX_LENGTH = Option("--dimension-max-length", "RISKSTREAM_DIMENSION_MA
 DEAD_LETTER_MAX_BYTES = Option("--dead-letter-max-bytes", "RISKSTREAM_DEAD_LETTER_MAX_BYTES", 262_144,
                                "payload bytes a dead letter keeps; longer values are truncated, with their "
                                "length and SHA-256 recorded", int)
+RESTART_ATTEMPTS = Option("--restart-attempts", "RISKSTREAM_RESTART_ATTEMPTS", 3,
+                          "times Flink restarts the job after a failure (2 s apart) before the job fails", int)
 REST_PORT = Option("--rest-port", "RISKSTREAM_JOB_REST_PORT", 0,
                    "port of the job's Flink REST API on 127.0.0.1, which `riskstream job stop|drain` call "
                    "(0 picks a free one)", int)
@@ -83,7 +85,8 @@ LABEL_ITEM_MEMORY = Option("--label-item-memory-hours", "RISKSTREAM_LABEL_ITEM_M
 
 HEALTH_JOB_OPTIONS = (WINDOW_SIZE, SLIDE_VIEW, ALLOWED_LATENESS, OUT_OF_ORDERNESS, IDLE_TIMEOUT, POLICY,
                       CHECKPOINT_DIR, CHECKPOINT_INTERVAL, PARALLELISM, BUNDLE_TIME, BUNDLE_SIZE, DIMENSION_PATTERN,
-                      DIMENSION_MAX_LENGTH, DEAD_LETTER_MAX_BYTES, REST_PORT, SCORE_CACHE_ITEMS, SCORE_CACHE_TTL,
+                      DIMENSION_MAX_LENGTH, DEAD_LETTER_MAX_BYTES, REST_PORT, RESTART_ATTEMPTS, SCORE_CACHE_ITEMS,
+                      SCORE_CACHE_TTL,
                       VERDICT_MEMO_ITEMS, LABEL_WAIT, LABEL_ITEM_MEMORY, LINEAGE_FILE, LINEAGE_URL, LINEAGE_ENDPOINT,
                       LINEAGE_API_KEY, LINEAGE_NAMESPACE, LINEAGE_INTERVAL)
 
@@ -196,12 +199,15 @@ class HealthJobSettings:
     # Where the run is recorded (for `riskstream job ...`) and its Flink log kept; None: neither.
     state_dir: Path | None = None
     rest_port: int = 0
+    restart_attempts: int = RESTART_ATTEMPTS.default
     lineage: LineageSettings = field(default_factory=LineageSettings)
 
     def __post_init__(self) -> None:
         size = self.window_size_ms
         if size <= 0 or self.slide_view_ms % size or self.allowed_lateness_ms % size or self.slide_view_ms < size:
             raise ConfigError("the sliding view and the allowed lateness must be multiples of the window size")
+        if self.restart_attempts < 0:
+            raise ConfigError(f"{RESTART_ATTEMPTS.flag}: at least 0, got {self.restart_attempts}")
         if self.label_wait_ms < 0 or self.label_item_memory_hours <= 0:
             raise ConfigError(f"labels: the wait must be >= 0 s and the item memory > 0 hours, got "
                               f"{self.label_wait_ms // 1000} s and {self.label_item_memory_hours} h")
@@ -250,6 +256,7 @@ def health_job_settings(args: argparse.Namespace, state_dir: Path, on_cluster: b
         start_offsets=parse_offsets(args.start_offsets),
         end_offsets=parse_offsets(args.end_offsets), from_checkpoint=args.from_checkpoint,
         job_id=args.job_id, state_dir=Path(state_dir).resolve(), rest_port=args.rest_port,
+        restart_attempts=args.restart_attempts,
         lineage=lineage_settings(args, state_dir, on_cluster),
     )
 
