@@ -10,7 +10,9 @@ COPY udfs /opt/riskstream/udfs
 COPY dashboards /opt/riskstream/dashboards
 COPY schemas /opt/riskstream/schemas
 COPY policies /opt/riskstream/policies
-RUN pip install --no-cache-dir -e /opt/riskstream
+# Installed, not linked: the schemas, migrations, policies and alert rules are package data
+# (tests/integration/test_installed_package.py), so the source folder is not needed at run time.
+RUN pip install --no-cache-dir /opt/riskstream && rm -rf /opt/riskstream
 
 RUN useradd --uid 10001 --no-create-home riskstream
 USER 10001

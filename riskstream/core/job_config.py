@@ -25,7 +25,7 @@ OUT_OF_ORDERNESS = Option("--out-of-orderness-s", "RISKSTREAM_OUT_OF_ORDERNESS_S
                           "bound on event-time disorder the watermark waits for, seconds", int)
 IDLE_TIMEOUT = Option("--idle-timeout-s", "RISKSTREAM_IDLE_TIMEOUT_S", 30,
                       "a source silent this long stops holding the watermark back, seconds", int)
-POLICY = Option("--policy", "RISKSTREAM_POLICY", str(paths.REPO_ROOT / "policies" / "default.toml"),
+POLICY = Option("--policy", "RISKSTREAM_POLICY", str(paths.DEFAULT_POLICY),
                 "safety policy file (TOML: version, per-category thresholds)")
 CHECKPOINT_DIR = Option("--checkpoint-dir", "RISKSTREAM_CHECKPOINT_DIR", None,
                         "where checkpoints are kept: a folder or a URI such as s3://bucket/checkpoints (default: "
@@ -172,7 +172,7 @@ class HealthJobSettings:
     allowed_lateness_ms: int = 60_000
     out_of_orderness_ms: int = 10_000
     idle_timeout_ms: int = 30_000
-    policy_path: Path = paths.REPO_ROOT / "policies" / "default.toml"
+    policy_path: Path = paths.DEFAULT_POLICY
     # A local folder, a URI Flink's file systems take (s3://...), or None: the Flink cluster's own setting.
     checkpoint_dir: Path | str | None = paths.DEFAULT_STATE_DIR / "checkpoints"
     checkpoint_interval_ms: int = 10_000

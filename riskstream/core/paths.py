@@ -7,8 +7,12 @@ from pathlib import Path
 
 from riskstream.core.errors import MissingTool
 
+# The project's root, or, installed from its wheel, the site-packages folder: the wheel carries schemas/,
+# policies/ and dashboards/provisioning/ as package data beside riskstream/ (pyproject.toml), so every path
+# below that the commands and jobs read resolves the same way in both.
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS_DIR = REPO_ROOT / "schemas"
+DEFAULT_POLICY = REPO_ROOT / "policies" / "default.toml"
 ALERT_RULES_FILE = REPO_ROOT / "dashboards" / "provisioning" / "alerting" / "riskstream-rules.yaml"
 CLICKHOUSE_MIGRATIONS_DIR = SCHEMAS_DIR / "clickhouse"
 JARS_SPEC_DIR = REPO_ROOT / "jars"

@@ -73,6 +73,8 @@ def test_the_app_image_runs_the_guard_as_the_manifests_user():
     guard = _workloads()["guard"]["spec"]["template"]["spec"]
     assert guard["containers"][0]["args"][:3] == ["riskstream", "guard", "serve"]
     assert f"USER {guard['securityContext']['runAsUser']}" in dockerfile
+    # Installed as a package, its data with it (not an editable link to a source folder).
+    assert "pip install --no-cache-dir /opt/riskstream" in dockerfile and "install --no-cache-dir -e" not in dockerfile
 
 
 def test_the_triton_image_is_the_release_of_the_local_server_with_the_model_repository():
