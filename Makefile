@@ -6,7 +6,7 @@ TRITON_VENV := .venv-triton
 RS := $(VENV)/bin/riskstream
 PYTEST_ARGS ?=
 
-.PHONY: setup run test stack-up stack-down clean-state
+.PHONY: setup run test stack-up stack-down clean-state k8s-verify
 
 KUBECONFORM_VERSION := v0.7.0
 
@@ -66,3 +66,13 @@ stack-up: setup
 
 stack-down:
 	$(RS) stack down
+
+# Server-side dry-run of every k8s/ overlay against a real kube-apiserver (riskstream/stack/k8s_verify.py), built
+# from k8s.io/kubernetes as pinned in k8s/verify/go.mod (checksums in go.sum), with Debian's etcd. Not part of
+# `make test`: the first build takes about ten minutes here. Its output is quoted in the README.
+k8s-verify: $(VENV)/.installed .cache/bin/kube-apiserver
+	command -v etcd >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends etcd-server)
+	$(VENV)/bin/python -m riskstream.stack.k8s_verify
+
+.cache/bin/kube-apiserver: k8s/verify/go.mod k8s/verify/go.sum
+	cd k8s/verify && GOFLAGS=-mod=readonly go build -o $(CURDIR)/.cache/bin/kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver
