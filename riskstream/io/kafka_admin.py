@@ -129,18 +129,28 @@ def end_offsets(bootstrap: str, topic: str, timeout_s: float = 10.0) -> dict[int
 def committed_offsets(bootstrap: str, group: str, topic: str, timeout_s: float = 10.0) -> dict[int, int]:
     """Partition -> the offset `group` committed on `topic` (the next it would read); partitions it has not
     committed are absent."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False},
-                        logger=_QUIET)
+    consumer = _group_consumer(bootstrap, group)
     try:
         partitions = _admin(bootstrap).list_topics(topic, timeout=timeout_s).topics[topic].partitions
-        committed = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=timeout_s)
-        return {tp.partition: tp.offset for tp in committed if tp.offset >= 0}
+        return _committed(consumer, topic, partitions, timeout_s)
     except KafkaException as exc:
         raise RiskstreamError(f"could not read group {group}'s offsets of {topic} on {bootstrap}: {exc}") from exc
     finally:
         consumer.close()
+
+
+def _group_consumer(bootstrap: str, group: str):
+    from confluent_kafka import Consumer
+
+    return Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False}, logger=_QUIET)
+
+
+def _committed(consumer, topic: str, partitions, timeout_s: float) -> dict[int, int]:
+    """Partition -> the consumer's group's committed offset on `topic`, for the partitions that have one."""
+    from confluent_kafka import TopicPartition
+
+    committed = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=timeout_s)
+    return {tp.partition: tp.offset for tp in committed if tp.offset >= 0}
 
 
 def offset_bounds(bootstrap: str, topic: str, timeout_s: float = 10.0) -> dict[int, tuple[int, int]]:
@@ -212,16 +222,13 @@ def wait_committed(bootstrap: str, group: str, topic: str, targets: dict[int, in
     """
     import time
 
-    from confluent_kafka import Consumer, TopicPartition
-
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False},
-                        logger=_QUIET)
+    consumer = _group_consumer(bootstrap, group)
     try:
         deadline = time.monotonic() + timeout_s
-        wanted = [TopicPartition(topic, p) for p, o in targets.items() if o > 0]
+        wanted = [p for p, o in targets.items() if o > 0]
         while True:
-            committed = {tp.partition: tp.offset for tp in consumer.committed(wanted, timeout=10)}
-            if all(committed.get(p, -1) >= o for p, o in targets.items() if o > 0):
+            committed = _committed(consumer, topic, wanted, 10)
+            if all(committed.get(p, -1) >= targets[p] for p in wanted):
                 return
             if time.monotonic() > deadline:
                 raise RiskstreamError(f"consumer group {group} on {bootstrap} committed {committed} of {topic}, "

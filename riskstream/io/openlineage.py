@@ -54,52 +54,47 @@ def schema_url(facet: str) -> str:
     return f"urn:riskstream:openlineage:{FACETS_VERSION}:{facet}.json#/$defs/{facet}"
 
 
+class _Riskstream:
+    """riskstream's facets: each names its schema in schemas/openlineage/ by its class name."""
+
+    @classmethod
+    def _get_schema(cls) -> str:
+        return schema_url(cls.__name__)
+
+
 @attr.define
-class KafkaOffsetsInputDatasetFacet(InputDatasetFacet):
+class KafkaOffsetsInputDatasetFacet(_Riskstream, InputDatasetFacet):
     """Per partition, the first offset read and the offset after the last one read (absent: still reading)."""
 
     partitions: list[dict] = attr.field(factory=list)
 
-    @staticmethod
-    def _get_schema() -> str:
-        return schema_url("KafkaOffsetsInputDatasetFacet")
-
 
 @attr.define
-class SafetyModelRunFacet(RunFacet):
-    """The safety model scoring the run's impressions: its version now, and every version the run has seen."""
-
-    name: str
-    version: str
-    versionsSeen: list[str] = attr.field(factory=list)  # noqa: N815
-
-    @staticmethod
-    def _get_schema() -> str:
-        return schema_url("SafetyModelRunFacet")
-
-
-@attr.define
-class PolicyRunFacet(RunFacet):
-    """The safety policy in force now, and every version in force during the run."""
+class _VersionsRunFacet(_Riskstream, RunFacet):
+    """A version in force at the event, and every version the run's events have named, oldest first."""
 
     version: str
     versionsSeen: list[str] = attr.field(factory=list)  # noqa: N815
 
-    @staticmethod
-    def _get_schema() -> str:
-        return schema_url("PolicyRunFacet")
+
+@attr.define
+class SafetyModelRunFacet(_VersionsRunFacet):
+    """The safety model scoring the run's impressions (Triton's newest version at the event)."""
+
+    name: str = ""
 
 
 @attr.define
-class JobRunFacet(RunFacet):
+class PolicyRunFacet(_VersionsRunFacet):
+    """The safety policy in force."""
+
+
+@attr.define
+class JobRunFacet(_Riskstream, RunFacet):
     """The riskstream job id stamped on every row the run writes, and Flink's id of the submitted job."""
 
     jobId: str  # noqa: N815
     flinkJobId: str = ""  # noqa: N815
-
-    @staticmethod
-    def _get_schema() -> str:
-        return schema_url("JobRunFacet")
 
 
 @dataclass(frozen=True)
@@ -153,6 +148,7 @@ class LineageRun:
     _policies: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        set_producer(PRODUCER)  # every facet the client makes names riskstream as its producer too
         self.clients = _clients(self.settings)
 
     def start(self, facts: RunFacts) -> None:
@@ -176,7 +172,6 @@ class LineageRun:
 
     def event(self, state: RunState, facts: RunFacts, extra: dict | None = None) -> RunEvent:
         """The run event for `state` with `facts` (what `_emit` sends)."""
-        set_producer(PRODUCER)  # every facet the client makes names riskstream as its producer too
         for seen, version in ((self._models, facts.model_version), (self._policies, facts.policy_version)):
             if version and version not in seen:
                 seen.append(version)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import json
 import uuid
 from datetime import datetime
@@ -34,6 +35,7 @@ OLDER = {"https://openlineage.io/spec/facets/2-0-4/JobTypeJobFacet.json":
 CORE_ONLY = {"https://openlineage.io/spec/facets/1-0-0/TagsRunFacet.json"}
 
 
+@functools.cache
 def _registry() -> Registry:
     files = [SPEC / "OpenLineage.json", *sorted((SPEC / "facets").glob("*.json")),
              *sorted(openlineage.SCHEMAS.glob("*.json"))]
@@ -43,15 +45,12 @@ def _registry() -> Registry:
     return Registry().with_resources((resource.id(), resource) for resource in resources)
 
 
-REGISTRY = _registry() if SPEC.exists() else None
-
-
 def _validate(instance: dict, url: str) -> None:
     """`instance` against the definition `url` names (resource#/$defs/Name)."""
     resource, _, pointer = url.partition("#")
     resource = OLDER.get(resource, resource)
     schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$ref": f"{resource}#{pointer}"}
-    jsonschema.Draft202012Validator(schema, registry=REGISTRY).validate(instance)
+    jsonschema.Draft202012Validator(schema, registry=_registry()).validate(instance)
 
 
 def _facets(event: dict):
