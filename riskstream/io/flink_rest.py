@@ -26,6 +26,45 @@ _NOT_YET_READY = ("Not all required tasks are currently running", "Checkpoint wa
                   "received a checkpoint request for unknown task")
 
 
+_TASK_LOCAL = "Task local checkpoint failure"
+# A task that finishes when a checkpoint completes shows FINISHED in the JobManager's view well within this.
+SETTLE_MS = 1000
+
+
+def not_ready(job: dict) -> dict[str, int]:
+    """Task counts by state, from Flink's job details, of tasks that cannot take part in a checkpoint."""
+    if job.get("state") != "RUNNING":
+        return {f"job {job.get('state')}": 1}
+    waiting: dict[str, int] = {}
+    for vertex in job.get("vertices", []):
+        for state, count in vertex.get("tasks", {}).items():
+            if count and state not in _READY:
+                waiting[state] = waiting.get(state, 0) + count
+    return waiting
+
+
+def unsettled(job: dict, checkpoints: dict) -> str | None:
+    """What a savepoint must still wait for, from Flink's job details and checkpoint statistics; None: nothing.
+
+    Every task must run, and the first checkpoint since the tasks (re)started must have completed at
+    least `SETTLE_MS` ago. A bounded source (the writer's one-element opening source) finishes right
+    after the first checkpoint that follows its last record; a savepoint triggered in those milliseconds
+    reaches a TaskManager that no longer knows the task, and Flink fails the stop and restarts the job.
+    """
+    waiting = not_ready(job)
+    if waiting:
+        return f"tasks to run: {waiting}"
+    started = max((int(vertex.get("start-time", -1)) for vertex in job.get("vertices", [])), default=-1)
+    latest = checkpoints.get("latest") or {}
+    acks = [int(c["latest_ack_timestamp"]) for c in [*checkpoints.get("history", []), latest.get("completed") or {}]
+            if c.get("status") == "COMPLETED" and int(c.get("trigger_timestamp", -1)) >= started]
+    if not acks:
+        return "a first checkpoint since the tasks started"
+    if int(job.get("now", 0)) - min(acks) < SETTLE_MS:
+        return "tasks that finish at the first checkpoint"
+    return None
+
+
 @dataclass(frozen=True)
 class Restored:
     """What a job restored from at its start, per Flink's checkpoint statistics."""
@@ -54,27 +93,27 @@ class FlinkRest:
 
     def not_ready_tasks(self, flink_job_id: str) -> dict[str, int]:
         """Task counts by state for tasks that cannot yet take part in a checkpoint (empty: all can)."""
-        job = self.job(flink_job_id)
-        if job.get("state") != "RUNNING":
-            return {f"job {job.get('state')}": 1}
-        waiting: dict[str, int] = {}
-        for vertex in job.get("vertices", []):
-            for state, count in vertex.get("tasks", {}).items():
-                if count and state not in _READY:
-                    waiting[state] = waiting.get(state, 0) + count
-        return waiting
+        return not_ready(self.job(flink_job_id))
 
     def wait_all_running(self, flink_job_id: str, timeout_s: float = 120.0) -> None:
         """Until every task runs (a job just restored spends a while INITIALIZING); an error saying which
         tasks did not, after `timeout_s`."""
+        self._wait(flink_job_id, timeout_s, lambda job: not_ready(job) or None)
+
+    def wait_settled(self, flink_job_id: str, timeout_s: float = 120.0) -> None:
+        """Until a savepoint can be taken without racing a finishing task (see `unsettled`)."""
+        self._wait(flink_job_id, timeout_s,
+                   lambda job: unsettled(job, self._call("GET", f"/jobs/{flink_job_id}/checkpoints")))
+
+    def _wait(self, flink_job_id: str, timeout_s: float, awaited) -> None:
         deadline = time.monotonic() + timeout_s
         while True:
-            waiting = self.not_ready_tasks(flink_job_id)
+            waiting = awaited(self.job(flink_job_id))
             if not waiting:
                 return
             if time.monotonic() > deadline:
-                raise RiskstreamError(f"job {flink_job_id} at {self.url}: tasks not running after {timeout_s:.0f}s: "
-                                      f"{waiting}")
+                raise RiskstreamError(f"job {flink_job_id} at {self.url}: still waiting after {timeout_s:.0f}s "
+                                      f"for {waiting}")
             time.sleep(0.5)
 
     def stop_with_savepoint(self, flink_job_id: str, savepoint_dir: Path, drain: bool,
@@ -82,11 +121,13 @@ class FlinkRest:
         """Stop the job with a final savepoint in `savepoint_dir`; returns the savepoint's location.
 
         With `drain`, event time is first advanced to the end so every window fires; without, open
-        windows stay in the savepoint for a resumed job to complete. Waits for every task to run first,
-        and tries again while Flink still says not all of them are ready."""
+        windows stay in the savepoint for a resumed job to complete. Waits until the job has settled
+        (`unsettled`) first, and tries again while Flink says a task was not ready. A refused stop fails
+        the job's tasks and the job restarts from its latest checkpoint (Flink's choice), so a retry
+        loses nothing."""
         deadline = time.monotonic() + timeout_s
         while True:
-            self.wait_all_running(flink_job_id, timeout_s=max(1.0, deadline - time.monotonic()))
+            self.wait_settled(flink_job_id, timeout_s=max(1.0, deadline - time.monotonic()))
             triggered_at = time.time()
             trigger = self._call("POST", f"/jobs/{flink_job_id}/stop", json={
                 "targetDirectory": Path(savepoint_dir).resolve().as_uri(), "drain": drain,
@@ -103,6 +144,10 @@ class FlinkRest:
             if "location" in result:
                 return result["location"]
             cause = str(result.get("failure-cause", result))
+            if _TASK_LOCAL in cause:
+                # The stop's own answer names only the reason; the checkpoint's statistics keep its message.
+                failed = (self._call("GET", f"/jobs/{flink_job_id}/checkpoints").get("latest") or {}).get("failed")
+                cause = f"{(failed or {}).get('failure_message', '')}: {cause}"
             if not any(refusal in cause for refusal in _NOT_YET_READY) or time.monotonic() > deadline:
                 raise RiskstreamError(f"stop with savepoint of job {flink_job_id} failed: {cause[:2000]}")
             time.sleep(1.0)
