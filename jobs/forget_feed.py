@@ -27,7 +27,7 @@ class ForgetFeed:
         if self.kafka is None:
             return
         topic = self.kafka.forget_requests_topic
-        self.follower = CompactedFollower(self.kafka.bootstrap_servers,
+        self.follower = CompactedFollower(self.kafka,
                                           {topic: lambda _offset, key, value: self.forgotten.add(key, value)},
                                           self.group_id)
         self.follower.start()

@@ -4,18 +4,54 @@ from __future__ import annotations
 
 from pyflink.table import StreamTableEnvironment
 
+from riskstream.core.config import KafkaSecurity, KafkaSettings
+
+# Flink's SQL Kafka connector JAR shades Kafka's client: JAAS must name the login modules by their shaded class.
+_SHADED = "org.apache.flink.kafka.shaded.org.apache.kafka.common.security"
+_LOGIN_MODULES = {"PLAIN": f"{_SHADED}.plain.PlainLoginModule", "SCRAM-SHA-256": f"{_SHADED}.scram.ScramLoginModule",
+                  "SCRAM-SHA-512": f"{_SHADED}.scram.ScramLoginModule"}
+
+
+def _jaas_quoted(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def security_properties(security: KafkaSecurity) -> dict[str, str]:
+    """Kafka's Java client properties for `security` (empty for PLAINTEXT); the CA as a PEM truststore."""
+    found: dict[str, str] = {}
+    if security.protocol != "PLAINTEXT":
+        found["security.protocol"] = security.protocol
+    if security.sasl:
+        found["sasl.mechanism"] = security.sasl_mechanism
+        found["sasl.jaas.config"] = (f"{_LOGIN_MODULES[security.sasl_mechanism]} required "
+                                     f"username={_jaas_quoted(security.username)} "
+                                     f"password={_jaas_quoted(str(security.password))};")
+    if security.ca_location:
+        found.update({"ssl.truststore.type": "PEM", "ssl.truststore.location": security.ca_location})
+    return found
+
+
+def connection(kafka: KafkaSettings) -> dict[str, str]:
+    """The connector's `properties.*` options that reach and authenticate to the brokers."""
+    return {"properties.bootstrap.servers": kafka.bootstrap_servers,
+            **{f"properties.{key}": value for key, value in security_properties(kafka.security).items()}}
+
+
+def render(options: dict[str, str]) -> str:
+    """WITH options as SQL string literals (a quote in a value, a password's say, doubled)."""
+    return ",\n".join(f"'{key}' = '{str(value).replace(chr(39), chr(39) * 2)}'" for key, value in options.items())
+
 
 def _offsets(offsets: dict[int, int]) -> str:
     return ";".join(f"partition:{p},offset:{o}" for p, o in sorted(offsets.items()))
 
 
-def options(topic: str, bootstrap_servers: str, group_id: str, start_offsets: dict[int, int] | None = None,
+def options(topic: str, kafka: KafkaSettings, group_id: str, start_offsets: dict[int, int] | None = None,
             end_offsets: dict[int, int] | None = None, bounded: bool = False, start_ms: int | None = None) -> str:
     """The Kafka connector's WITH options: from `start_offsets`, else from the first record timestamped at or
     after `start_ms`, else from the earliest; until `end_offsets`, or, `bounded`, until the offsets present
     when the job starts. (A job restored from a checkpoint starts where its sources' state says.)"""
-    found = {"connector": "kafka", "topic": topic, "properties.bootstrap.servers": bootstrap_servers,
-             "properties.group.id": group_id,
+    found = {"connector": "kafka", "topic": topic, **connection(kafka), "properties.group.id": group_id,
              "key.format": "raw", "key.fields": "record_key", "value.format": "raw",
              "value.fields-include": "EXCEPT_KEY"}
     if start_offsets:
@@ -31,7 +67,7 @@ def options(topic: str, bootstrap_servers: str, group_id: str, start_offsets: di
         found["scan.bounded.specific-offsets"] = _offsets(end_offsets)
     elif bounded:
         found["scan.bounded.mode"] = "latest-offset"
-    return ",\n".join(f"'{k}' = '{v}'" for k, v in found.items())
+    return render(found)
 
 
 def lag(column: str, ms: int) -> str:

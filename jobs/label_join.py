@@ -136,7 +136,7 @@ def label_outcomes(t_env: StreamTableEnvironment, verdicts: DataStream, kafka: K
     """(label_outcomes rows, dead-letter index rows), both typed rows for the ClickHouse sink; the labels'
     dead letters go to the dead-letter topic (the `dead_letter_topic` table the ingest step declared)."""
     # Bounded with the job, at the labels present when it starts.
-    with_options = kafka_tables.options(kafka.moderation_labels_topic, kafka.bootstrap_servers,
+    with_options = kafka_tables.options(kafka.moderation_labels_topic, kafka,
                                         f"riskstream-{job.job_id}-labels", job.label_start_offsets,
                                         bounded=job.bounded or bool(job.end_offsets), start_ms=job.label_start_ms)
     table = kafka_tables.create_raw_table(t_env, "moderation_labels_raw", with_options, job.out_of_orderness_ms)

@@ -8,6 +8,7 @@ from pyflink.datastream import DataStream
 from pyflink.datastream.functions import MapFunction
 from pyflink.table import StreamTableEnvironment
 
+from jobs import kafka_tables
 from jobs.sink_rows import SINK_ROW, sink_row
 from riskstream.core.times import epoch_ms
 from riskstream.core.config import KafkaSettings
@@ -32,14 +33,13 @@ class PolicyAudit(MapFunction):
 def policy_audit(t_env: StreamTableEnvironment, kafka: KafkaSettings, job: HealthJobSettings,
                  categories: tuple[str, ...]) -> DataStream:
     """Audit rows (typed rows for the ClickHouse sink) of every record of the policies topic."""
-    options = {"connector": "kafka", "topic": kafka.policies_topic,
-               "properties.bootstrap.servers": kafka.bootstrap_servers,
+    options = {"connector": "kafka", "topic": kafka.policies_topic, **kafka_tables.connection(kafka),
                "properties.group.id": f"riskstream-{job.job_id}-policy-audit",
                "key.format": "raw", "key.fields": "key", "value.format": "raw", "value.fields-include": "EXCEPT_KEY",
                "scan.startup.mode": "earliest-offset"}
     if job.bounded or job.end_offsets:
         options["scan.bounded.mode"] = "latest-offset"
-    with_options = ", ".join(f"'{k}' = '{v}'" for k, v in options.items())
+    with_options = kafka_tables.render(options)
     t_env.execute_sql(f"""
         CREATE TEMPORARY TABLE policy_records (
             `key` BYTES, `value` BYTES,

@@ -54,7 +54,7 @@ class JobLineage:
     def _committed(self) -> dict[int, int] | None:
         """What the run's group committed (None: Kafka cannot say now; the event then names no end)."""
         try:
-            committed = kafka_admin.committed_offsets(self.services.kafka.bootstrap_servers, self.group,
+            committed = kafka_admin.committed_offsets(self.services.kafka, self.group,
                                                       self.services.kafka.impressions_topic)
         except Exception as exc:  # noqa: BLE001 - lineage must never stop or mask the job's own outcome
             log.warning("OpenLineage: the offsets run %s read are unknown: %s", self.run.run_id, exc)
@@ -83,12 +83,12 @@ def begin(services: ServiceSettings, job: HealthJobSettings, group: str, model: 
           restored: bool, flink_job_id: str, engine_version: str) -> JobLineage:
     """The lineage of a run just submitted; call `start()` to emit its START event."""
     kafka = services.kafka
-    bounds = kafka_admin.offset_bounds(kafka.bootstrap_servers, kafka.impressions_topic)
+    bounds = kafka_admin.offset_bounds(kafka, kafka.impressions_topic)
     first = {p: low for p, (low, _) in bounds.items()}
     if job.start_offsets:
         start = {p: job.start_offsets.get(p, low) for p, low in first.items()}
     elif restored:
-        committed = kafka_admin.committed_offsets(kafka.bootstrap_servers, group, kafka.impressions_topic)
+        committed = kafka_admin.committed_offsets(kafka, group, kafka.impressions_topic)
         start = {p: committed.get(p, low) for p, low in first.items()}
     else:
         start = first

@@ -30,6 +30,7 @@ from jobs.sink_rows import SINK_ROW
 from riskstream.io import checkpoints, clickhouse, job_runs, kafka_admin, policy_topic, registry, topics
 from riskstream.core import config, job_config
 from riskstream.core.config import KafkaSettings, ServiceSettings
+from riskstream.core.errors import NotAuthorized
 from riskstream.core.job_config import HealthJobSettings
 from riskstream.io import stack_state as state
 from riskstream.io.job_runs import JobRun
@@ -56,7 +57,7 @@ def source(t_env: StreamTableEnvironment, kafka: KafkaSettings, job: HealthJobSe
     """
     t_env.get_config().set("table.exec.source.idle-timeout", f"{job.idle_timeout_ms} ms")
     # The value and the key as bytes: decoding (either wire format) and dead letters are ours.
-    with_options = kafka_tables.options(kafka.impressions_topic, kafka.bootstrap_servers, consumer_group(job.job_id),
+    with_options = kafka_tables.options(kafka.impressions_topic, kafka, consumer_group(job.job_id),
                                         job.start_offsets, job.end_offsets, job.bounded)
     return kafka_tables.create_raw_table(t_env, "impressions_raw", with_options, job.out_of_orderness_ms)
 
@@ -86,13 +87,13 @@ def ingest(t_env: StreamTableEnvironment, raw: str, services: ServiceSettings, j
     t_env.execute_sql(f"""
         CREATE TEMPORARY TABLE dead_letter_topic (`value` BYTES) WITH (
             'connector' = 'kafka', 'topic' = '{kafka.dead_letter_topic}',
-            'properties.bootstrap.servers' = '{kafka.bootstrap_servers}', 'format' = 'raw',
+            {kafka_tables.render(kafka_tables.connection(kafka))}, 'format' = 'raw',
             'properties.compression.type' = 'zstd')""")
     # Verdicts keyed by item id: the topic is compacted, so the newest per item stays.
     t_env.execute_sql(f"""
         CREATE TEMPORARY TABLE item_verdict_topic (`key` BYTES, `value` BYTES) WITH (
             'connector' = 'kafka', 'topic' = '{kafka.item_verdicts_topic}',
-            'properties.bootstrap.servers' = '{kafka.bootstrap_servers}', 'key.format' = 'raw',
+            {kafka_tables.render(kafka_tables.connection(kafka))}, 'key.format' = 'raw',
             'key.fields' = 'key', 'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY',
             'properties.compression.type' = 'zstd')""")
     statements = t_env.create_statement_set()
@@ -128,7 +129,7 @@ def breakers(t_env: StreamTableEnvironment, windows: DataStream, services: Servi
     t_env.execute_sql(f"""
         CREATE TEMPORARY TABLE breaker_state_topic (`key` BYTES, `value` BYTES) WITH (
             'connector' = 'kafka', 'topic' = '{kafka.breaker_state_topic}',
-            'properties.bootstrap.servers' = '{kafka.bootstrap_servers}', 'key.format' = 'raw',
+            {kafka_tables.render(kafka_tables.connection(kafka))}, 'key.format' = 'raw',
             'key.fields' = 'key', 'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY')""")
     statements = t_env.create_statement_set()
     statements.add_insert("breaker_state_topic", t_env.from_data_stream(records))
@@ -182,7 +183,7 @@ def label_start(kafka: KafkaSettings, job: HealthJobSettings) -> int | None:
     only be rows without a score); now, when there is no impression yet. None: the offsets given decide."""
     if not job.label_join or job.label_start_offsets:
         return None
-    first = kafka_admin.first_timestamp(kafka.bootstrap_servers, kafka.impressions_topic, job.start_offsets)
+    first = kafka_admin.first_timestamp(kafka, kafka.impressions_topic, job.start_offsets)
     return (int(time.time() * 1000) if first is None else first) - job.allowed_lateness_ms
 
 
@@ -190,7 +191,7 @@ def starting_policy(kafka: KafkaSettings, path: Path, categories: tuple[str, ...
     """The policies topic's active policy; on a topic that has none, the file's, published as its first
     version. So a restart or a new run takes the policy in force from the topic, never from the file."""
     file_policy = policy_file.load(path, categories)  # checked even when the topic decides
-    kafka_admin.ensure_topics(kafka.bootstrap_servers, [s for s in topics.specs(kafka) if s.name in (
+    kafka_admin.ensure_topics(kafka, [s for s in topics.specs(kafka) if s.name in (
         kafka.policies_topic, kafka.forget_requests_topic)])
     current = policy_log.active(policy_log.decode_all(policy_topic.read_all(kafka), kafka.policies_topic, categories))
     if current is not None:
@@ -198,7 +199,13 @@ def starting_policy(kafka: KafkaSettings, path: Path, categories: tuple[str, ...
     first = replace(file_policy, author="riskstream", reason=f"initial version, from {path.name}",
                     created_at_ms=int(time.time() * 1000))
     key, value = policy_log.encode(first, categories)
-    policy_topic.append(kafka, key.encode(), value, first.created_at_ms)
+    try:
+        policy_topic.append(kafka, key.encode(), value, first.created_at_ms)
+    except NotAuthorized as exc:
+        # Where ACLs hold, only the policy publisher writes policies: the first version is published by it.
+        raise NotAuthorized(exc.address, exc.user, exc.operation, exc.resource,
+                            f"{kafka.policies_topic} has no policy yet and only the policy publisher may write one: "
+                            f"run `riskstream policy publish {path} --reason ...` as that user first") from exc
     return first
 
 

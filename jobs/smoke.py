@@ -21,7 +21,7 @@ from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.table import DataTypes, StreamTableEnvironment, Table
 from pyflink.table.udf import FunctionContext, ScalarFunction, udf
 
-from jobs import clickhouse_sink, runtime
+from jobs import clickhouse_sink, kafka_tables, runtime
 from jobs.sink_rows import SINK_ROW, sink_row
 from riskstream.core.times import epoch_ms
 from jobs.scoring_udf import TritonScoringFunction
@@ -98,7 +98,7 @@ def source(t_env: StreamTableEnvironment, kafka: KafkaSettings, start_offsets: d
         ) WITH (
             'connector' = 'kafka',
             'topic' = '{kafka.impressions_topic}',
-            'properties.bootstrap.servers' = '{kafka.bootstrap_servers}',
+            {kafka_tables.render(kafka_tables.connection(kafka))},
             'properties.group.id' = 'riskstream-smoke',
             {_startup(start_offsets)},
             'scan.bounded.mode' = 'latest-offset',

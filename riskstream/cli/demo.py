@@ -54,9 +54,9 @@ def run(stack: StackSettings, args: argparse.Namespace) -> int:
         print("  " + line)
     services = local_services(stack)
     kafka = services.kafka
-    kafka_admin.ensure_topics(kafka.bootstrap_servers, topics.specs(kafka))
+    kafka_admin.ensure_topics(kafka, topics.specs(kafka))
 
-    start = kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.impressions_topic)
+    start = kafka_admin.end_offsets(kafka, kafka.impressions_topic)
     generator = generator_args.settings(args)
     incidents = ", ".join(f"{i.surface}/{i.region} x{i.multiplier:g} from minute {i.start:g}"
                           + (f" to {i.end:g}" if i.end is not None else "") for i in generator.incidents)
@@ -82,9 +82,9 @@ def run(stack: StackSettings, args: argparse.Namespace) -> int:
         try:
             report = produce(kafka, generator, realtime=True, speedup=args.speedup, registry=services.registry)
             produce_faults(kafka, generator, late=LATE, malformed=MALFORMED, registry=services.registry)
-            kafka_admin.wait_committed(kafka.bootstrap_servers, safety_health.consumer_group(job.job_id),
+            kafka_admin.wait_committed(kafka, safety_health.consumer_group(job.job_id),
                                        kafka.impressions_topic,
-                                       kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.impressions_topic))
+                                       kafka_admin.end_offsets(kafka, kafka.impressions_topic))
             savepoint = runtime.drain(client, stack.state_dir / "savepoints")
             time.sleep(3)  # the guard reads the last breaker moves the final watermark made
         finally:

@@ -70,15 +70,15 @@ def creator_items(kafka: config.KafkaSettings, creator: str) -> list[str]:
     decoder = AvroDecoder(SchemaHistory.from_folder(schemas.VERDICT_HISTORY).latest,
                           SchemaHistory.from_folder(schemas.VERDICT_HISTORY))
     items = []
-    for key, value in topic_records.newest_per_key(kafka.bootstrap_servers, kafka.item_verdicts_topic).items():
+    for key, value in topic_records.newest_per_key(kafka, kafka.item_verdicts_topic).items():
         if value is not None and decoder.decode(value).get("creator_id") == creator:
             items.append(key.decode("utf-8"))
     return sorted(items)
 
 
 def _ensure_topics(kafka: config.KafkaSettings) -> None:
-    kafka_admin.require_ready(kafka.bootstrap_servers)
-    kafka_admin.ensure_topics(kafka.bootstrap_servers, [s for s in topics.specs(kafka) if s.name in (
+    kafka_admin.require_ready(kafka)
+    kafka_admin.ensure_topics(kafka, [s for s in topics.specs(kafka) if s.name in (
         kafka.forget_requests_topic, kafka.item_verdicts_topic)])
 
 
@@ -89,7 +89,7 @@ def forget_subject(services: config.ServiceSettings, kind: str, subject: str, re
     now = int(time.time() * 1000)
     items = creator_items(kafka, subject) if kind == "creator" else []
     request = ForgetRequest(uuid.uuid4().hex, kind, subject, now, by, reason, tuple(items))
-    topic_records.write(kafka.bootstrap_servers, kafka.forget_requests_topic, [forget.encode(request)])
+    topic_records.write(kafka, kafka.forget_requests_topic, [forget.encode(request)])
     settings = services.clickhouse
     client = clickhouse.connect(settings, database=settings.database)
     try:
@@ -98,7 +98,7 @@ def forget_subject(services: config.ServiceSettings, kind: str, subject: str, re
         client.close()
     # The items were found by their live verdicts: each gets its tombstone (no second read of the topic).
     dead = [(item.encode("utf-8"), None) for item in items]
-    topic_records.write(kafka.bootstrap_servers, kafka.item_verdicts_topic, dead)
+    topic_records.write(kafka, kafka.item_verdicts_topic, dead)
     receipt = Receipt(request.request_id, kind, forget.subject_hash(subject), now, len(items), erased,
                       {kafka.item_verdicts_topic: len(dead)}, raw_topic_bounds(kafka, now), state_bound(now))
     audit_command.record(settings, audit.AuditRecord(
@@ -138,7 +138,7 @@ def render(receipt: Receipt) -> str:
 
 
 def find_request(kafka: config.KafkaSettings, request_id: str) -> ForgetRequest:
-    for value in topic_records.newest_per_key(kafka.bootstrap_servers, kafka.forget_requests_topic).values():
+    for value in topic_records.newest_per_key(kafka, kafka.forget_requests_topic).values():
         if value is not None:
             request = forget.decode(value)
             if request.request_id == request_id:
@@ -178,10 +178,10 @@ def _verify(request_id: str, services: config.ServiceSettings, as_json: bool, st
         pending = erasure.unfinished_mutations(client)
     finally:
         client.close()
-    newest = topic_records.newest_per_key(kafka.bootstrap_servers, kafka.item_verdicts_topic)
+    newest = topic_records.newest_per_key(kafka, kafka.item_verdicts_topic)
     found.append(("kafka", kafka.item_verdicts_topic,
                   sum(1 for i in request.items if newest.get(i.encode("utf-8")) is not None)))
-    raw = [topic_records.scan_raw(kafka.bootstrap_servers, topic, ids)
+    raw = [topic_records.scan_raw(kafka, topic, ids)
            for topic in (kafka.impressions_topic, kafka.dead_letter_topic, kafka.moderation_labels_topic)]
     bounds = raw_topic_bounds(kafka, request.requested_at_ms)
     places = [{"store": store, "where": where, "found": count, "clean": count == 0} for store, where, count in found]

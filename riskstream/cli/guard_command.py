@@ -27,8 +27,8 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     kafka = config.kafka_settings(args, state.addresses(Path(args.state_dir)))
     settings = guard_config.guard_settings(args)
-    kafka_admin.require_ready(kafka.bootstrap_servers)  # fails fast, naming the address tried
-    kafka_admin.ensure_topics(kafka.bootstrap_servers, [s for s in topics.specs(kafka) if s.name in (
+    kafka_admin.require_ready(kafka)  # fails fast, naming the address tried
+    kafka_admin.ensure_topics(kafka, [s for s in topics.specs(kafka) if s.name in (
         kafka.item_verdicts_topic, kafka.breaker_state_topic, kafka.policies_topic)])
     service = Guard(kafka, settings)
     # One process, one event loop: decisions are microseconds of dict lookups; uvloop and httptools keep

@@ -10,7 +10,7 @@ from pathlib import Path
 from confluent_kafka import Producer
 from fastavro.schema import parse_schema
 
-from riskstream.io import kafka_admin
+from riskstream.io import kafka_admin, kafka_clients
 from riskstream.core import schemas
 from riskstream.core.config import KafkaSettings, RegistrySettings
 from riskstream.core.errors import ConfigError, RiskstreamError
@@ -63,11 +63,11 @@ def record_encoder(kafka: KafkaSettings, registry: RegistrySettings | None, hist
 def produce(kafka: KafkaSettings, generator: GeneratorSettings, realtime: bool = False,
             speedup: float = 1.0, registry: RegistrySettings | None = None) -> ProduceReport:
     """Send the generated stream; with `realtime`, pace sends to event time (`speedup` times faster)."""
-    kafka_admin.require_ready(kafka.bootstrap_servers)
+    kafka_admin.require_ready(kafka)
     codec = impression_encoder(kafka, registry)
     labels = label_encoder(kafka, registry) if generator.labels else None
-    producer = Producer({"bootstrap.servers": kafka.bootstrap_servers, "linger.ms": 20,
-                         "enable.idempotence": True, "compression.type": "lz4"})
+    producer = Producer(kafka_clients.config(kafka, {"linger.ms": 20, "enable.idempotence": True,
+                                                     "compression.type": "lz4"}))
     due: list[tuple[int, str, dict]] = []  # labels not yet sent, by label time
     failures: list[str] = []
 
@@ -122,7 +122,7 @@ def produce_faults(kafka: KafkaSettings, generator: GeneratorSettings, late: int
                    registry: RegistrySettings | None = None) -> None:
     """Append what a real stream also carries: records for a long-closed minute, and undecodable bytes."""
     codec = impression_encoder(kafka, registry)
-    producer = Producer({"bootstrap.servers": kafka.bootstrap_servers})
+    producer = Producer(kafka_clients.config(kafka))
     now_ms = generator.start_ms + int(generator.count / generator.rate * 1000)
     for i, generated in enumerate(generate(GeneratorSettings(seed=generator.seed + 1, count=late,
                                                              start_ms=generator.start_ms))):

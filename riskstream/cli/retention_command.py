@@ -59,7 +59,7 @@ def _topic_text(configs: dict[str, str]) -> str:
 
 def kafka_rows(kafka: config.KafkaSettings) -> list[Kept]:
     specs = topics.specs(kafka)
-    actual = kafka_admin.topic_configs(kafka.bootstrap_servers, [s.name for s in specs])
+    actual = kafka_admin.topic_configs(kafka, [s.name for s in specs])
     rows = []
     for spec in specs:
         configured = _topic_text(spec.configs)
@@ -89,7 +89,7 @@ def add_parser(commands, services_of) -> None:
 
 def _show(args: argparse.Namespace, services: config.ServiceSettings) -> int:
     settings = services.clickhouse
-    kafka_admin.require_ready(services.kafka.bootstrap_servers)
+    kafka_admin.require_ready(services.kafka)
     client = clickhouse.connect(settings, database=settings.database)
     try:
         rows = clickhouse_rows(client, settings.retention) + kafka_rows(services.kafka) + flink_rows()

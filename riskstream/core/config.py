@@ -81,7 +81,12 @@ TRITON_MODEL_CONTROL = Option("--triton-model-control", "RISKSTREAM_TRITON_MODEL
                               "how the local Triton (re)loads models: none (at start only), poll (a new version "
                               "folder in the repository goes live) or explicit (through its repository API)")
 
-STACK_OPTIONS = (STATE_DIR, KAFKA_PORT, KAFKA_CONTROLLER_PORT, TRITON_HTTP_PORT, TRITON_GRPC_PORT,
+KAFKA_AUTH_MODES = ("none", "scram")
+KAFKA_AUTH = Option("--kafka-auth", "RISKSTREAM_KAFKA_AUTH", "none",
+                    "how the local broker admits clients: none, or scram (SASL/SCRAM-SHA-512 with ACLs: the "
+                    "project's Kafka users and grants, their passwords in <state dir>/kafka/users.json)")
+
+STACK_OPTIONS = (STATE_DIR, KAFKA_AUTH, KAFKA_PORT, KAFKA_CONTROLLER_PORT, TRITON_HTTP_PORT, TRITON_GRPC_PORT,
                  TRITON_METRICS_PORT, REGISTRY_PORT, REGISTRY_MANAGEMENT_PORT, REGISTRY_JAVA, KAFKA_HEAP,
                  MODEL_REPOSITORY, GUARD_PORT, TRITON_MODEL_CONFIG, TRITON_MODEL_CONTROL)
 
@@ -104,8 +109,11 @@ class StackSettings:
     guard_port: int = 18090
     triton_model_config: str = ""  # Triton's --model-config-name: <model>/configs/<name>.pbtxt
     triton_model_control: str = "none"  # one of TRITON_MODEL_CONTROL_MODES
+    kafka_auth: str = "none"  # one of KAFKA_AUTH_MODES
 
     def __post_init__(self) -> None:
+        if self.kafka_auth not in KAFKA_AUTH_MODES:
+            raise ConfigError(f"{KAFKA_AUTH.flag}: {self.kafka_auth!r} is not one of {', '.join(KAFKA_AUTH_MODES)}")
         if self.triton_model_control not in TRITON_MODEL_CONTROL_MODES:
             raise ConfigError(f"{TRITON_MODEL_CONTROL.flag}: {self.triton_model_control!r} is not one of "
                               f"{', '.join(TRITON_MODEL_CONTROL_MODES)}")
@@ -124,6 +132,17 @@ class StackSettings:
 
 KAFKA_BOOTSTRAP = Option("--kafka-bootstrap", "RISKSTREAM_KAFKA_BOOTSTRAP", None,
                          "Kafka bootstrap servers, host:port[,host:port]")
+KAFKA_SECURITY_PROTOCOL = Option("--kafka-security-protocol", "RISKSTREAM_KAFKA_SECURITY_PROTOCOL", "PLAINTEXT",
+                                 "how clients reach the brokers: PLAINTEXT, SASL_PLAINTEXT, SASL_SSL or SSL")
+KAFKA_SASL_MECHANISM = Option("--kafka-sasl-mechanism", "RISKSTREAM_KAFKA_SASL_MECHANISM", "SCRAM-SHA-512",
+                              "SASL mechanism: SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN")
+KAFKA_SASL_USERNAME = Option("--kafka-sasl-username", "RISKSTREAM_KAFKA_SASL_USERNAME", "",
+                             "SASL user (a KafkaUser on Kubernetes), for the SASL protocols")
+KAFKA_SASL_PASSWORD = Option("--kafka-sasl-password", "RISKSTREAM_KAFKA_SASL_PASSWORD", "",
+                             "SASL password (never printed); on Kubernetes from the KafkaUser's secret", Secret)
+KAFKA_SSL_CA_LOCATION = Option("--kafka-ssl-ca-location", "RISKSTREAM_KAFKA_SSL_CA_LOCATION", "",
+                               "PEM file of the CA the brokers' certificates chain to, for SSL and SASL_SSL "
+                               "(empty: the system's CAs)")
 IMPRESSIONS_TOPIC = Option("--impressions-topic", "RISKSTREAM_IMPRESSIONS_TOPIC", "impressions",
                            "topic the impression stream is read from")
 DEAD_LETTER_TOPIC = Option("--dead-letter-topic", "RISKSTREAM_DEAD_LETTER_TOPIC", "impressions-dlq",
@@ -179,7 +198,9 @@ AUDIT_RETENTION = Option("--audit-retention-days", "RISKSTREAM_AUDIT_RETENTION_D
                          "days the audit trail is kept (seven years)", int)
 RETENTION_OPTIONS = (ITEM_RETENTION, LABEL_RETENTION, AGGREGATE_RETENTION, AUDIT_RETENTION)
 
-KAFKA_OPTIONS = (KAFKA_BOOTSTRAP, IMPRESSIONS_TOPIC, DEAD_LETTER_TOPIC, POLICIES_TOPIC, ITEM_VERDICTS_TOPIC,
+KAFKA_SECURITY_OPTIONS = (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD,
+                          KAFKA_SSL_CA_LOCATION)
+KAFKA_OPTIONS = (KAFKA_BOOTSTRAP, *KAFKA_SECURITY_OPTIONS, IMPRESSIONS_TOPIC, DEAD_LETTER_TOPIC, POLICIES_TOPIC, ITEM_VERDICTS_TOPIC,
                  FORGET_REQUESTS_TOPIC,
                  BREAKER_STATE_TOPIC, MODERATION_LABELS_TOPIC, TOPIC_PARTITIONS, IMPRESSIONS_RETENTION, WIRE_FORMAT,
                  *RETENTION_OPTIONS)
@@ -206,6 +227,46 @@ class RetentionSettings:
 
 
 @dataclass(frozen=True)
+class KafkaSecurity:
+    """How clients authenticate to the brokers and check them: nothing locally by default; SASL (SCRAM) over
+    TLS on Kubernetes, a Strimzi KafkaUser's name and password, and the cluster CA's certificate."""
+
+    protocol: str = "PLAINTEXT"
+    sasl_mechanism: str = "SCRAM-SHA-512"
+    username: str = ""
+    password: Secret = field(default=Secret(""))
+    ca_location: str = ""
+
+    def __post_init__(self) -> None:
+        if self.protocol not in SECURITY_PROTOCOLS:
+            raise ConfigError(f"{KAFKA_SECURITY_PROTOCOL.flag} {self.protocol!r}: expected one of "
+                              f"{', '.join(SECURITY_PROTOCOLS)}")
+        if self.sasl:
+            if self.sasl_mechanism not in SASL_MECHANISMS:
+                raise ConfigError(f"{KAFKA_SASL_MECHANISM.flag} {self.sasl_mechanism!r}: expected one of "
+                                  f"{', '.join(SASL_MECHANISMS)}")
+            for option, value in ((KAFKA_SASL_USERNAME, self.username), (KAFKA_SASL_PASSWORD, self.password)):
+                if not value:
+                    raise ConfigError(f"{KAFKA_SECURITY_PROTOCOL.flag} {self.protocol} needs {option.flag} "
+                                      f"(or {option.env})")
+        if self.ca_location and not self.tls:
+            raise ConfigError(f"{KAFKA_SSL_CA_LOCATION.flag} is set but {KAFKA_SECURITY_PROTOCOL.flag} "
+                              f"{self.protocol} does not use TLS")
+
+    @property
+    def sasl(self) -> bool:
+        return self.protocol.startswith("SASL_")
+
+    @property
+    def tls(self) -> bool:
+        return self.protocol.endswith("SSL")
+
+
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL")
+SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
+
+
+@dataclass(frozen=True)
 class KafkaSettings:
     bootstrap_servers: str
     impressions_topic: str = "impressions"
@@ -221,6 +282,7 @@ class KafkaSettings:
     # How `produce` writes impressions; the job reads both formats whatever this says.
     wire_format: str = "confluent"
     retention: RetentionSettings = field(default_factory=RetentionSettings)  # the same object as ClickHouse's
+    security: KafkaSecurity = field(default_factory=KafkaSecurity)
 
     def __post_init__(self) -> None:
         if self.wire_format not in WIRE_FORMATS:
@@ -293,6 +355,7 @@ def stack_settings(args: argparse.Namespace) -> StackSettings:
         guard_port=args.guard_port,
         triton_model_config=args.triton_model_config,
         triton_model_control=args.triton_model_control,
+        kafka_auth=args.kafka_auth,
     )
 
 
@@ -320,6 +383,9 @@ def kafka_settings(args: argparse.Namespace, local: dict[str, str] | None = None
         impressions_retention_hours=args.impressions_retention_hours,
         wire_format=args.wire_format,
         retention=retention_settings(args),
+        security=KafkaSecurity(protocol=args.kafka_security_protocol, sasl_mechanism=args.kafka_sasl_mechanism,
+                               username=args.kafka_sasl_username, password=Secret(args.kafka_sasl_password),
+                               ca_location=args.kafka_ssl_ca_location),
     )
 
 

@@ -23,6 +23,19 @@ class ServiceUnavailable(RiskstreamError):
         super().__init__(f"{service} is not reachable at {address}{hint}")
 
 
+class NotAuthorized(RiskstreamError):
+    """The broker refused an operation to the user the client authenticated as (its ACLs do not grant it)."""
+
+    def __init__(self, address: str, user: str, operation: str, resource: str, hint: str = ""):
+        self.address = address
+        self.user = user
+        self.operation = operation
+        self.resource = resource
+        who = f"user {user}" if user else "an unauthenticated client"
+        super().__init__(f"Kafka at {address} refused {operation} on {resource} to {who}"
+                         f"{': ' + hint if hint else ''}")
+
+
 class EmbeddedPathHeld(ServiceUnavailable):
     """An embedded ClickHouse (chDB) path is open in another process; one process at a time may open it."""
 

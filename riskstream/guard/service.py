@@ -30,7 +30,7 @@ class Guard:
         self.policies_rejected = 0
         self._verdicts = _decoder(schemas.VERDICT_HISTORY)
         self._breakers = _decoder(schemas.BREAKER_HISTORY)
-        self.follower = CompactedFollower(kafka.bootstrap_servers, {
+        self.follower = CompactedFollower(kafka, {
             kafka.item_verdicts_topic: self._on_verdict,
             kafka.breaker_state_topic: self._on_breaker,
             kafka.policies_topic: self._on_policy,

@@ -20,6 +20,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPar
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from riskstream.io import kafka_admin
+from riskstream.io.kafka_clients import Kafka, address, config
 
 log = logging.getLogger(__name__)
 _QUIET = logging.getLogger("riskstream.io.compacted.librdkafka")
@@ -42,7 +43,7 @@ class Freshness:
 class CompactedFollower:
     """Reads `handlers`' topics (every partition, from the first offset) and keeps up, until `stop()`."""
 
-    def __init__(self, bootstrap: str, handlers: dict[str, Handler], group_id: str, check_every_s: float = 1.0):
+    def __init__(self, bootstrap: Kafka, handlers: dict[str, Handler], group_id: str, check_every_s: float = 1.0):
         self.bootstrap = bootstrap
         self.handlers = handlers
         self.group_id = group_id
@@ -63,17 +64,17 @@ class CompactedFollower:
     def start(self) -> None:
         """Fails fast, naming the address, when no broker answers; otherwise reads on in the background."""
         kafka_admin.require_ready(self.bootstrap)
-        self._consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": self.group_id,
-                                   "enable.auto.commit": False, "enable.partition.eof": False}, logger=_QUIET)
+        self._consumer = Consumer(config(self.bootstrap, {"group.id": self.group_id, "enable.auto.commit": False,
+                                                          "enable.partition.eof": False}), logger=_QUIET)
         metadata = self._consumer.list_topics(timeout=10)
         partitions = []
         for topic in self.handlers:
             found = metadata.topics.get(topic)
             if found is None or found.error is not None:
-                raise KafkaException(f"topic {topic} not found on {self.bootstrap}")
+                raise KafkaException(f"topic {topic} not found on {address(self.bootstrap)}")
             partitions += [TopicPartition(topic, p, OFFSET_BEGINNING) for p in sorted(found.partitions)]
         self._consumer.assign(partitions)
-        self._admin = AdminClient({"bootstrap.servers": self.bootstrap}, logger=_QUIET)
+        self._admin = AdminClient(config(self.bootstrap), logger=_QUIET)
         self._thread = threading.Thread(target=self._run, name="compacted-follower", daemon=True)
         self._thread.start()
 
@@ -127,9 +128,9 @@ class CompactedFollower:
             for key, low in (self._list_offsets(unseen, OffsetSpec.earliest()) if unseen else {}).items():
                 self._next.setdefault(key, low)
         except KafkaException as exc:
-            self._last_error = f"{self.bootstrap}: {exc}"
+            self._last_error = f"{address(self.bootstrap)}: {exc}"
             # A restarted broker fences the admin client's cached leader epochs; a new client asks afresh.
-            self._admin = AdminClient({"bootstrap.servers": self.bootstrap}, logger=_QUIET)
+            self._admin = AdminClient(config(self.bootstrap), logger=_QUIET)
             return
         self._last_error = ""
         self._pending.append((asked_at, ends))

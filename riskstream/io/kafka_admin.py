@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic, ResourceType
 
-from riskstream.core.errors import RiskstreamError, ServiceUnavailable
+from riskstream.core.errors import NotAuthorized, RiskstreamError, ServiceUnavailable
+from riskstream.io.kafka_clients import Kafka, address, config, security
 
 # librdkafka logs every refused connection; the probe reports reachability itself.
 _QUIET = logging.getLogger("riskstream.kafka.quiet")
@@ -23,12 +24,22 @@ class TopicSpec:
     configs: dict[str, str] = field(default_factory=dict)
 
 
-def _admin(bootstrap: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 2000}, logger=_QUIET)
+_REFUSED = (KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+            KafkaError.GROUP_AUTHORIZATION_FAILED)
 
 
-def _port_open(bootstrap: str) -> bool:
-    host, _, port = bootstrap.split(",")[0].rpartition(":")
+def _raise_refused(exc: KafkaException, bootstrap: Kafka, operation: str, resource: str, hint: str) -> None:
+    """A refusal by the broker's ACLs as NotAuthorized, naming the user; anything else returns."""
+    if exc.args[0].code() in _REFUSED:
+        raise NotAuthorized(address(bootstrap), security(bootstrap).username, operation, resource, hint) from exc
+
+
+def _admin(bootstrap: Kafka) -> AdminClient:
+    return AdminClient(config(bootstrap, {"socket.connection.setup.timeout.ms": 2000}), logger=_QUIET)
+
+
+def _port_open(bootstrap: Kafka) -> bool:
+    host, _, port = address(bootstrap).split(",")[0].rpartition(":")
     try:
         with socket.create_connection((host, int(port)), timeout=1):
             return True
@@ -36,21 +47,37 @@ def _port_open(bootstrap: str) -> bool:
         return False
 
 
-def is_ready(bootstrap: str, timeout_s: float = 2.0) -> bool:
-    """True when a broker answers a metadata request."""
+def probe(bootstrap: Kafka, timeout_s: float = 2.0) -> str | None:
+    """None when a broker answers a metadata request; otherwise why not (refused credentials named)."""
     if not _port_open(bootstrap):
-        return False
+        return "nothing listens there"
+    errors: list[KafkaError] = []
+    admin = AdminClient(config(bootstrap, {"socket.connection.setup.timeout.ms": 2000, "error_cb": errors.append}),
+                        logger=_QUIET)
     try:
-        metadata = _admin(bootstrap).list_topics(timeout=timeout_s)
-    except KafkaException:
-        return False
-    return bool(metadata.brokers)
+        metadata = admin.list_topics(timeout=timeout_s)
+    except KafkaException as exc:
+        admin.poll(0.5)  # serves the error callback, which names an authentication failure
+        user = security(bootstrap).username
+        if any(e.code() == KafkaError._AUTHENTICATION for e in errors):
+            return f"the broker refused the credentials of user {user}"
+        if not user:
+            return f"no broker answered a metadata request ({exc.args[0].str()}; does it require SASL? see " \
+                   f"--kafka-security-protocol)"
+        return f"no broker answered a metadata request ({exc.args[0].str()})"
+    return None if metadata.brokers else "no broker in the metadata"
 
 
-def require_ready(bootstrap: str) -> None:
-    """Fail fast, naming the address, when no broker answers."""
-    if not is_ready(bootstrap):
-        raise ServiceUnavailable("Kafka", bootstrap, "no broker answered a metadata request")
+def is_ready(bootstrap: Kafka, timeout_s: float = 2.0) -> bool:
+    """True when a broker answers a metadata request."""
+    return probe(bootstrap, timeout_s) is None
+
+
+def require_ready(bootstrap: Kafka) -> None:
+    """Fail fast, naming the address and why, when no broker answers."""
+    reason = probe(bootstrap)
+    if reason is not None:
+        raise ServiceUnavailable("Kafka", address(bootstrap), reason)
 
 
 def _wait_for_leaders(admin: AdminClient, names: list[str], timeout_s: float) -> dict:
@@ -68,7 +95,7 @@ def _wait_for_leaders(admin: AdminClient, names: list[str], timeout_s: float) ->
         time.sleep(0.2)
 
 
-def topic_configs(bootstrap: str, names: list[str], timeout_s: float = 10.0) -> dict[str, dict[str, str]]:
+def topic_configs(bootstrap: Kafka, names: list[str], timeout_s: float = 10.0) -> dict[str, dict[str, str]]:
     """Each topic's configuration as the brokers report it (defaults included)."""
     admin = _admin(bootstrap)
     futures = admin.describe_configs([ConfigResource(ResourceType.TOPIC, name) for name in names],
@@ -77,7 +104,7 @@ def topic_configs(bootstrap: str, names: list[str], timeout_s: float = 10.0) -> 
             for resource, future in futures.items()}
 
 
-def _align_configs(admin: AdminClient, bootstrap: str, topics: list[TopicSpec], timeout_s: float) -> None:
+def _align_configs(admin: AdminClient, bootstrap: Kafka, topics: list[TopicSpec], timeout_s: float) -> None:
     """Set the configs an existing topic holds otherwise (retention changed in the settings, say)."""
     if not topics:
         return
@@ -92,10 +119,14 @@ def _align_configs(admin: AdminClient, bootstrap: str, topics: list[TopicSpec], 
         try:
             future.result()
         except KafkaException as exc:
-            raise RiskstreamError(f"could not set the configs of topic {resource.name} on {bootstrap}: {exc}") from exc
+            _raise_refused(exc, bootstrap, "AlterConfigs", f"topic {resource.name}",
+                           "its configs differ from the settings "
+                           f"({', '.join(f'{e.name}={e.value}' for e in resource.incremental_configs)}): an admin "
+                           "sets them (on Kubernetes its KafkaTopic does)")
+            raise RiskstreamError(f"could not set the configs of topic {resource.name} on {address(bootstrap)}: {exc}") from exc
 
 
-def ensure_topics(bootstrap: str, topics: list[TopicSpec], timeout_s: float = 30.0) -> None:
+def ensure_topics(bootstrap: Kafka, topics: list[TopicSpec], timeout_s: float = 30.0) -> None:
     """Create the topics that do not exist; check the partition count of those that do, and set their
     configs (retention, cleanup policy) where they differ from the specs."""
     admin = _admin(bootstrap)
@@ -110,23 +141,26 @@ def ensure_topics(bootstrap: str, topics: list[TopicSpec], timeout_s: float = 30
             try:
                 future.result()
             except KafkaException as exc:
+                _raise_refused(exc, bootstrap, "Create", f"topic {name}",
+                               "the topic does not exist (or this user may not see it): create it as an admin "
+                               "(on Kubernetes its KafkaTopic does)")
                 if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                    raise RiskstreamError(f"could not create topic {name} on {bootstrap}: {exc}") from exc
+                    raise RiskstreamError(f"could not create topic {name} on {address(bootstrap)}: {exc}") from exc
     existing = _wait_for_leaders(admin, [t.name for t in topics], timeout_s)
     for topic in topics:
         actual = len(existing[topic.name].partitions)
         if actual != topic.partitions:
             raise RiskstreamError(
-                f"topic {topic.name} on {bootstrap} has {actual} partitions, riskstream expects {topic.partitions}")
+                f"topic {topic.name} on {address(bootstrap)} has {actual} partitions, riskstream expects {topic.partitions}")
     _align_configs(admin, bootstrap, [t for t in topics if t.name not in {m.name for m in missing}], timeout_s)
 
 
-def end_offsets(bootstrap: str, topic: str, timeout_s: float = 10.0) -> dict[int, int]:
+def end_offsets(bootstrap: Kafka, topic: str, timeout_s: float = 10.0) -> dict[int, int]:
     """Partition -> next offset to be written: where a reader starts to see only what comes after now."""
     return {partition: high for partition, (_, high) in offset_bounds(bootstrap, topic, timeout_s).items()}
 
 
-def committed_offsets(bootstrap: str, group: str, topic: str, timeout_s: float = 10.0) -> dict[int, int]:
+def committed_offsets(bootstrap: Kafka, group: str, topic: str, timeout_s: float = 10.0) -> dict[int, int]:
     """Partition -> the offset `group` committed on `topic` (the next it would read); partitions it has not
     committed are absent."""
     consumer = _group_consumer(bootstrap, group)
@@ -134,15 +168,15 @@ def committed_offsets(bootstrap: str, group: str, topic: str, timeout_s: float =
         partitions = _admin(bootstrap).list_topics(topic, timeout=timeout_s).topics[topic].partitions
         return _committed(consumer, topic, partitions, timeout_s)
     except KafkaException as exc:
-        raise RiskstreamError(f"could not read group {group}'s offsets of {topic} on {bootstrap}: {exc}") from exc
+        raise RiskstreamError(f"could not read group {group}'s offsets of {topic} on {address(bootstrap)}: {exc}") from exc
     finally:
         consumer.close()
 
 
-def _group_consumer(bootstrap: str, group: str):
+def _group_consumer(bootstrap: Kafka, group: str):
     from confluent_kafka import Consumer
 
-    return Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False}, logger=_QUIET)
+    return Consumer(config(bootstrap, {"group.id": group, "enable.auto.commit": False}), logger=_QUIET)
 
 
 def _committed(consumer, topic: str, partitions, timeout_s: float) -> dict[int, int]:
@@ -153,14 +187,14 @@ def _committed(consumer, topic: str, partitions, timeout_s: float) -> dict[int, 
     return {tp.partition: tp.offset for tp in committed if tp.offset >= 0}
 
 
-def offset_bounds(bootstrap: str, topic: str, timeout_s: float = 10.0) -> dict[int, tuple[int, int]]:
+def offset_bounds(bootstrap: Kafka, topic: str, timeout_s: float = 10.0) -> dict[int, tuple[int, int]]:
     """Partition -> (first offset still held, next offset to be written)."""
     from confluent_kafka import Consumer, TopicPartition
 
     import time
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "riskstream-offsets",
-                         "enable.auto.commit": False}, logger=_QUIET)
+    consumer = Consumer(config(bootstrap, {"group.id": "riskstream-offsets", "enable.auto.commit": False}),
+                        logger=_QUIET)
     deadline = time.monotonic() + timeout_s
     try:
         partitions = _admin(bootstrap).list_topics(topic, timeout=timeout_s).topics[topic].partitions
@@ -172,13 +206,13 @@ def offset_bounds(bootstrap: str, topic: str, timeout_s: float = 10.0) -> dict[i
                 # A topic created a moment ago may still be electing its partition leaders.
                 if not exc.args[0].retriable() and exc.args[0].code() != KafkaError.NOT_LEADER_FOR_PARTITION \
                         or time.monotonic() > deadline:
-                    raise RiskstreamError(f"could not read the offsets of {topic} on {bootstrap}: {exc}") from exc
+                    raise RiskstreamError(f"could not read the offsets of {topic} on {address(bootstrap)}: {exc}") from exc
                 time.sleep(0.2)
     finally:
         consumer.close()
 
 
-def first_timestamp(bootstrap: str, topic: str, start_offsets: dict[int, int] | None = None,
+def first_timestamp(bootstrap: Kafka, topic: str, start_offsets: dict[int, int] | None = None,
                     timeout_s: float = 10.0) -> int | None:
     """The earliest record timestamp among the records a reader starting at `start_offsets` (default: each
     partition's first) reads first, one per partition; None when there is nothing to read."""
@@ -186,8 +220,8 @@ def first_timestamp(bootstrap: str, topic: str, start_offsets: dict[int, int] | 
 
     import time
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "riskstream-offsets",
-                         "enable.auto.commit": False}, logger=_QUIET)
+    consumer = Consumer(config(bootstrap, {"group.id": "riskstream-offsets", "enable.auto.commit": False}),
+                        logger=_QUIET)
     try:
         starts = []
         for partition in _admin(bootstrap).list_topics(topic, timeout=timeout_s).topics[topic].partitions:
@@ -209,12 +243,12 @@ def first_timestamp(bootstrap: str, topic: str, start_offsets: dict[int, int] | 
             earliest = stamp if earliest is None else min(earliest, stamp)
         return earliest
     except KafkaException as exc:
-        raise RiskstreamError(f"could not read the first records of {topic} on {bootstrap}: {exc}") from exc
+        raise RiskstreamError(f"could not read the first records of {topic} on {address(bootstrap)}: {exc}") from exc
     finally:
         consumer.close()
 
 
-def wait_committed(bootstrap: str, group: str, topic: str, targets: dict[int, int], timeout_s: float = 180.0) -> None:
+def wait_committed(bootstrap: Kafka, group: str, topic: str, targets: dict[int, int], timeout_s: float = 180.0) -> None:
     """Wait until `group` has committed at least `targets` (partition -> offset) on `topic`.
 
     A Flink job commits its source offsets when a checkpoint completes, and a checkpoint completes only
@@ -231,7 +265,7 @@ def wait_committed(bootstrap: str, group: str, topic: str, targets: dict[int, in
             if all(committed.get(p, -1) >= targets[p] for p in wanted):
                 return
             if time.monotonic() > deadline:
-                raise RiskstreamError(f"consumer group {group} on {bootstrap} committed {committed} of {topic}, "
+                raise RiskstreamError(f"consumer group {group} on {address(bootstrap)} committed {committed} of {topic}, "
                                       f"still short of {targets} after {timeout_s:.0f}s")
             time.sleep(0.5)
     finally:

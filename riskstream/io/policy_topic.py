@@ -12,6 +12,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from riskstream.core.config import KafkaSettings
 from riskstream.io import kafka_admin, topic_records
+from riskstream.io.kafka_clients import config
 
 PARTITION = 0
 log = logging.getLogger(__name__)
@@ -35,11 +36,11 @@ class Follower:
 
     def open(self, timeout_s: float = 10.0) -> list[TopicRecord]:
         kafka = self.kafka
-        kafka_admin.require_ready(kafka.bootstrap_servers)
-        end = kafka_admin.end_offsets(kafka.bootstrap_servers, kafka.policies_topic).get(PARTITION, 0)
+        kafka_admin.require_ready(kafka)
+        end = kafka_admin.end_offsets(kafka, kafka.policies_topic).get(PARTITION, 0)
         # Offsets are not committed: every reader starts from the first record, as the history requires.
-        self._consumer = Consumer({"bootstrap.servers": kafka.bootstrap_servers, "group.id": self.group_id,
-                                   "enable.auto.commit": False, "enable.partition.eof": False})
+        self._consumer = Consumer(config(kafka, {"group.id": self.group_id,
+                                                 "enable.auto.commit": False, "enable.partition.eof": False}))
         self._consumer.assign([TopicPartition(kafka.policies_topic, PARTITION, 0)])
         found: list[TopicRecord] = []
         deadline = time.monotonic() + timeout_s
@@ -85,6 +86,6 @@ def read_all(kafka: KafkaSettings, timeout_s: float = 10.0) -> list[TopicRecord]
 def append(kafka: KafkaSettings, key: bytes, value: bytes, timestamp_ms: int) -> int:
     """Write one record to the policies topic's one partition and wait for the broker's acknowledgement;
     returns its offset."""
-    [offset] = topic_records.produce(kafka.bootstrap_servers, kafka.policies_topic,
+    [offset] = topic_records.produce(kafka, kafka.policies_topic,
                                      [(key, value, PARTITION, timestamp_ms)], timeout_s=10.0)
     return offset

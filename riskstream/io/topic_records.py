@@ -5,13 +5,17 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from riskstream.io import kafka_admin
+from riskstream.core.errors import NotAuthorized
+from riskstream.io.kafka_clients import Kafka, address, config, security
 from riskstream.io.compacted import CompactedFollower
 
+_REFUSED = (KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.CLUSTER_AUTHORIZATION_FAILED)
 
-def newest_per_key(bootstrap: str, topic: str, timeout_s: float = 30.0) -> dict[bytes, bytes | None]:
+
+def newest_per_key(bootstrap: Kafka, topic: str, timeout_s: float = 30.0) -> dict[bytes, bytes | None]:
     """Every key of `topic` -> its newest value (None: a tombstone), read from the first offset to the end."""
     newest: dict[bytes, bytes | None] = {}
 
@@ -23,24 +27,24 @@ def newest_per_key(bootstrap: str, topic: str, timeout_s: float = 30.0) -> dict[
     follower.start()
     try:
         if not follower.wait_caught_up(timeout_s):
-            raise KafkaException(f"{topic} on {bootstrap} was not read to its end within {timeout_s:.0f} s")
+            raise KafkaException(f"{topic} on {address(bootstrap)} was not read to its end within {timeout_s:.0f} s")
     finally:
         follower.stop()
     return newest
 
 
-def write(bootstrap: str, topic: str, records: list[tuple[bytes, bytes | None]], timeout_s: float = 30.0) -> int:
+def write(bootstrap: Kafka, topic: str, records: list[tuple[bytes, bytes | None]], timeout_s: float = 30.0) -> int:
     """Write (key, value) records (a None value is a tombstone) and wait for every acknowledgement."""
     return len(produce(bootstrap, topic, [(key, value, None, None) for key, value in records], timeout_s))
 
 
-def produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes | None, int | None, int | None]],
+def produce(bootstrap: Kafka, topic: str, records: list[tuple[bytes, bytes | None, int | None, int | None]],
             timeout_s: float = 30.0) -> list[int]:
     """Write (key, value, partition, timestamp ms) records, a None partition chosen by the key and a None
     timestamp the producer's clock, and wait for every acknowledgement; returns their offsets in order."""
     # Java's partitioner (murmur2), the one Flink's Kafka sink uses: a tombstone lands in its key's partition.
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
-                         "partitioner": "murmur2_random"})
+    producer = Producer(config(bootstrap, {"enable.idempotence": True, "acks": "all",
+                                           "partitioner": "murmur2_random"}))
     offsets: list[int | None] = [None] * len(records)
     failed: list = []
 
@@ -57,10 +61,20 @@ def produce(bootstrap: str, topic: str, records: list[tuple[bytes, bytes | None,
         stamp = {} if timestamp_ms is None else {"timestamp": timestamp_ms}
         producer.produce(topic, key=key, value=value, on_delivery=delivered(index), **placement, **stamp)
         producer.poll(0)
-    producer.flush(timeout_s)
+    try:
+        producer.flush(timeout_s)
+    except (KafkaException, SystemError) as exc:
+        # A user who may write no topic at all is refused its producer id: a fatal error, raised from flush
+        # (from inside a delivery callback, where Python reports it as a SystemError around it).
+        fatal = exc if isinstance(exc, KafkaException) else exc.__context__
+        if isinstance(fatal, KafkaException) and fatal.args[0].code() in _REFUSED:
+            raise NotAuthorized(address(bootstrap), security(bootstrap).username, "Write", f"topic {topic}") from exc
+        raise
     acknowledged = sum(offset is not None for offset in offsets)
+    if any(error.code() in _REFUSED for error in failed):
+        raise NotAuthorized(address(bootstrap), security(bootstrap).username, "Write", f"topic {topic}")
     if failed or acknowledged != len(records):
-        raise KafkaException(f"{topic} on {bootstrap}: {acknowledged} of {len(records)} records acknowledged "
+        raise KafkaException(f"{topic} on {address(bootstrap)}: {acknowledged} of {len(records)} records acknowledged "
                              f"({failed[0] if failed else 'timed out'})")
     return offsets
 
@@ -86,14 +100,14 @@ def avro_string(text: str) -> bytes:
     return bytes(out) + data
 
 
-def scan_raw(bootstrap: str, topic: str, ids: list[str], timeout_s: float = 120.0) -> RawFinding:
+def scan_raw(bootstrap: Kafka, topic: str, ids: list[str], timeout_s: float = 120.0) -> RawFinding:
     """Read `topic` from its first retained record to its end; count records whose key is an id or whose value
     holds one as an Avro string."""
     keys = {i.encode("utf-8") for i in ids}
     needles = [avro_string(i) for i in ids]
     ends = kafka_admin.end_offsets(bootstrap, topic)
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"riskstream-scan-{topic}",
-                         "enable.auto.commit": False, "enable.partition.eof": False})
+    consumer = Consumer(config(bootstrap, {"group.id": f"riskstream-scan-{topic}",
+                                           "enable.auto.commit": False, "enable.partition.eof": False}))
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
     remaining = {p: end for p, end in ends.items() if end > 0}
     count, newest = 0, None
@@ -112,7 +126,7 @@ def scan_raw(bootstrap: str, topic: str, ids: list[str], timeout_s: float = 120.
                 if position.offset >= remaining[position.partition]:
                     remaining.pop(position.partition)
         if remaining:
-            raise KafkaException(f"{topic} on {bootstrap} was not read to its end within {timeout_s:.0f} s")
+            raise KafkaException(f"{topic} on {address(bootstrap)} was not read to its end within {timeout_s:.0f} s")
     finally:
         consumer.close()
     return RawFinding(topic, count, newest)

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import requests
 
-from riskstream.core.config import GUARD_PORT, StackSettings
-from riskstream.io import processes
+from riskstream.core.config import GUARD_PORT, KafkaSettings, StackSettings
+from riskstream.io import kafka_admin, processes, topics
 from riskstream.io import stack_state as state
 from riskstream.io.stack_state import ServiceRecord
-from riskstream.stack import process
+from riskstream.stack import kafka, kafka_users, process
 
 NAME = "guard"
 
@@ -27,11 +27,12 @@ def is_ready(address: str) -> bool:
 
 
 def spawn(bootstrap: str, port: int, log_path: Path, extra_args: tuple[str, ...] = (),
-          timeout_s: float = 120.0) -> tuple[int, str]:
-    """Start a guard on `port` and wait until it has read its topics; returns (pid, its URL)."""
+          timeout_s: float = 120.0, env: dict[str, str] | None = None) -> tuple[int, str]:
+    """Start a guard on `port` and wait until it has read its topics; returns (pid, its URL). `env`: the
+    environment that carries its Kafka credentials, where the broker wants them."""
     command = [sys.executable, "-m", "riskstream.cli.main", "guard", "serve", "--kafka-bootstrap", bootstrap,
                "--port", str(port), *extra_args]
-    pid = process.spawn(command, log_path)
+    pid = process.spawn(command, log_path, env=env)
     address = url(port)
     process.wait_ready("guard", pid, log_path, lambda: is_ready(address), timeout_s=timeout_s)
     return pid, address
@@ -44,8 +45,15 @@ def start(settings: StackSettings, previous: ServiceRecord | None) -> ServiceRec
         port = int(previous.details.get("port", 0))
     port = process.claim_port(port, "guard", GUARD_PORT.env)
     log_path = settings.state_dir / "logs" / "guard.log"
-    kafka = state.load(settings.state_dir)["kafka"].address
-    pid, address = spawn(kafka, port, log_path, ("--state-dir", str(settings.state_dir)))
+    broker = state.load(settings.state_dir)["kafka"]
+    env = None
+    if broker.details.get("auth") == "scram":
+        # The guard may read its topics, not create them: the admin does, as the Topic Operator on Kubernetes.
+        names = KafkaSettings(broker.address)
+        kafka_admin.ensure_topics(kafka.admin_settings(broker), [s for s in topics.specs(names) if s.name in (
+            names.item_verdicts_topic, names.breaker_state_topic, names.policies_topic)])
+        env = kafka_users.environment(settings.state_dir, "riskstream-guard")
+    pid, address = spawn(broker.address, port, log_path, ("--state-dir", str(settings.state_dir)), env=env)
     return ServiceRecord(pid=pid, address=address, log_path=str(log_path), details={"port": str(port)})
 
 

@@ -7,12 +7,11 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from riskstream.io import processes
-from riskstream.io import jars
-from riskstream.io import kafka_admin
-from riskstream.core.config import KAFKA_CONTROLLER_PORT, KAFKA_PORT, StackSettings
-from riskstream.core.errors import MissingTool, ServiceFailedToStart
-from riskstream.stack import process
+from riskstream.io import jars, kafka_acls, kafka_admin, processes
+from riskstream.core import kafka_access
+from riskstream.core.config import KAFKA_CONTROLLER_PORT, KAFKA_PORT, KafkaSettings, StackSettings
+from riskstream.core.errors import ConfigError, MissingTool, ServiceFailedToStart
+from riskstream.stack import kafka_users, process
 from riskstream.io.stack_state import ServiceRecord
 
 NAME = "kafka"
@@ -40,7 +39,35 @@ def _java() -> str:
     return java
 
 
-def _server_properties(data_dir: Path, port: int, controller_port: int) -> str:
+def _jaas(module: str, user: str, password: str, **extra: str) -> str:
+    fields = " ".join(f'{key}="{value}"' for key, value in {"username": user, "password": password, **extra}.items())
+    return f"org.apache.kafka.common.security.{module} required {fields};"
+
+
+def _scram_properties(port: int, controller_port: int, admin_password: str) -> dict[str, str]:
+    """SASL/SCRAM-SHA-512 on the clients' listener (inter-broker traffic too, as the admin) and ACLs enforced
+    (nothing allowed without a grant). The controller's listener, which SCRAM cannot serve (its credentials
+    live in the metadata the controller itself serves), authenticates with PLAIN and a password of its own."""
+    admin = kafka_access.ADMIN
+    return {
+        "listeners": f"CLIENTS://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+        "advertised.listeners": f"CLIENTS://127.0.0.1:{port}",
+        "inter.broker.listener.name": "CLIENTS",
+        "listener.security.protocol.map": "CONTROLLER:SASL_PLAINTEXT,CLIENTS:SASL_PLAINTEXT",
+        "sasl.enabled.mechanisms": kafka_users.MECHANISM,
+        "sasl.mechanism.inter.broker.protocol": kafka_users.MECHANISM,
+        "listener.name.clients.scram-sha-512.sasl.jaas.config": _jaas("scram.ScramLoginModule", admin, admin_password),
+        "sasl.mechanism.controller.protocol": "PLAIN",
+        "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
+        "listener.name.controller.plain.sasl.jaas.config": _jaas("plain.PlainLoginModule", admin, admin_password,
+                                                                 **{f"user_{admin}": admin_password}),
+        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        "super.users": f"User:{admin}",
+        "allow.everyone.if.no.acl.found": "false",
+    }
+
+
+def _server_properties(data_dir: Path, port: int, controller_port: int, admin_password: str | None = None) -> str:
     # One node is broker and controller; replication factors of internal topics must be 1.
     settings = {
         "process.roles": "broker,controller",
@@ -60,6 +87,8 @@ def _server_properties(data_dir: Path, port: int, controller_port: int) -> str:
         "share.coordinator.state.topic.min.isr": "1",
         "group.initial.rebalance.delay.ms": "0",
     }
+    if admin_password is not None:
+        settings.update(_scram_properties(port, controller_port, admin_password))
     return "".join(f"{key}={value}\n" for key, value in settings.items())
 
 
@@ -87,7 +116,14 @@ def start(settings: StackSettings, previous: ServiceRecord | None) -> ServiceRec
 
     home.mkdir(parents=True, exist_ok=True)
     properties = home / "server.properties"
-    properties.write_text(_server_properties(data_dir, port, controller_port))
+    scram = settings.kafka_auth == "scram"
+    passwords = kafka_users.ensure_passwords(settings.state_dir) if scram else {}
+    formatted_auth = (previous.details.get("auth", "none") if previous else "none")
+    if (data_dir / "meta.properties").exists() and formatted_auth != settings.kafka_auth:
+        raise ConfigError(f"the broker's data in {data_dir} was made with --kafka-auth {formatted_auth}: start it "
+                          f"that way, or use another --state-dir for --kafka-auth {settings.kafka_auth}")
+    properties.touch(mode=0o600)  # it holds the admin's password under --kafka-auth scram
+    properties.write_text(_server_properties(data_dir, port, controller_port, passwords.get(kafka_access.ADMIN)))
     log4j = home / "log4j2.properties"
     log4j.write_text(_LOG4J2)
     jvm = [java, f"-Xmx{settings.kafka_heap}", "-Djava.awt.headless=true",
@@ -95,8 +131,12 @@ def start(settings: StackSettings, previous: ServiceRecord | None) -> ServiceRec
 
     if not (data_dir / "meta.properties").exists():
         # `--cluster-id=ID` in one argument: a random id may start with "-", which would read as a flag.
+        # The admin's SCRAM credential goes in with the cluster's first metadata: the broker needs it to talk to
+        # itself before anyone could create it.
+        admin = [f"--add-scram={kafka_users.MECHANISM}=[name={kafka_access.ADMIN},"
+                 f"password={passwords[kafka_access.ADMIN]}]"] if scram else []
         formatted = subprocess.run(jvm + ["kafka.tools.StorageTool", "format", f"--cluster-id={new_cluster_id()}",
-                                          "-c", str(properties)], capture_output=True, text=True)
+                                          "-c", str(properties), *admin], capture_output=True, text=True)
         if formatted.returncode != 0:
             log_path.parent.mkdir(parents=True, exist_ok=True)
             log_path.write_text(formatted.stdout + formatted.stderr)
@@ -104,10 +144,25 @@ def start(settings: StackSettings, previous: ServiceRecord | None) -> ServiceRec
 
     pid = process.spawn(jvm + ["kafka.Kafka", str(properties)], log_path)
     address = f"127.0.0.1:{port}"
-    process.wait_ready("Kafka", pid, log_path, lambda: kafka_admin.is_ready(address), timeout_s=90)
+    admin = _admin(settings.state_dir, address) if scram else address
+    process.wait_ready("Kafka", pid, log_path, lambda: kafka_admin.is_ready(admin), timeout_s=90)
+    if scram:
+        kafka_acls.apply(admin, kafka_access.users(KafkaSettings(address)), passwords)
     return ServiceRecord(pid=pid, address=address, log_path=str(log_path),
-                         details={"port": str(port), "controller_port": str(controller_port)})
+                         details={"port": str(port), "controller_port": str(controller_port),
+                                  "auth": settings.kafka_auth, "state_dir": str(settings.state_dir)})
+
+
+def _admin(state_dir: Path, address: str) -> KafkaSettings:
+    return kafka_users.as_user(KafkaSettings(address), state_dir, kafka_access.ADMIN)
+
+
+def admin_settings(record: ServiceRecord) -> KafkaSettings | str:
+    """How the stack itself reaches its broker: as the admin under --kafka-auth scram, else by address."""
+    if record.details.get("auth", "none") == "scram":
+        return _admin(Path(record.details["state_dir"]), record.address)
+    return record.address
 
 
 def is_healthy(record: ServiceRecord) -> bool:
-    return processes.pid_alive(record.pid) and kafka_admin.is_ready(record.address)
+    return processes.pid_alive(record.pid) and kafka_admin.is_ready(admin_settings(record))

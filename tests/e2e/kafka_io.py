@@ -3,14 +3,16 @@ from __future__ import annotations
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from riskstream.io.kafka_clients import Kafka, config
 
-def send(bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes | None, int]],
+
+def send(bootstrap: Kafka, topic: str, messages: list[tuple[bytes | None, bytes | None, int]],
          partition: int | None = None, compression: str = "none",
          headers: list[tuple[str, bytes]] | None = None) -> list[tuple[int, int]]:
     """Produce (key, value, timestamp_ms) messages in order, to `partition` or by key, compressed with
     `compression` (none, gzip, snappy, lz4, zstd); return each one's (partition, offset)."""
-    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "linger.ms": 5,
-                         "compression.type": compression, "message.max.bytes": 4 * 1024 * 1024})
+    producer = Producer(config(bootstrap, {"enable.idempotence": True, "linger.ms": 5, "compression.type": compression,
+                                           "message.max.bytes": 4 * 1024 * 1024}))
     positions: list[tuple[int, int] | None] = [None] * len(messages)
     errors: list[str] = []
 

@@ -1,0 +1,41 @@
+"""What every Kafka client of the project is configured with: the brokers' address and, where the settings
+say so, SASL credentials and the CA to check the brokers' certificates by (librdkafka's property names).
+
+Functions of `riskstream.io` that talk to Kafka take either a bootstrap address (a broker that asks for no
+credentials, as the local stack's by default) or the `KafkaSettings` a command or job was configured with.
+"""
+from __future__ import annotations
+
+from typing import Union
+
+from riskstream.core.config import KafkaSecurity, KafkaSettings
+
+# A bootstrap address, or settings carrying the address and how to authenticate.
+Kafka = Union[str, KafkaSettings]
+
+
+def address(kafka: Kafka) -> str:
+    """The bootstrap servers, for clients and for messages that name what was tried."""
+    return kafka if isinstance(kafka, str) else kafka.bootstrap_servers
+
+
+def security(kafka: Kafka) -> KafkaSecurity:
+    return KafkaSecurity() if isinstance(kafka, str) else kafka.security
+
+
+def librdkafka(settings: KafkaSecurity) -> dict[str, str]:
+    """librdkafka's properties for `settings` (empty for PLAINTEXT)."""
+    found: dict[str, str] = {}
+    if settings.protocol != "PLAINTEXT":
+        found["security.protocol"] = settings.protocol
+    if settings.sasl:
+        found.update({"sasl.mechanisms": settings.sasl_mechanism, "sasl.username": settings.username,
+                      "sasl.password": str(settings.password)})
+    if settings.ca_location:
+        found["ssl.ca.location"] = settings.ca_location
+    return found
+
+
+def config(kafka: Kafka, extra: dict | None = None) -> dict:
+    """A client's configuration: the address, the security settings, then `extra`."""
+    return {"bootstrap.servers": address(kafka), **librdkafka(security(kafka)), **(extra or {})}
