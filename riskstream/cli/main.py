@@ -51,10 +51,10 @@ def _topics(args: argparse.Namespace) -> int:
     from riskstream.io import kafka_admin, topics
 
     kafka = _services(args).kafka
-    kafka_admin.require_ready(kafka.bootstrap_servers)
+    kafka_admin.require_ready(kafka)
     for spec in topics.specs(kafka):
         print(f"topic {spec.name}: {spec.partitions} partitions {spec.configs}")
-    kafka_admin.ensure_topics(kafka.bootstrap_servers, topics.specs(kafka))
+    kafka_admin.ensure_topics(kafka, topics.specs(kafka))
     return 0
 
 
@@ -64,8 +64,8 @@ def _produce(args: argparse.Namespace) -> int:
 
     services = _services(args)
     kafka = services.kafka
-    kafka_admin.require_ready(kafka.bootstrap_servers)
-    kafka_admin.ensure_topics(kafka.bootstrap_servers, topics.specs(kafka))
+    kafka_admin.require_ready(kafka)
+    kafka_admin.ensure_topics(kafka, topics.specs(kafka))
     report = produce(kafka, generator_args.settings(args), realtime=args.realtime, registry=services.registry)
     print(f"produced {report.count} impressions ({report.unsafe} with unsafe captions) to "
           f"{kafka.impressions_topic} in {report.seconds:.1f}s; event time {report.first_event_ms}..{report.last_event_ms}")
@@ -84,6 +84,14 @@ def _grafana(args: argparse.Namespace) -> int:
     if not args.url:
         raise config.ConfigError(f"grafana deploy needs --url (or {config.GRAFANA_URL.env})")
     deploy.deploy_to(args.url, args.token or None, dry_run=args.dry_run)
+    return 0
+
+
+def _k8s(args: argparse.Namespace) -> int:
+    from riskstream.stack import k8s_users
+
+    # The topics the manifests' ConfigMap names are the defaults; the users' grants follow them.
+    print(f"wrote {k8s_users.write(config.KafkaSettings(bootstrap_servers=''))}")
     return 0
 
 
@@ -151,6 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_options(grafana, (config.GRAFANA_URL, config.GRAFANA_TOKEN))
     grafana.add_argument("--dry-run", action="store_true", help="deploy: print what would change, change nothing")
     grafana.set_defaults(handler=_grafana)
+
+    k8s = commands.add_parser("k8s", help="render what k8s/ generates from the code (the KafkaUsers and their ACLs)")
+    k8s.add_argument("action", choices=["render"])
+    k8s.set_defaults(handler=_k8s)
 
     alert = commands.add_parser("alerts", help="evaluate the provisioned alert rules against ClickHouse offline")
     alert.add_argument("action", choices=["test"])

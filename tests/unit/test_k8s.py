@@ -11,7 +11,8 @@ import pytest
 from riskstream.core import config, guard_config, job_config, paths
 from riskstream.core.config import KafkaSettings, RetentionSettings
 from riskstream.io import topics
-from riskstream.stack import k8s
+from riskstream.core import kafka_access
+from riskstream.stack import k8s, k8s_users
 
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
 
@@ -48,10 +49,14 @@ def test_the_validation_refuses_what_a_cluster_would():
 
 
 @pytest.mark.parametrize("overlay", k8s.OVERLAYS)
-def test_kafka_topics_are_the_codes_topic_list_with_its_partitions_and_configs(overlay):
-    docs = _rendered(overlay)
+def _env(docs: list[dict]) -> dict[str, str]:
     [env] = [d["data"] for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("riskstream-env")]
-    kafka = KafkaSettings(bootstrap_servers=env["RISKSTREAM_KAFKA_BOOTSTRAP"],
+    return env
+
+
+def _kafka(env: dict[str, str]) -> KafkaSettings:
+    """The project's Kafka settings as the ConfigMap gives them."""
+    return KafkaSettings(bootstrap_servers=env["RISKSTREAM_KAFKA_BOOTSTRAP"],
                           impressions_topic=env["RISKSTREAM_IMPRESSIONS_TOPIC"],
                           dead_letter_topic=env["RISKSTREAM_DEAD_LETTER_TOPIC"],
                           policies_topic=env["RISKSTREAM_POLICIES_TOPIC"],
@@ -64,9 +69,53 @@ def test_kafka_topics_are_the_codes_topic_list_with_its_partitions_and_configs(o
                                                       label_days=int(env["RISKSTREAM_LABEL_RETENTION_DAYS"]),
                                                       aggregate_days=int(env["RISKSTREAM_AGGREGATE_RETENTION_DAYS"]),
                                                       audit_days=int(env["RISKSTREAM_AUDIT_RETENTION_DAYS"])))
+
+
+@pytest.mark.parametrize("overlay", k8s.OVERLAYS)
+def test_kafka_topics_are_the_codes_topic_list_with_its_partitions_and_configs(overlay):
+    docs = _rendered(overlay)
+    kafka = _kafka(_env(docs))
     manifests = {d["spec"]["topicName"]: (d["spec"]["partitions"], {k: str(v) for k, v in d["spec"]["config"].items()})
                  for d in docs if d["kind"] == "KafkaTopic"}
     assert manifests == {s.name: (s.partitions, s.configs) for s in topics.specs(kafka)}
+
+
+@pytest.mark.parametrize("overlay", k8s.OVERLAYS)
+def test_kafka_admits_only_tls_and_scram_users_with_the_access_tables_grants(overlay):
+    docs = _rendered(overlay)
+    env = _env(docs)
+    [cluster] = [d["spec"]["kafka"] for d in docs if d["kind"] == "Kafka"]
+    assert cluster["authorization"] == {"type": "simple"}
+    assert [(listener["tls"], listener["authentication"]) for listener in cluster["listeners"]] == [
+        (True, {"type": "scram-sha-512"})]
+    assert env["RISKSTREAM_KAFKA_BOOTSTRAP"] == f"riskstream-kafka-bootstrap:{cluster['listeners'][0]['port']}"
+    assert (env["RISKSTREAM_KAFKA_SECURITY_PROTOCOL"], env["RISKSTREAM_KAFKA_SASL_MECHANISM"]) == (
+        "SASL_SSL", "SCRAM-SHA-512")
+    # The KafkaUsers are the table's, for the topics the ConfigMap names; the file is what the command writes.
+    users = {d["metadata"]["name"]: d for d in docs if d["kind"] == "KafkaUser"}
+    assert {name: d["spec"] for name, d in users.items()} == {
+        u.name: k8s_users.kafka_user(u)["spec"] for u in kafka_access.users(_kafka(env))}
+    assert all(d["metadata"]["labels"]["strimzi.io/cluster"] == "riskstream" for d in users.values())
+    assert k8s_users.FILE.read_text() == k8s_users.manifest(KafkaSettings(bootstrap_servers="")), \
+        "k8s/base/kafka-users.yaml is stale: run `riskstream k8s render`"
+
+
+@pytest.mark.parametrize("overlay", k8s.OVERLAYS)
+def test_each_kafka_client_authenticates_as_its_own_user_with_its_users_secret(overlay):
+    docs = _rendered(overlay)
+    [job] = [d["spec"]["podTemplate"]["spec"] for d in docs if d["kind"] == "FlinkDeployment"]
+    [guard] = [d["spec"]["template"]["spec"] for d in docs if d["kind"] == "Deployment"
+               and d["metadata"]["name"] == "guard"]
+    for pod, user in ((job, "riskstream-job"), (guard, "riskstream-guard")):
+        [container] = pod["containers"]
+        variables = {v["name"]: v for v in container["env"]}
+        assert variables["RISKSTREAM_KAFKA_SASL_USERNAME"]["value"] == user
+        assert variables["RISKSTREAM_KAFKA_SASL_PASSWORD"]["valueFrom"] == {
+            "secretKeyRef": {"name": user, "key": "password"}}              # the Secret the User Operator makes
+        [mount] = [m for m in container["volumeMounts"] if m["name"] == "kafka-ca"]
+        assert f"{mount['mountPath']}/ca.crt" == _env(docs)["RISKSTREAM_KAFKA_SSL_CA_LOCATION"]
+        [volume] = [v for v in pod["volumes"] if v["name"] == "kafka-ca"]
+        assert volume["secret"]["secretName"] == "riskstream-cluster-ca-cert"   # Strimzi's <cluster>-cluster-ca-cert
 
 
 def test_every_environment_variable_set_is_one_the_code_reads():
@@ -149,12 +198,27 @@ def test_the_deployed_job_joins_labels_with_arguments_its_parser_accepts(overlay
         monkeypatch.delenv(name)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+    # and the container's own: its Kafka user, and the secrets (a stand-in for what the Secret holds).
+    [container] = job["spec"]["podTemplate"]["spec"]["containers"]
+    for variable in container["env"]:
+        secret = variable.get("valueFrom", {}).get("secretKeyRef")
+        monkeypatch.setenv(variable["name"], variable["value"] if secret is None else f"from-secret-{secret['name']}")
     monkeypatch.setenv("RISKSTREAM_STATE_DIR", str(tmp_path))
     args = job["spec"]["job"]["args"]
     services, job_settings = safety_health.parse_args(args[args.index("jobs.safety_health") + 1:])
     assert job_settings.label_join and job_settings.job_id == "safety-health"
     assert services.kafka.bootstrap_servers == env["RISKSTREAM_KAFKA_BOOTSTRAP"]
     assert services.kafka.moderation_labels_topic == env["RISKSTREAM_MODERATION_LABELS_TOPIC"]
+    # TLS and SCRAM as the job's KafkaUser, its password from that user's Secret, the CA where it is mounted.
+    security = services.kafka.security
+    assert (security.protocol, security.sasl_mechanism, security.username) == ("SASL_SSL", "SCRAM-SHA-512",
+                                                                               "riskstream-job")
+    assert security.password == "from-secret-riskstream-job"
+    [mount] = [m for m in container["volumeMounts"] if m["name"] == "kafka-ca"]
+    [volume] = [v for v in job["spec"]["podTemplate"]["spec"]["volumes"] if v["name"] == "kafka-ca"]
+    assert security.ca_location == f"{mount['mountPath']}/ca.crt"
+    assert volume["secret"] == {"secretName": "riskstream-cluster-ca-cert", "items": [{"key": "ca.crt",
+                                                                                      "path": "ca.crt"}]}
 
 
 @pytest.mark.parametrize("overlay", k8s.OVERLAYS)
