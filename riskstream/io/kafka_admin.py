@@ -61,9 +61,12 @@ def probe(bootstrap: Kafka, timeout_s: float = 2.0) -> str | None:
         user = security(bootstrap).username
         if any(e.code() == KafkaError._AUTHENTICATION for e in errors):
             return f"the broker refused the credentials of user {user}"
+        if any(e.code() == KafkaError._SSL for e in errors):
+            return ("the TLS handshake failed (is the broker's certificate signed by the CA of "
+                    "--kafka-ssl-ca-location? does the broker speak TLS?)")
         if not user:
-            return f"no broker answered a metadata request ({exc.args[0].str()}; does it require SASL? see " \
-                   f"--kafka-security-protocol)"
+            return f"no broker answered a metadata request ({exc.args[0].str()}; does it require SASL or TLS? " \
+                   f"see --kafka-security-protocol)"
         return f"no broker answered a metadata request ({exc.args[0].str()})"
     return None if metadata.brokers else "no broker in the metadata"
 

@@ -11,7 +11,7 @@ from riskstream.io import jars, kafka_acls, kafka_admin, processes
 from riskstream.core import kafka_access
 from riskstream.core.config import KAFKA_CONTROLLER_PORT, KAFKA_PORT, KafkaSettings, StackSettings
 from riskstream.core.errors import ConfigError, MissingTool, ServiceFailedToStart
-from riskstream.stack import kafka_users, process
+from riskstream.stack import kafka_tls, kafka_users, process
 from riskstream.io.stack_state import ServiceRecord
 
 NAME = "kafka"
@@ -44,16 +44,22 @@ def _jaas(module: str, user: str, password: str, **extra: str) -> str:
     return f"org.apache.kafka.common.security.{module} required {fields};"
 
 
-def _scram_properties(port: int, controller_port: int, admin_password: str) -> dict[str, str]:
-    """SASL/SCRAM-SHA-512 on the clients' listener (inter-broker traffic too, as the admin) and ACLs enforced
-    (nothing allowed without a grant). The controller's listener, which SCRAM cannot serve (its credentials
-    live in the metadata the controller itself serves), authenticates with PLAIN and a password of its own."""
+def _scram_properties(port: int, controller_port: int, admin_password: str,
+                      certificates: kafka_tls.Certificates) -> dict[str, str]:
+    """TLS and SASL/SCRAM-SHA-512 on the clients' listener (inter-broker traffic too, as the admin), as Strimzi's
+    listener on Kubernetes, and ACLs enforced (nothing allowed without a grant). The controller's listener,
+    which SCRAM cannot serve (its credentials live in the metadata the controller itself serves),
+    authenticates with PLAIN and a password of its own, on 127.0.0.1 only."""
     admin = kafka_access.ADMIN
     return {
         "listeners": f"CLIENTS://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
         "advertised.listeners": f"CLIENTS://127.0.0.1:{port}",
         "inter.broker.listener.name": "CLIENTS",
-        "listener.security.protocol.map": "CONTROLLER:SASL_PLAINTEXT,CLIENTS:SASL_PLAINTEXT",
+        "listener.security.protocol.map": "CONTROLLER:SASL_PLAINTEXT,CLIENTS:SASL_SSL",
+        "ssl.keystore.type": "PEM",
+        "ssl.keystore.location": str(certificates.keystore),
+        "ssl.truststore.type": "PEM",  # the broker is its own client between its roles
+        "ssl.truststore.location": str(certificates.ca),
         "sasl.enabled.mechanisms": kafka_users.MECHANISM,
         "sasl.mechanism.inter.broker.protocol": kafka_users.MECHANISM,
         "listener.name.clients.scram-sha-512.sasl.jaas.config": _jaas("scram.ScramLoginModule", admin, admin_password),
@@ -67,7 +73,8 @@ def _scram_properties(port: int, controller_port: int, admin_password: str) -> d
     }
 
 
-def _server_properties(data_dir: Path, port: int, controller_port: int, admin_password: str | None = None) -> str:
+def _server_properties(data_dir: Path, port: int, controller_port: int, admin_password: str | None = None,
+                       certificates: kafka_tls.Certificates | None = None) -> str:
     # One node is broker and controller; replication factors of internal topics must be 1.
     settings = {
         "process.roles": "broker,controller",
@@ -87,8 +94,8 @@ def _server_properties(data_dir: Path, port: int, controller_port: int, admin_pa
         "share.coordinator.state.topic.min.isr": "1",
         "group.initial.rebalance.delay.ms": "0",
     }
-    if admin_password is not None:
-        settings.update(_scram_properties(port, controller_port, admin_password))
+    if admin_password is not None and certificates is not None:
+        settings.update(_scram_properties(port, controller_port, admin_password, certificates))
     return "".join(f"{key}={value}\n" for key, value in settings.items())
 
 
@@ -123,7 +130,9 @@ def start(settings: StackSettings, previous: ServiceRecord | None) -> ServiceRec
         raise ConfigError(f"the broker's data in {data_dir} was made with --kafka-auth {formatted_auth}: start it "
                           f"that way, or use another --state-dir for --kafka-auth {settings.kafka_auth}")
     properties.touch(mode=0o600)  # it holds the admin's password under --kafka-auth scram
-    properties.write_text(_server_properties(data_dir, port, controller_port, passwords.get(kafka_access.ADMIN)))
+    certificates = kafka_tls.ensure(home / "tls") if scram else None
+    properties.write_text(_server_properties(data_dir, port, controller_port, passwords.get(kafka_access.ADMIN),
+                                             certificates))
     log4j = home / "log4j2.properties"
     log4j.write_text(_LOG4J2)
     jvm = [java, f"-Xmx{settings.kafka_heap}", "-Djava.awt.headless=true",

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from riskstream.core import kafka_access
 from riskstream.core.config import (KAFKA_SASL_MECHANISM, KAFKA_SASL_PASSWORD, KAFKA_SASL_USERNAME,
-                                    KAFKA_SECURITY_PROTOCOL, KafkaSecurity, KafkaSettings, Secret)
+                                    KAFKA_SECURITY_PROTOCOL, KAFKA_SSL_CA_LOCATION, KafkaSecurity, KafkaSettings,
+                                    Secret)
 from riskstream.core.errors import ConfigError
 
 USERS_FILE = "users.json"
@@ -42,8 +43,13 @@ def passwords(state_dir: Path) -> dict[str, str]:
     return json.loads(path.read_text())
 
 
+def ca_location(state_dir: Path) -> Path:
+    """The local CA's certificate, which the broker's is signed by (`riskstream.stack.kafka_tls`)."""
+    return state_dir / "kafka" / "tls" / "ca.crt"
+
+
 def security(state_dir: Path, user: str) -> KafkaSecurity:
-    return KafkaSecurity("SASL_PLAINTEXT", MECHANISM, user, Secret(passwords(state_dir)[user]))
+    return KafkaSecurity("SASL_SSL", MECHANISM, user, Secret(passwords(state_dir)[user]), str(ca_location(state_dir)))
 
 
 def as_user(kafka: KafkaSettings, state_dir: Path, user: str) -> KafkaSettings:
@@ -55,4 +61,5 @@ def environment(state_dir: Path, user: str) -> dict[str, str]:
     """The environment that makes a riskstream process authenticate as `user` (flags would show in `ps`)."""
     found = security(state_dir, user)
     return {**os.environ, KAFKA_SECURITY_PROTOCOL.env: found.protocol, KAFKA_SASL_MECHANISM.env: MECHANISM,
-            KAFKA_SASL_USERNAME.env: user, KAFKA_SASL_PASSWORD.env: str(found.password)}
+            KAFKA_SASL_USERNAME.env: user, KAFKA_SASL_PASSWORD.env: str(found.password),
+            KAFKA_SSL_CA_LOCATION.env: found.ca_location}

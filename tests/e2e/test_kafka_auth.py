@@ -1,7 +1,8 @@
 """Who may do what on Kafka, on a broker that asks for it: the local broker started by the stack's code with
 SASL/SCRAM-SHA-512 and ACLs (`--kafka-auth scram`), its users and grants from `riskstream.core.kafka_access`.
 
-The job runs against it as `riskstream-job` and writes the reference rows; a client without credentials,
+It speaks TLS only (a CA of the state folder's own signs its certificate), like Strimzi's listener. The job
+runs against it as `riskstream-job` and writes the reference rows; a client without credentials,
 or with a wrong password, is refused with the address and the reason; a user outside its grants (the job
 or the guard writing policies, the guard reading impressions) is refused by name. The same settings with
 no credentials are what every other test runs with, against the stack's broker without SASL.
@@ -60,8 +61,12 @@ def test_clients_without_valid_credentials_are_refused_with_the_address_and_the_
     services, settings = secured
     state_dir = settings.state_dir
     address = services.kafka.bootstrap_servers
-    with pytest.raises(ServiceUnavailable, match=f"{address}: .*does it require SASL"):
-        kafka_admin.require_ready(services.kafka)                          # no credentials at all
+    with pytest.raises(ServiceUnavailable, match=f"{address}: .*does it require SASL or TLS"):
+        kafka_admin.require_ready(services.kafka)                          # no credentials, no TLS
+    right = kafka_users.as_user(services.kafka, state_dir, "riskstream-job")
+    untrusting = dataclasses.replace(right, security=dataclasses.replace(right.security, ca_location=""))
+    with pytest.raises(ServiceUnavailable, match=f"{address}: the TLS handshake failed"):
+        kafka_admin.require_ready(untrusting)                              # the system's CAs did not sign it
     wrong = kafka_users.as_user(services.kafka, state_dir, "riskstream-job")
     wrong = dataclasses.replace(wrong, security=dataclasses.replace(wrong.security, password="not-the-password"))
     with pytest.raises(ServiceUnavailable, match=f"{address}: the broker refused the credentials of user "
