@@ -27,6 +27,10 @@ RUN pip install --no-cache-dir -e /opt/riskstream
 
 # PyFlink jobs need flink-python on the cluster's classpath; the image keeps it in opt/.
 RUN cp /opt/flink/opt/flink-python-2.3.0.jar /opt/flink/lib/
+# Checkpoints, savepoints and HA metadata in an object store (prod's s3://...): Flink's S3 file system is a
+# plugin, also kept in opt/; the presto one, which Flink's documentation recommends for checkpoints.
+RUN mkdir -p /opt/flink/plugins/s3-fs-presto \
+ && cp /opt/flink/opt/flink-s3-fs-presto-2.3.0.jar /opt/flink/plugins/s3-fs-presto/
 COPY .cache/jars/flink-connectors/ /opt/flink/usrlib/
 COPY .cache/jars/riskstream-operators/ /opt/flink/usrlib/
 

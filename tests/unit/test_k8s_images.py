@@ -66,6 +66,23 @@ def test_the_job_image_is_the_pinned_flink_with_what_the_flinkdeployment_runs():
     assert f"COPY .cache/jars/{java_build.OPERATORS}/ /opt/flink/usrlib/" in dockerfile
 
 
+
+def test_the_job_image_has_the_file_system_of_every_checkpoint_uri_the_overlays_use():
+    flink, dockerfile = _pin("apache-flink"), _dockerfile("job")
+    used = set()
+    for overlay in k8s.OVERLAYS:
+        [job] = [d for d in k8s.documents(k8s.render(overlay)) if d["kind"] == "FlinkDeployment"]
+        configuration = job["spec"]["flinkConfiguration"]
+        schemes = {value.split("://")[0] for key, value in configuration.items()
+                   if key.endswith((".dir", ".savepoint-dir", ".storageDir")) and "://" in value}
+        used |= schemes
+        for scheme in schemes - {"file"}:
+            assert scheme == "s3", (overlay, scheme)
+            # A plugin needs a folder of its own under plugins/; the JAR is the image's own, of its version.
+            assert f"cp /opt/flink/opt/flink-s3-fs-presto-{flink}.jar /opt/flink/plugins/s3-fs-presto/" in dockerfile
+    assert "s3" in used  # prod's checkpoints, savepoints and HA metadata
+
+
 def test_the_app_image_runs_the_guard_as_the_manifests_user():
     dockerfile = _dockerfile("app")
     assert "FROM python:3.11-" in dockerfile and PROJECT["requires-python"] == ">=3.11,<3.12"
