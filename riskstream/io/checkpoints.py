@@ -1,6 +1,7 @@
 """Find the checkpoint a restarted job resumes from; look for ids in the state that checkpoints and savepoints hold."""
 from __future__ import annotations
 
+import mmap
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,14 @@ def scan_snapshots(folder: Path, ids: list[str]) -> list[SnapshotFinding]:
     if not needles:
         return []
     pattern = re.compile(b"|".join(re.escape(n) for n in needles))
-    return [SnapshotFinding(snapshot, sum(len(pattern.findall(path.read_bytes()))
-                                          for path in snapshot.rglob("*") if path.is_file()))
+    return [SnapshotFinding(snapshot, sum(_count(pattern, path) for path in snapshot.rglob("*") if path.is_file()))
             for snapshot in snapshots(folder)]
+
+
+def _count(pattern: re.Pattern, path: Path) -> int:
+    """Occurrences of `pattern` in a file, searched through a memory map: a state file of gigabytes is paged
+    in by the kernel as the search goes, never copied into this process's memory whole."""
+    if path.stat().st_size == 0:
+        return 0  # an empty file cannot be mapped
+    with path.open("rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        return sum(1 for _ in pattern.finditer(mapped))
