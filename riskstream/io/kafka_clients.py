@@ -6,12 +6,17 @@ credentials, as the local stack's by default) or the `KafkaSettings` a command o
 """
 from __future__ import annotations
 
+import logging
 from typing import Union
 
 from riskstream.core.config import KafkaSecurity, KafkaSettings
 
 # A bootstrap address, or settings carrying the address and how to authenticate.
 Kafka = Union[str, KafkaSettings]
+# librdkafka's own log lines go through Python's logging, delivered when the client is polled; without a
+# logger it writes them to stderr from its threads, and a client nobody closed (a test's, at the end of a
+# session) fills the output with connection failures after its broker has stopped.
+CLIENT_LOG = logging.getLogger("riskstream.kafka.client")
 
 
 def address(kafka: Kafka) -> str:
@@ -37,5 +42,5 @@ def librdkafka(settings: KafkaSecurity) -> dict[str, str]:
 
 
 def config(kafka: Kafka, extra: dict | None = None) -> dict:
-    """A client's configuration: the address, the security settings, then `extra`."""
-    return {"bootstrap.servers": address(kafka), **librdkafka(security(kafka)), **(extra or {})}
+    """A client's configuration: the address, the logger, the security settings, then `extra`."""
+    return {"bootstrap.servers": address(kafka), "logger": CLIENT_LOG, **librdkafka(security(kafka)), **(extra or {})}

@@ -35,11 +35,10 @@ def send(bootstrap: Kafka, topic: str, messages: list[tuple[bytes | None, bytes 
     return positions
 
 
-def read_all(bootstrap: str, topic: str, timeout_s: float = 20.0) -> list:
+def read_all(bootstrap: Kafka, topic: str, timeout_s: float = 20.0) -> list:
     """Every message currently in the topic."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "riskstream-test-reader",
-                         "enable.auto.commit": False, "auto.offset.reset": "earliest",
-                         "isolation.level": "read_committed"})
+    consumer = Consumer(config(bootstrap, {"group.id": "riskstream-test-reader", "enable.auto.commit": False,
+                                           "auto.offset.reset": "earliest", "isolation.level": "read_committed"}))
     try:
         partitions = consumer.list_topics(topic, timeout=timeout_s).topics[topic].partitions
         ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)[1] for p in partitions}

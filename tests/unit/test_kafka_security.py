@@ -25,8 +25,8 @@ def test_security_settings_are_refused_with_the_option_at_fault():
 
 
 def test_no_security_adds_nothing_to_either_client():
-    assert kafka_clients.config("broker:9092", {"group.id": "g"}) == {"bootstrap.servers": "broker:9092",
-                                                                       "group.id": "g"}
+    assert kafka_clients.config("broker:9092", {"group.id": "g"}) == {
+        "bootstrap.servers": "broker:9092", "logger": kafka_clients.CLIENT_LOG, "group.id": "g"}
     assert kafka_tables.connection(KAFKA) == {"properties.bootstrap.servers": "broker:9093"}
 
 
@@ -34,7 +34,7 @@ def test_scram_over_tls_for_librdkafka_and_for_flinks_shaded_java_client():
     secured = KafkaSettings("broker:9093", security=KafkaSecurity(
         "SASL_SSL", "SCRAM-SHA-512", "riskstream-job", Secret('pa"ss\\word\'1'), "/etc/kafka-ca/ca.crt"))
     assert kafka_clients.config(secured) == {
-        "bootstrap.servers": "broker:9093", "security.protocol": "SASL_SSL", "sasl.mechanisms": "SCRAM-SHA-512",
+        "bootstrap.servers": "broker:9093", "logger": kafka_clients.CLIENT_LOG, "security.protocol": "SASL_SSL", "sasl.mechanisms": "SCRAM-SHA-512",
         "sasl.username": "riskstream-job", "sasl.password": 'pa"ss\\word\'1', "ssl.ca.location": "/etc/kafka-ca/ca.crt"}
     assert kafka_tables.connection(secured) == {
         "properties.bootstrap.servers": "broker:9093",
