@@ -46,6 +46,15 @@ def _record_path(settings: StackSettings) -> Path:
     return _folder(settings) / "cluster.json"
 
 
+def recorded_pids(state_dir: Path) -> list[int]:
+    """The TaskManagers' and JobManager's PIDs of the cluster recorded under a state folder (none recorded: [])."""
+    path = Path(state_dir) / NAME / "cluster.json"
+    if not path.exists():
+        return []
+    record = json.loads(path.read_text())
+    return [*record["taskmanager_pids"], record["jobmanager_pid"]]
+
+
 def _configuration(rest_port: int, rpc_port: int, slots: int) -> str:
     """Flat keys in config.yaml, which Flink 2 reads as it reads nested ones."""
     settings = {
@@ -147,8 +156,7 @@ def down(settings: StackSettings) -> None:
     path = _record_path(settings)
     if not path.exists():
         return
-    record = json.loads(path.read_text())
-    for pid in [*record["taskmanager_pids"], record["jobmanager_pid"]]:
+    for pid in recorded_pids(settings.state_dir):
         process.terminate(pid, grace_s=10)
     path.unlink()
 

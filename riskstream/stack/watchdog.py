@@ -5,8 +5,9 @@ behind, even when it is killed, starts this beside them:
 
     python -m riskstream.stack.watchdog --owner PID --state-dir DIR
 
-It re-reads the state file while the owner lives (so it knows services started after it) and, when the
-owner dies, stops every service it knew of, also if the state folder was deleted meanwhile.
+It re-reads the state file while the owner lives (so it knows services started after it), and the record of a
+standalone Flink cluster started in the same folder (`riskstream cluster up`), and, when the owner dies, stops
+every process it knew of, also if the state folder was deleted meanwhile.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from riskstream.io import stack_state as state
 from riskstream.io.processes import pid_alive
-from riskstream.stack import process
+from riskstream.stack import flink_cluster, process
 
 
 def watch(owner: int, state_dir: Path, poll_s: float = 0.5) -> list[int]:
@@ -26,6 +27,7 @@ def watch(owner: int, state_dir: Path, poll_s: float = 0.5) -> list[int]:
     while pid_alive(owner):
         try:
             known.update({name: r.pid for name, r in state.load(state_dir).items() if r.pid})
+            known.update({f"{flink_cluster.NAME}-{pid}": pid for pid in flink_cluster.recorded_pids(state_dir)})
         except (OSError, ValueError, TypeError):
             pass  # a state file being rewritten or removed: keep what was known
         time.sleep(poll_s)

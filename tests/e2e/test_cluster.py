@@ -4,11 +4,12 @@ parallelism 2, as the FlinkDeployment's PythonDriver runs it; every row equals t
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import requests
 
 from riskstream.core.job_config import format_offsets
-from riskstream.stack import flink_cluster
+from riskstream.stack import flink_cluster, process, watchdog
 from tests.e2e import reference, stream
 
 START_MS = 1_767_916_800_000  # 2026-01-09T00:00:00Z
@@ -25,6 +26,7 @@ def _taskmanagers_used(rest_url: str, job_id: str) -> set[str]:
 
 def test_the_job_at_parallelism_2_on_two_taskmanagers_writes_the_reference_rows(services, stack, tmp_path):
     cluster_stack = dataclasses.replace(stack, state_dir=tmp_path / "cluster")
+    dog = watchdog.start(os.getpid(), cluster_stack.state_dir)  # stops the cluster if this session is killed
     cluster = flink_cluster.up(cluster_stack, taskmanagers=2, slots=1)
     try:
         records = stream.records(91, 1800, START_MS, rate=10.0)
@@ -50,4 +52,5 @@ def test_the_job_at_parallelism_2_on_two_taskmanagers_writes_the_reference_rows(
         assert ".cache/jars" not in settings.get("pipeline.jars", ""), settings.get("pipeline.jars")
     finally:
         flink_cluster.down(cluster_stack)
+        process.terminate(dog)
     reference.assert_rows_equal(services, "e2e-cluster", records, positions)

@@ -52,6 +52,28 @@ def test_the_watchdog_stops_the_recorded_services_when_their_owner_dies(tmp_path
         process.terminate(guard)
 
 
+def test_the_watchdog_stops_a_recorded_flink_cluster_too(tmp_path):
+    import json
+
+    from riskstream.stack import flink_cluster, watchdog
+
+    members = [process.spawn([sys.executable, "-c", "import time; time.sleep(300)"], tmp_path / f"m{i}.log")
+               for i in range(3)]
+    owner = process.spawn([sys.executable, "-c", "import time; time.sleep(2)"], tmp_path / "owner.log")
+    dog = watchdog.start(owner, tmp_path)
+    try:
+        (tmp_path / flink_cluster.NAME).mkdir()
+        (tmp_path / flink_cluster.NAME / "cluster.json").write_text(json.dumps(
+            {"jobmanager_pid": members[0], "taskmanager_pids": members[1:]}))
+        deadline = time.monotonic() + 30
+        while any(processes.pid_alive(m) for m in members) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(processes.pid_alive(m) for m in members), (tmp_path / "logs" / "watchdog.log").read_text()
+    finally:
+        for pid in (*members, dog):
+            process.terminate(pid)
+
+
 def test_a_child_job_inherits_no_pyflink_state_of_this_process(monkeypatch):
     # What a process holds once a local PyFlink job ran in it: a child job given these would call back
     # into this process's loopback worker pool and run its Python work here.
