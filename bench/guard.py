@@ -200,8 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     base = local_services(stack).kafka
     kafka = KafkaSettings(bootstrap_servers=base.bootstrap_servers, item_verdicts_topic=f"bench-verdicts-{suffix}",
                           breaker_state_topic=f"bench-breakers-{suffix}", policies_topic=f"bench-policies-{suffix}")
-    kafka_admin.ensure_topics(kafka.bootstrap_servers, [s for s in topics.specs(kafka) if s.name in (
-        kafka.item_verdicts_topic, kafka.breaker_state_topic, kafka.policies_topic)])
+    kafka_admin.ensure_topics(kafka, topics.guard_topics(kafka))
     ids = _fill(kafka, args.items, args.seed)
     folder = Path(tempfile.mkdtemp(prefix="bench-guard-"))
     restore_began = time.perf_counter()

@@ -84,16 +84,17 @@ def ingest(t_env: StreamTableEnvironment, raw: str, services: ServiceSettings, j
     # DataStream keeps the source's watermarks, which a table made from it would not pass on.
     stream = t_env.to_data_stream(ingested)
     t_env.create_temporary_view("ingested", t_env.from_data_stream(stream))
+    connection = kafka_tables.render(kafka_tables.connection(kafka))
     t_env.execute_sql(f"""
         CREATE TEMPORARY TABLE dead_letter_topic (`value` BYTES) WITH (
             'connector' = 'kafka', 'topic' = '{kafka.dead_letter_topic}',
-            {kafka_tables.render(kafka_tables.connection(kafka))}, 'format' = 'raw',
+            {connection}, 'format' = 'raw',
             'properties.compression.type' = 'zstd')""")
     # Verdicts keyed by item id: the topic is compacted, so the newest per item stays.
     t_env.execute_sql(f"""
         CREATE TEMPORARY TABLE item_verdict_topic (`key` BYTES, `value` BYTES) WITH (
             'connector' = 'kafka', 'topic' = '{kafka.item_verdicts_topic}',
-            {kafka_tables.render(kafka_tables.connection(kafka))}, 'key.format' = 'raw',
+            {connection}, 'key.format' = 'raw',
             'key.fields' = 'key', 'value.format' = 'raw', 'value.fields-include' = 'EXCEPT_KEY',
             'properties.compression.type' = 'zstd')""")
     statements = t_env.create_statement_set()
@@ -191,8 +192,7 @@ def starting_policy(kafka: KafkaSettings, path: Path, categories: tuple[str, ...
     """The policies topic's active policy; on a topic that has none, the file's, published as its first
     version. So a restart or a new run takes the policy in force from the topic, never from the file."""
     file_policy = policy_file.load(path, categories)  # checked even when the topic decides
-    kafka_admin.ensure_topics(kafka, [s for s in topics.specs(kafka) if s.name in (
-        kafka.policies_topic, kafka.forget_requests_topic)])
+    kafka_admin.ensure_topics(kafka, topics.named(kafka, kafka.policies_topic, kafka.forget_requests_topic))
     current = policy_log.active(policy_log.decode_all(policy_topic.read_all(kafka), kafka.policies_topic, categories))
     if current is not None:
         return current

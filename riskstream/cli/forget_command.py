@@ -78,8 +78,7 @@ def creator_items(kafka: config.KafkaSettings, creator: str) -> list[str]:
 
 def _ensure_topics(kafka: config.KafkaSettings) -> None:
     kafka_admin.require_ready(kafka)
-    kafka_admin.ensure_topics(kafka, [s for s in topics.specs(kafka) if s.name in (
-        kafka.forget_requests_topic, kafka.item_verdicts_topic)])
+    kafka_admin.ensure_topics(kafka, topics.named(kafka, kafka.forget_requests_topic, kafka.item_verdicts_topic))
 
 
 def forget_subject(services: config.ServiceSettings, kind: str, subject: str, reason: str, by: str) -> Receipt:

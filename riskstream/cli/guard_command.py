@@ -28,8 +28,7 @@ def _serve(args: argparse.Namespace) -> int:
     kafka = config.kafka_settings(args, state.addresses(Path(args.state_dir)))
     settings = guard_config.guard_settings(args)
     kafka_admin.require_ready(kafka)  # fails fast, naming the address tried
-    kafka_admin.ensure_topics(kafka, [s for s in topics.specs(kafka) if s.name in (
-        kafka.item_verdicts_topic, kafka.breaker_state_topic, kafka.policies_topic)])
+    kafka_admin.ensure_topics(kafka, topics.guard_topics(kafka))
     service = Guard(kafka, settings)
     # One process, one event loop: decisions are microseconds of dict lookups; uvloop and httptools keep
     # the HTTP overhead low (see bench.guard for the latency this gives).

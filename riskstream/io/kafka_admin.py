@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic, ResourceType
 
-from riskstream.core.errors import NotAuthorized, RiskstreamError, ServiceUnavailable
-from riskstream.io.kafka_clients import Kafka, address, config, security
+from riskstream.core.errors import RiskstreamError, ServiceUnavailable
+from riskstream.io.kafka_clients import REFUSED, Kafka, address, config, not_authorized, security
 
 # librdkafka logs every refused connection; the probe reports reachability itself.
 _QUIET = logging.getLogger("riskstream.kafka.quiet")
@@ -24,18 +24,15 @@ class TopicSpec:
     configs: dict[str, str] = field(default_factory=dict)
 
 
-_REFUSED = (KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.CLUSTER_AUTHORIZATION_FAILED,
-            KafkaError.GROUP_AUTHORIZATION_FAILED)
-
-
 def _raise_refused(exc: KafkaException, bootstrap: Kafka, operation: str, resource: str, hint: str) -> None:
     """A refusal by the broker's ACLs as NotAuthorized, naming the user; anything else returns."""
-    if exc.args[0].code() in _REFUSED:
-        raise NotAuthorized(address(bootstrap), security(bootstrap).username, operation, resource, hint) from exc
+    if exc.args[0].code() in REFUSED:
+        raise not_authorized(bootstrap, operation, resource, hint) from exc
 
 
-def _admin(bootstrap: Kafka) -> AdminClient:
-    return AdminClient(config(bootstrap, {"socket.connection.setup.timeout.ms": 2000}), logger=_QUIET)
+def _admin(bootstrap: Kafka, extra: dict | None = None) -> AdminClient:
+    return AdminClient(config(bootstrap, {"socket.connection.setup.timeout.ms": 2000, **(extra or {})}),
+                       logger=_QUIET)
 
 
 def _port_open(bootstrap: Kafka) -> bool:
@@ -52,8 +49,7 @@ def probe(bootstrap: Kafka, timeout_s: float = 2.0) -> str | None:
     if not _port_open(bootstrap):
         return "nothing listens there"
     errors: list[KafkaError] = []
-    admin = AdminClient(config(bootstrap, {"socket.connection.setup.timeout.ms": 2000, "error_cb": errors.append}),
-                        logger=_QUIET)
+    admin = _admin(bootstrap, {"error_cb": errors.append})
     try:
         metadata = admin.list_topics(timeout=timeout_s)
     except KafkaException as exc:

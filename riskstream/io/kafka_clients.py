@@ -9,7 +9,10 @@ from __future__ import annotations
 import logging
 from typing import Union
 
+from confluent_kafka import KafkaError
+
 from riskstream.core.config import KafkaSecurity, KafkaSettings
+from riskstream.core.errors import NotAuthorized
 
 # A bootstrap address, or settings carrying the address and how to authenticate.
 Kafka = Union[str, KafkaSettings]
@@ -26,6 +29,16 @@ def address(kafka: Kafka) -> str:
 
 def security(kafka: Kafka) -> KafkaSecurity:
     return KafkaSecurity() if isinstance(kafka, str) else kafka.security
+
+
+# What a broker answers when the user's ACLs do not grant an operation.
+REFUSED = (KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+           KafkaError.GROUP_AUTHORIZATION_FAILED)
+
+
+def not_authorized(kafka: Kafka, operation: str, resource: str, hint: str = "") -> NotAuthorized:
+    """The error for a refusal of `operation` on `resource`, naming the address and the user."""
+    return NotAuthorized(address(kafka), security(kafka).username, operation, resource, hint)
 
 
 def librdkafka(settings: KafkaSecurity) -> dict[str, str]:

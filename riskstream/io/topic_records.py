@@ -5,15 +5,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 
 from riskstream.io import kafka_admin
-from riskstream.core.errors import NotAuthorized
-from riskstream.io.kafka_clients import Kafka, address, config, security
+from riskstream.io.kafka_clients import REFUSED, Kafka, address, config, not_authorized
 from riskstream.io.compacted import CompactedFollower
-
-_REFUSED = (KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.CLUSTER_AUTHORIZATION_FAILED)
-
 
 def newest_per_key(bootstrap: Kafka, topic: str, timeout_s: float = 30.0) -> dict[bytes, bytes | None]:
     """Every key of `topic` -> its newest value (None: a tombstone), read from the first offset to the end."""
@@ -67,12 +63,12 @@ def produce(bootstrap: Kafka, topic: str, records: list[tuple[bytes, bytes | Non
         # A user who may write no topic at all is refused its producer id: a fatal error, raised from flush
         # (from inside a delivery callback, where Python reports it as a SystemError around it).
         fatal = exc if isinstance(exc, KafkaException) else exc.__context__
-        if isinstance(fatal, KafkaException) and fatal.args[0].code() in _REFUSED:
-            raise NotAuthorized(address(bootstrap), security(bootstrap).username, "Write", f"topic {topic}") from exc
+        if isinstance(fatal, KafkaException) and fatal.args[0].code() in REFUSED:
+            raise not_authorized(bootstrap, "Write", f"topic {topic}") from exc
         raise
     acknowledged = sum(offset is not None for offset in offsets)
-    if any(error.code() in _REFUSED for error in failed):
-        raise NotAuthorized(address(bootstrap), security(bootstrap).username, "Write", f"topic {topic}")
+    if any(error.code() in REFUSED for error in failed):
+        raise not_authorized(bootstrap, "Write", f"topic {topic}")
     if failed or acknowledged != len(records):
         raise KafkaException(f"{topic} on {address(bootstrap)}: {acknowledged} of {len(records)} records acknowledged "
                              f"({failed[0] if failed else 'timed out'})")

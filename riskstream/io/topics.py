@@ -39,3 +39,13 @@ def specs(kafka: KafkaSettings) -> list[TopicSpec]:
                   {"retention.ms": str(kafka.retention.label_days * DAY_MS), "cleanup.policy": "delete",
                    "message.timestamp.type": "CreateTime"}),
     ]
+
+
+def named(kafka: KafkaSettings, *names: str) -> list[TopicSpec]:
+    """The specs of the named topics (a command or service ensures only the topics it uses)."""
+    return [spec for spec in specs(kafka) if spec.name in names]
+
+
+def guard_topics(kafka: KafkaSettings) -> list[TopicSpec]:
+    """The topics the guard follows: verdicts, breaker state, and policies (kill switches)."""
+    return named(kafka, kafka.item_verdicts_topic, kafka.breaker_state_topic, kafka.policies_topic)

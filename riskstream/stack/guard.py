@@ -49,9 +49,7 @@ def start(settings: StackSettings, previous: ServiceRecord | None) -> ServiceRec
     env = None
     if broker.details.get("auth") == "scram":
         # The guard may read its topics, not create them: the admin does, as the Topic Operator on Kubernetes.
-        names = KafkaSettings(broker.address)
-        kafka_admin.ensure_topics(kafka.admin_settings(broker), [s for s in topics.specs(names) if s.name in (
-            names.item_verdicts_topic, names.breaker_state_topic, names.policies_topic)])
+        kafka_admin.ensure_topics(kafka.admin_settings(broker), topics.guard_topics(KafkaSettings(broker.address)))
         env = kafka_users.environment(settings.state_dir, "riskstream-guard")
     pid, address = spawn(broker.address, port, log_path, ("--state-dir", str(settings.state_dir)), env=env)
     return ServiceRecord(pid=pid, address=address, log_path=str(log_path), details={"port": str(port)})
