@@ -9,8 +9,9 @@ PYTEST_ARGS ?=
 .PHONY: setup run test stack-up stack-down clean-state k8s-verify
 
 KUBECONFORM_VERSION := v0.7.0
+VEGETA_VERSION := v12.12.0
 
-setup: $(VENV)/.installed $(TRITON_VENV)/.installed .cache/jars/.verified model_repository/safety_text/1/classifier.joblib .cache/bin/kubeconform .cache/chromium .cache/openlineage-spec/.verified
+setup: $(VENV)/.installed $(TRITON_VENV)/.installed .cache/jars/.verified model_repository/safety_text/1/classifier.joblib .cache/bin/kubeconform .cache/bin/vegeta .cache/chromium .cache/openlineage-spec/.verified
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +32,11 @@ $(TRITON_VENV)/.installed: model_repository/requirements.txt
 # Validates k8s/ manifests against Kubernetes' and the operators' schemas (tests/unit/test_k8s.py).
 .cache/bin/kubeconform:
 	GOBIN=$(CURDIR)/.cache/bin go install github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)
+
+# bench.guard's load generator: a compiled constant-rate HTTP sender, so that on a small machine the sender
+# does not take the CPU the guard's latency is measured on
+.cache/bin/vegeta:
+	GOBIN=$(CURDIR)/.cache/bin go install github.com/tsenart/vegeta/v12@$(VEGETA_VERSION)
 
 # The OpenLineage spec's JSON Schemas, which tests/e2e/test_lineage.py checks the job's events against: cargo
 # fetches the one crate that carries them (tests/openlineage_spec/Cargo.toml says why; Cargo.lock pins its

@@ -57,8 +57,20 @@ def test_every_verdict_in_every_breaker_state(view, state):
 def test_explain_carries_the_whole_verdict(view):
     answer = decide(view, Request("shorts", "br", "r1", ITEMS, explain=True), None, False, "open")
     assert answer.decisions[1]["evidence"] == {"action": "demote", "reason": "demote because",
-                                               "unsafe_categories": ["spam"], "policy_version": "p1", "model_version": "7"}
+                                               "unsafe_categories": ("spam",), "policy_version": "p1", "model_version": "7"}
     assert answer.decisions[3]["evidence"] is None
+
+
+def test_the_garbage_collector_stops_tracking_a_views_verdicts():
+    """A full collection walks every tracked object: the view's verdicts must not be among them."""
+    import gc
+
+    view = GuardView()
+    for n in range(1000):
+        view.apply_verdict(_verdict(f"i-{n}", "demote", ("spam", "scam")))
+    gc.collect()
+    assert not any(gc.is_tracked(verdict) or gc.is_tracked(verdict["unsafe_categories"])
+                   for verdict in view.verdicts.values())
 
 
 def test_a_breaker_acts_on_its_own_slice_only(view):
