@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 KUBECONFORM_VERSION := v0.7.0
 VEGETA_VERSION := v12.12.0
 
-setup: $(VENV)/.installed $(TRITON_VENV)/.installed .cache/jars/.verified model_repository/safety_text/1/classifier.joblib .cache/bin/kubeconform .cache/bin/vegeta .cache/chromium .cache/openlineage-spec/.verified
+setup: $(VENV)/.installed $(TRITON_VENV)/.installed .cache/jars/.verified model_repository/safety_text/1/classifier.joblib .cache/bin/kubeconform .cache/bin/vegeta .cache/chromium .cache/openlineage-spec/.verified .cache/clickhouse-tls-server/.unpacked
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,22 @@ $(TRITON_VENV)/.installed: model_repository/requirements.txt
 # Validates k8s/ manifests against Kubernetes' and the operators' schemas (tests/unit/test_k8s.py).
 .cache/bin/kubeconform:
 	GOBIN=$(CURDIR)/.cache/bin go install github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)
+
+# A ClickHouse server with an HTTPS listener for the test of the clients' TLS (tests/integration/
+# test_clickhouse_tls.py): Debian's clickhouse-server, the one this machine's registries serve (18.16: too old
+# for clickhouse-connect's queries, not for its TLS), and the libraries it links, unpacked into .cache by
+# dpkg -x (apt checks each package against its signed index; nothing is installed system-wide).
+CLICKHOUSE_DEB_VERSION := 18.16.1+ds-7.3+b2
+CLICKHOUSE_DEBS := clickhouse-common=$(CLICKHOUSE_DEB_VERSION) clickhouse-server=$(CLICKHOUSE_DEB_VERSION) \
+	libpocodata80 libpocodataodbc80 libpocofoundation80 libpocomongodb80 libpoconet80 libpoconetssl80 libpocoutil80 \
+	libpocoxml80 libpococrypto80 libpocojson80 libcapnp-0.9.2 libcctz2 libcpuinfo0 libfarmhash0 libjemalloc2 \
+	libmariadb3 libmetrohash1 librdkafka1 libre2-9 libodbc2 libpcre3 libltdl7
+.cache/clickhouse-tls-server/.unpacked:
+	rm -rf $(@D) && mkdir -p $(@D)/debs
+	cd $(@D)/debs && (apt-get download -qq $(CLICKHOUSE_DEBS) 2>/dev/null || \
+	  (apt-get update -qq && apt-get download -qq $(CLICKHOUSE_DEBS)))
+	for deb in $(@D)/debs/*.deb; do dpkg -x $$deb $(@D)/root; done
+	rm -rf $(@D)/debs && touch $@
 
 # bench.guard's load generator: a compiled constant-rate HTTP sender, so that on a small machine the sender
 # does not take the CPU the guard's latency is measured on

@@ -15,7 +15,8 @@ from dashboards import (alerts, drilldown, harm_by_cohort, model_bias, notificat
 from riskstream.core import paths
 
 OUTPUT = Path(__file__).resolve().parent / "provisioning"
-# The same files as ConfigMaps for Grafana on Kubernetes (k8s/base/grafana.yaml mounts them where the files go).
+# The same files as ConfigMaps for Grafana on Kubernetes (k8s/base/grafana.yaml mounts them where the files go),
+# rendered for provisioning.KUBERNETES: the data source reads ClickHouse over HTTPS.
 K8S_CONFIGMAPS = paths.REPO_ROOT / "k8s" / "base" / "grafana-provisioning.yaml"
 CONFIGMAPS = {  # ConfigMap -> the provisioning files it holds (a folder's, or one file)
     "grafana-datasources": "datasources/",
@@ -88,6 +89,6 @@ def render(output: Path = OUTPUT) -> list[Path]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content)
         written.append(path)
-    K8S_CONFIGMAPS.write_text(configmaps(rendered))
+    K8S_CONFIGMAPS.write_text(configmaps(files(provisioning.KUBERNETES)))
     written.append(K8S_CONFIGMAPS)
     return written

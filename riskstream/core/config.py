@@ -184,6 +184,9 @@ CLICKHOUSE_DATABASE = Option("--clickhouse-database", "RISKSTREAM_CLICKHOUSE_DAT
 CLICKHOUSE_USER = Option("--clickhouse-user", "RISKSTREAM_CLICKHOUSE_USER", "default", "ClickHouse user")
 CLICKHOUSE_PASSWORD = Option("--clickhouse-password", "RISKSTREAM_CLICKHOUSE_PASSWORD", "",
                              "ClickHouse password (never printed)", Secret)
+CLICKHOUSE_CA_CERT = Option("--clickhouse-ca-cert", "RISKSTREAM_CLICKHOUSE_CA_CERT", "",
+                            "PEM file of the CA that signed the ClickHouse server's certificate, for an https:// "
+                            "URL (default: the system's CAs)")
 GRAFANA_URL = Option("--url", "RISKSTREAM_GRAFANA_URL", None, "Grafana base URL, e.g. https://grafana.internal")
 GRAFANA_TOKEN = Option("--token", "RISKSTREAM_GRAFANA_TOKEN", "",
                        "Grafana service-account token (never printed); or user:password in the URL", Secret)
@@ -206,7 +209,7 @@ KAFKA_OPTIONS = (KAFKA_BOOTSTRAP, *KAFKA_SECURITY_OPTIONS, IMPRESSIONS_TOPIC, DE
                  *RETENTION_OPTIONS)
 SERVICE_OPTIONS = KAFKA_OPTIONS + (SCHEMA_REGISTRY_URL, SCHEMA_REGISTRY_USER_INFO, TRITON_URL, TRITON_MODEL,
                                    TRITON_TIMEOUT, TRITON_RETRIES, CLICKHOUSE_URL, CLICKHOUSE_DATABASE,
-                                   CLICKHOUSE_USER, CLICKHOUSE_PASSWORD)
+                                   CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_CA_CERT)
 
 
 @dataclass(frozen=True)
@@ -317,6 +320,12 @@ class ClickHouseSettings:
     username: str = "default"
     password: Secret = field(default=Secret(""))
     retention: RetentionSettings = field(default_factory=RetentionSettings)  # the tables' TTLs
+    ca_cert: str = ""  # the CA that signed an https server's certificate; "": the system's CAs
+
+    def __post_init__(self) -> None:
+        if self.ca_cert and not self.url.startswith("https://"):
+            raise ConfigError(f"{CLICKHOUSE_CA_CERT.flag} is set but {CLICKHOUSE_URL.flag} {self.url!r} does not "
+                              "use TLS (https://)")
 
     @property
     def is_embedded(self) -> bool:
@@ -411,6 +420,7 @@ def service_settings(args: argparse.Namespace, local: dict[str, str] | None = No
             username=args.clickhouse_user,
             password=Secret(args.clickhouse_password),
             retention=retention_settings(args),
+            ca_cert=args.clickhouse_ca_cert,
         ),
         registry=_registry(args.schema_registry_url or local.get("registry"), args),
     )

@@ -89,11 +89,14 @@ def connect(settings: ClickHouseSettings, database: str | None = None) -> Client
             embedded_path(settings).mkdir(parents=True, exist_ok=True)
             client = clickhouse_connect.get_client(dsn=settings.url)
         else:
+            if settings.ca_cert and not Path(settings.ca_cert).is_file():
+                raise ServiceUnavailable("ClickHouse", settings.url, f"the CA file {settings.ca_cert} "
+                                         "(--clickhouse-ca-cert) does not exist")
             parsed = urlparse(settings.url)
             client = clickhouse_connect.get_client(
                 host=parsed.hostname, port=parsed.port or (8443 if parsed.scheme == "https" else 8123),
-                secure=parsed.scheme == "https", username=settings.username, password=str(settings.password),
-                connect_timeout=5, send_receive_timeout=60)
+                secure=parsed.scheme == "https", ca_cert=settings.ca_cert or None, username=settings.username,
+                password=str(settings.password), connect_timeout=5, send_receive_timeout=60)
         if database:
             client.command(f"CREATE DATABASE IF NOT EXISTS {database}")
             client.database = database
@@ -103,7 +106,17 @@ def connect(settings: ClickHouseSettings, database: str | None = None) -> Client
         holder = embedded_holder(embedded_path(settings)) if settings.is_embedded else None
         if holder is not None and holder.pid != os.getpid():
             raise EmbeddedPathHeld(settings.url, holder.pid, f"PID {holder.pid} ({holder.command})") from exc
-        raise ServiceUnavailable("ClickHouse", settings.url, str(exc).splitlines()[0]) from exc
+        raise ServiceUnavailable("ClickHouse", settings.url, _reason(str(exc), settings)) from exc
+
+
+def _reason(message: str, settings: ClickHouseSettings) -> str:
+    """The first line of a client error, or what to do about a certificate the client did not trust."""
+    if "CERTIFICATE_VERIFY_FAILED" in message:
+        detail = re.search(r"certificate verify failed: ([^(]+?)\s*\(", message)
+        trusted = f"the CA in {settings.ca_cert}" if settings.ca_cert else "the system's CAs"
+        return (f"its TLS certificate is not signed by {trusted} ({detail.group(1) if detail else 'verify failed'}): "
+                f"give the CA that signed it with --clickhouse-ca-cert (or RISKSTREAM_CLICKHOUSE_CA_CERT)")
+    return message.splitlines()[0]
 
 
 @dataclass(frozen=True)

@@ -119,3 +119,15 @@ def test_a_bad_lineage_setting_is_refused_naming_the_flag(tmp_path, argv, field)
 
     with pytest.raises(ConfigError, match=field):
         health_job_settings(_job_args(argv), tmp_path)
+
+
+def test_a_clickhouse_ca_needs_an_https_url_and_is_read_from_its_flag_or_env(monkeypatch, tmp_path):
+    with pytest.raises(ConfigError, match=r"--clickhouse-ca-cert is set but --clickhouse-url 'http://ch:8123'"):
+        config.ClickHouseSettings(url="http://ch:8123", ca_cert="/etc/ca.crt")
+    with pytest.raises(ConfigError, match="--clickhouse-ca-cert"):
+        config.ClickHouseSettings(url="chdb:///tmp/x", ca_cert="/etc/ca.crt")
+    assert config.ClickHouseSettings(url="https://ch:8443", ca_cert="/etc/ca.crt").ca_cert == "/etc/ca.crt"
+    _, args = _parse(config.SERVICE_OPTIONS, ["--clickhouse-url", "https://ch:8443"], monkeypatch,
+                     {"RISKSTREAM_CLICKHOUSE_CA_CERT": str(tmp_path / "ca.crt")})
+    settings = config.service_settings(args, {"kafka": "k:9092", "triton": "t:8001"})
+    assert settings.clickhouse.ca_cert == str(tmp_path / "ca.crt")

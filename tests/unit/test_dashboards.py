@@ -97,7 +97,7 @@ def test_data_links_to_the_trace_dashboard_set_only_its_variables_and_name_field
 
 
 def test_the_kubernetes_configmaps_hold_the_same_provisioning_files():
-    assert render.K8S_CONFIGMAPS.read_text() == render.configmaps(render.files()), \
+    assert render.K8S_CONFIGMAPS.read_text() == render.configmaps(render.files(provisioning.KUBERNETES)), \
         "k8s/base/grafana-provisioning.yaml is stale: run `riskstream grafana render`"
     held = {key for doc in yaml.safe_load_all(render.K8S_CONFIGMAPS.read_text()) if doc for key in doc["data"]}
     assert held == {relative.rsplit("/", 1)[-1] for relative in render.files()}

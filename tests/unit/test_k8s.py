@@ -7,6 +7,7 @@ import functools
 import os
 
 import pytest
+import yaml
 
 from riskstream.core import config, guard_config, job_config, paths
 from riskstream.core.config import KafkaSettings, RetentionSettings
@@ -270,8 +271,10 @@ def test_grafana_gets_the_provisioning_files_where_they_go_and_every_variable_th
 
     from dashboards import render
 
+    from dashboards import provisioning
+
     docs = _rendered(overlay)
-    rendered = render.files()
+    rendered = render.files(provisioning.KUBERNETES)
     [grafana] = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "grafana"]
     pod = grafana["spec"]["template"]["spec"]
     [container] = pod["containers"]
@@ -303,7 +306,7 @@ def test_only_the_recommender_reaches_the_guard_and_only_clickhouses_clients_rea
     clickhouse = policies["clickhouse-from-its-clients"]
     [client_rule, operator_rule] = clickhouse["ingress"]
     label = client_rule["from"][0]["podSelector"]["matchLabels"]
-    assert client_rule["ports"] == [{"protocol": "TCP", "port": 8123}]
+    assert client_rule["ports"] == [{"protocol": "TCP", "port": 8443}]  # HTTPS only; plain HTTP: the operator
     assert operator_rule["from"][0]["podSelector"]["matchLabels"] == {"app": "clickhouse-operator"}
 
     def pod_labels(doc: dict) -> dict:
@@ -318,3 +321,60 @@ def test_only_the_recommender_reaches_the_guard_and_only_clickhouses_clients_rea
     admitted = {name for name, labels in workloads.items() if label.items() <= labels.items()}
     # The pods that read or write ClickHouse, and only they.
     assert admitted == {"safety-health", "explain-alerts", "bias-findings", "grafana"}
+
+
+def _pod_spec(doc: dict) -> dict:
+    if doc["kind"] == "FlinkDeployment":
+        return doc["spec"]["podTemplate"]["spec"]
+    if doc["kind"] == "CronJob":
+        return doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    return doc["spec"]["template"]["spec"]
+
+
+@pytest.mark.parametrize("overlay", k8s.OVERLAYS)
+def test_clickhouse_is_reached_over_https_and_checked_against_the_ca_of_its_certificates_secret(overlay):
+    from urllib.parse import urlparse
+
+    docs = _rendered(overlay)
+    env = _env(docs)
+    settings = config.ClickHouseSettings(url=env["RISKSTREAM_CLICKHOUSE_URL"],
+                                         ca_cert=env["RISKSTREAM_CLICKHOUSE_CA_CERT"])  # a consistent pair
+    url = urlparse(settings.url)
+    [chi] = [d for d in docs if d["kind"] == "ClickHouseInstallation"]
+    configuration = chi["spec"]["configuration"]
+    assert url.scheme == "https" and url.port == configuration["settings"]["https_port"]
+    assert url.hostname == f"clickhouse-{chi['metadata']['name']}"  # the operator's service for the installation
+    [service] = chi["spec"]["templates"]["serviceTemplates"]
+    assert chi["spec"]["defaults"]["templates"]["serviceTemplate"] == service["name"]
+    assert url.port in {port["port"] for port in service["spec"]["ports"]}
+    # The server's certificate and key: files the operator mounts from the Secret, at the paths openSSL names
+    # (secrets.d/<file>/<secret>/<key>).
+    for setting, file in (("certificateFile", "server.crt"), ("privateKeyFile", "server.key")):
+        ref = configuration["files"][file]["valueFrom"]["secretKeyRef"]
+        assert ref["name"] == "riskstream-clickhouse-tls"
+        assert configuration["settings"][f"openSSL/server/{setting}"] == \
+            f"/etc/clickhouse-server/secrets.d/{file}/{ref['name']}/{ref['key']}"
+    # Every pod that reads or writes ClickHouse (the network policy's clients) has the CA where the setting says.
+    clients = [d for d in docs if d["kind"] in ("Deployment", "CronJob", "FlinkDeployment")
+               and d["metadata"]["name"] != "grafana"
+               and "riskstream.io/clickhouse-client" in str(d)]
+    assert {d["metadata"]["name"] for d in clients} == {"safety-health", "explain-alerts", "bias-findings"}
+    for doc in clients:
+        pod = _pod_spec(doc)
+        [container] = pod["containers"]
+        [mount] = [m for m in container["volumeMounts"] if m["name"] == "clickhouse-ca"]
+        assert f"{mount['mountPath']}/ca.crt" == settings.ca_cert, doc["metadata"]["name"]
+        [volume] = [v for v in pod["volumes"] if v["name"] == "clickhouse-ca"]
+        assert volume["secret"]["secretName"] == "riskstream-clickhouse-tls"
+        assert volume["secret"]["items"] == [{"key": "ca.crt", "path": "ca.crt"}]
+    # Grafana gets the same CA's PEM for its data source, which names the same port over TLS.
+    [grafana] = [d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == "grafana"]
+    [container] = _pod_spec(grafana)["containers"]
+    variables = {v["name"]: v for v in container["env"]}
+    assert variables["RISKSTREAM_CLICKHOUSE_CA_PEM"]["valueFrom"]["secretKeyRef"] == {
+        "name": "riskstream-clickhouse-tls", "key": "ca.crt"}
+    [configmap] = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "grafana-datasources"]
+    [source] = [s for s in yaml.safe_load(configmap["data"]["riskstream.yaml"])["datasources"]
+                if s["type"] == "grafana-clickhouse-datasource"]
+    assert (source["jsonData"]["port"], source["jsonData"]["secure"]) == (url.port, True)
+    assert source["secureJsonData"]["tlsCACert"] == "${RISKSTREAM_CLICKHOUSE_CA_PEM}"
