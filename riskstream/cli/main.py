@@ -7,7 +7,7 @@ from pathlib import Path
 
 from riskstream.cli import (audit_command, bias_command, cluster_command, explain_command, generator_args,
                             forget_command, guard_command, job_commands, policy_commands, report_command,
-                            retention_command, trace_command)
+                            migrate_command, retention_command, trace_command)
 from riskstream.core import config, paths
 from riskstream.io import jars, java_build
 from riskstream.core.errors import RiskstreamError
@@ -181,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     bias_command.add_parser(commands, _services, _parse_time)
     report_command.add_parser(commands, _services, _parse_time)
     retention_command.add_parser(commands, _services)
+    migrate_command.add_parser(commands, _services)
     forget_command.add_parser(commands, _services)
     trace_command.add_parser(commands, _services, _parse_time)
     cluster_command.add_parser(commands)

@@ -159,13 +159,14 @@ def test_workloads_have_resources_probes_pinned_images_non_root_and_a_disruption
         name = doc["metadata"]["name"]
         pod = doc["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True, name
-        assert doc["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] in budgets, name
+        serves = doc["kind"] != "Job"  # a Job runs to its end: no probes, no disruption budget
+        assert not serves or doc["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] in budgets, name
         for container in pod["containers"]:
             image = container["image"]
             assert ":" in image and not image.endswith(":latest"), image
             resources = container["resources"]
             assert {"cpu", "memory"} <= set(resources["requests"]) and "memory" in resources["limits"], name
-            assert "readinessProbe" in container and "livenessProbe" in container, name
+            assert not serves or ("readinessProbe" in container and "livenessProbe" in container), name
     flink = [d for d in docs if d["kind"] == "FlinkDeployment"]
     assert flink and all(":" in d["spec"]["image"] for d in flink)
     assert all(d["spec"]["job"]["upgradeMode"] == "savepoint" for d in flink)
@@ -317,10 +318,10 @@ def test_only_the_recommender_reaches_the_guard_and_only_clickhouses_clients_rea
         return doc["spec"]["template"]["metadata"]["labels"]
 
     workloads = {d["metadata"]["name"]: pod_labels(d) for d in docs
-                 if d["kind"] in ("Deployment", "CronJob", "FlinkDeployment")}
+                 if d["kind"] in ("Deployment", "Job", "CronJob", "FlinkDeployment")}
     admitted = {name for name, labels in workloads.items() if label.items() <= labels.items()}
     # The pods that read or write ClickHouse, and only they.
-    assert admitted == {"safety-health", "explain-alerts", "bias-findings", "grafana"}
+    assert admitted == {"safety-health", "explain-alerts", "bias-findings", "clickhouse-migrate", "grafana"}
 
 
 def _pod_spec(doc: dict) -> dict:
@@ -355,10 +356,11 @@ def test_clickhouse_is_reached_over_https_and_checked_against_the_ca_of_its_cert
         assert configuration["settings"][f"openSSL/server/{setting}"] == \
             f"/etc/clickhouse-server/secrets.d/{file}/{ref['name']}/{ref['key']}"
     # Every pod that reads or writes ClickHouse (the network policy's clients) has the CA where the setting says.
-    clients = [d for d in docs if d["kind"] in ("Deployment", "CronJob", "FlinkDeployment")
+    clients = [d for d in docs if d["kind"] in ("Deployment", "Job", "CronJob", "FlinkDeployment")
                and d["metadata"]["name"] != "grafana"
                and "riskstream.io/clickhouse-client" in str(d)]
-    assert {d["metadata"]["name"] for d in clients} == {"safety-health", "explain-alerts", "bias-findings"}
+    assert {d["metadata"]["name"] for d in clients} == {"safety-health", "explain-alerts", "bias-findings",
+                                                         "clickhouse-migrate"}
     for doc in clients:
         pod = _pod_spec(doc)
         [container] = pod["containers"]
@@ -378,3 +380,18 @@ def test_clickhouse_is_reached_over_https_and_checked_against_the_ca_of_its_cert
                 if s["type"] == "grafana-clickhouse-datasource"]
     assert (source["jsonData"]["port"], source["jsonData"]["secure"]) == (url.port, True)
     assert source["secureJsonData"]["tlsCACert"] == "${RISKSTREAM_CLICKHOUSE_CA_PEM}"
+
+
+@pytest.mark.parametrize("overlay", k8s.OVERLAYS)
+def test_a_job_applies_the_clickhouse_migrations_with_a_command_the_cli_accepts(overlay):
+    from riskstream.cli.main import build_parser
+
+    [job] = [d for d in _rendered(overlay) if d["kind"] == "Job" and d["metadata"]["name"] == "clickhouse-migrate"]
+    pod = job["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    assert container["args"][0] == "riskstream" and pod["restartPolicy"] == "Never"
+    assert job["spec"]["backoffLimit"] > 0  # ClickHouse may still be starting: retried
+    args = build_parser().parse_args(container["args"][1:])
+    assert args.handler.__module__ == "riskstream.cli.migrate_command"
+    [source] = container["envFrom"]
+    assert source["configMapRef"]["name"].startswith("riskstream-env")  # the ClickHouse URL, user and CA

@@ -1,0 +1,32 @@
+"""`riskstream migrate`: apply ClickHouse's pending schema migrations and the tables' TTLs.
+
+What the job's ClickHouse writer also does when it opens; run on its own, the schema is ready before a new
+version of the job starts. On Kubernetes a Job runs it at each `kubectl apply` (k8s/base/clickhouse-migrate.yaml).
+"""
+from __future__ import annotations
+
+import argparse
+
+from riskstream.core import config
+from riskstream.io import clickhouse
+
+
+def add_parser(commands, services_of) -> None:
+    parser = commands.add_parser("migrate", help="apply ClickHouse's pending schema migrations and the tables' TTLs "
+                                                 "(what the job's writer does when it opens)")
+    config.add_options(parser, config.SERVICE_OPTIONS + (config.STATE_DIR,))
+    parser.set_defaults(handler=lambda args: _migrate(services_of(args)))
+
+
+def _migrate(services: config.ServiceSettings) -> int:
+    settings = services.clickhouse
+    client = clickhouse.connect(settings, database=settings.database)
+    try:
+        applied = clickhouse.migrate(client, retention=settings.retention)
+        version = clickhouse.schema_version(client)
+    finally:
+        client.close()
+    done = ", ".join(applied) if applied else "none pending"
+    print(f"ClickHouse {settings.url} database {settings.database}: migrations applied: {done}; "
+          f"schema version {version}; TTLs as the retention settings say")
+    return 0
