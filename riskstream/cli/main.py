@@ -181,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     bias_command.add_parser(commands, _services, _parse_time)
     report_command.add_parser(commands, _services, _parse_time)
     retention_command.add_parser(commands, _services)
-    migrate_command.add_parser(commands, _services)
+    migrate_command.add_parser(commands)
     forget_command.add_parser(commands, _services)
     trace_command.add_parser(commands, _services, _parse_time)
     cluster_command.add_parser(commands)

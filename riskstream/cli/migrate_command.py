@@ -6,20 +6,22 @@ version of the job starts. On Kubernetes a Job runs it at each `kubectl apply` (
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from riskstream.core import config
-from riskstream.io import clickhouse
+from riskstream.io import clickhouse, stack_state
 
 
-def add_parser(commands, services_of) -> None:
+def add_parser(commands) -> None:
     parser = commands.add_parser("migrate", help="apply ClickHouse's pending schema migrations and the tables' TTLs "
                                                  "(what the job's writer does when it opens)")
-    config.add_options(parser, config.SERVICE_OPTIONS + (config.STATE_DIR,))
-    parser.set_defaults(handler=lambda args: _migrate(services_of(args)))
+    config.add_options(parser, config.CLICKHOUSE_OPTIONS + config.RETENTION_OPTIONS + (config.STATE_DIR,))
+    parser.set_defaults(handler=_migrate)
 
 
-def _migrate(services: config.ServiceSettings) -> int:
-    settings = services.clickhouse
+def _migrate(args: argparse.Namespace) -> int:
+    """Only ClickHouse is needed: its URL, or the local stack's embedded path."""
+    settings = config.clickhouse_settings(args, stack_state.addresses(Path(args.state_dir)))
     client = clickhouse.connect(settings, database=settings.database)
     try:
         applied = clickhouse.migrate(client, retention=settings.retention)

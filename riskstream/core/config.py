@@ -207,9 +207,9 @@ KAFKA_OPTIONS = (KAFKA_BOOTSTRAP, *KAFKA_SECURITY_OPTIONS, IMPRESSIONS_TOPIC, DE
                  FORGET_REQUESTS_TOPIC,
                  BREAKER_STATE_TOPIC, MODERATION_LABELS_TOPIC, TOPIC_PARTITIONS, IMPRESSIONS_RETENTION, WIRE_FORMAT,
                  *RETENTION_OPTIONS)
+CLICKHOUSE_OPTIONS = (CLICKHOUSE_URL, CLICKHOUSE_DATABASE, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_CA_CERT)
 SERVICE_OPTIONS = KAFKA_OPTIONS + (SCHEMA_REGISTRY_URL, SCHEMA_REGISTRY_USER_INFO, TRITON_URL, TRITON_MODEL,
-                                   TRITON_TIMEOUT, TRITON_RETRIES, CLICKHOUSE_URL, CLICKHOUSE_DATABASE,
-                                   CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_CA_CERT)
+                                   TRITON_TIMEOUT, TRITON_RETRIES) + CLICKHOUSE_OPTIONS
 
 
 @dataclass(frozen=True)
@@ -414,15 +414,20 @@ def service_settings(args: argparse.Namespace, local: dict[str, str] | None = No
             timeout_s=args.triton_timeout,
             retries=args.triton_retries,
         ),
-        clickhouse=ClickHouseSettings(
-            url=_address(local, args.clickhouse_url, "clickhouse", CLICKHOUSE_URL),
-            database=args.clickhouse_database,
-            username=args.clickhouse_user,
-            password=Secret(args.clickhouse_password),
-            retention=retention_settings(args),
-            ca_cert=args.clickhouse_ca_cert,
-        ),
+        clickhouse=clickhouse_settings(args, local),
         registry=_registry(args.schema_registry_url or local.get("registry"), args),
+    )
+
+
+def clickhouse_settings(args: argparse.Namespace, local: dict[str, str] | None = None) -> ClickHouseSettings:
+    """ClickHouse's settings from CLICKHOUSE_OPTIONS and RETENTION_OPTIONS; no URL given: the local stack's."""
+    return ClickHouseSettings(
+        url=_address(local or {}, args.clickhouse_url, "clickhouse", CLICKHOUSE_URL),
+        database=args.clickhouse_database,
+        username=args.clickhouse_user,
+        password=Secret(args.clickhouse_password),
+        retention=retention_settings(args),
+        ca_cert=args.clickhouse_ca_cert,
     )
 
 

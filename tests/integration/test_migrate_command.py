@@ -19,8 +19,7 @@ def test_migrate_applies_every_migration_once_then_finds_none_pending(tmp_path):
     # The tables the files create, read from the SQL itself (not from the code under test).
     created = {name for f in files for name in re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", f.read_text())}
     url = f"chdb://{tmp_path / 'clickhouse'}"
-    command = RS + ["migrate", "--clickhouse-url", url, "--kafka-bootstrap", "127.0.0.1:9", "--triton-url",
-                    "127.0.0.1:9", "--state-dir", str(tmp_path / "state")]
+    command = RS + ["migrate", "--clickhouse-url", url, "--state-dir", str(tmp_path / "state")]  # ClickHouse only
     first = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr
     assert [f.stem for f in files] == re.search(r"migrations applied: (.+?);", first.stdout).group(1).split(", ")
