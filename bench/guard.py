@@ -11,8 +11,8 @@ behind, shows rather than slowing the schedule). The sender is vegeta (`make set
 version), a compiled constant-rate HTTP load generator whose requests run on every core. The other sender,
 `--sender aiohttp`, is one Python event loop: it uses as much CPU, but each answer waits in its loop behind
 the sends and the other answers, and its pauses put it up to ~100 ms behind its own schedule, which becomes
-the measured tail. Candidates are drawn from the known items plus 10% unknown ids. The first two seconds warm up and are not
-counted. Policy-to-effect: a policy is published (acknowledged by the broker) and the guard is asked every
+the measured tail. Candidates are drawn from the known items plus 10% unknown ids. The first two seconds warm
+up and are not counted. Policy-to-effect: a policy is published (acknowledged by the broker) and the guard is asked every
 5 ms until its answers carry that version; repeated `--policy-rounds` times.
 """
 from __future__ import annotations
@@ -189,9 +189,11 @@ class Load:
 
     def line(self) -> str:
         p = self.latencies
-        return (f"p50 {_percentile(p, 0.5):.2f} ms, p99 {_percentile(p, 0.99):.2f} ms, p99.9 {_percentile(p, 0.999):.2f} ms, "
-                f"max {max(p):.2f} ms; {self.errors} errors of {self.sent}; server CPU {self.server_cpu_share:.0%} of a "
-                f"core, sender CPU {self.sender_cpu_share:.0%}; sender behind schedule p99 {_percentile(self.lateness, 0.99):.2f} ms, max {max(self.lateness):.0f} ms")
+        behind = self.lateness
+        return (f"p50 {_percentile(p, 0.5):.2f} ms, p99 {_percentile(p, 0.99):.2f} ms, "
+                f"p99.9 {_percentile(p, 0.999):.2f} ms, max {max(p):.2f} ms; {self.errors} errors of {self.sent}; "
+                f"server CPU {self.server_cpu_share:.0%} of a core, sender CPU {self.sender_cpu_share:.0%}; "
+                f"sender behind schedule p99 {_percentile(behind, 0.99):.2f} ms, max {max(behind):.0f} ms")
 
 
 def _measure(pid: int, address: str, ids: list[str], folder: Path, args: argparse.Namespace) -> Load:

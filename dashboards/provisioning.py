@@ -27,7 +27,8 @@ class Environment:
 
 # Grafana on Kubernetes (k8s/base/grafana.yaml) reads ClickHouse over HTTPS, checking its certificate against
 # the CA of the Secret riskstream-clickhouse-tls, which its Deployment passes in the environment.
-KUBERNETES = Environment(clickhouse_port=8443, clickhouse_secure=True, clickhouse_ca_pem="${RISKSTREAM_CLICKHOUSE_CA_PEM}")
+KUBERNETES = Environment(clickhouse_port=8443, clickhouse_secure=True,
+                         clickhouse_ca_pem="${RISKSTREAM_CLICKHOUSE_CA_PEM}")
 
 
 def datasource(env: Environment) -> dict:
