@@ -12,8 +12,8 @@ version), a compiled constant-rate HTTP load generator whose requests run on eve
 `--sender aiohttp`, is one Python event loop: it uses as much CPU, but each answer waits in its loop behind
 the sends and the other answers, and its pauses put it up to ~100 ms behind its own schedule, which becomes
 the measured tail. Candidates are drawn from the known items plus 10% unknown ids. The first two seconds warm
-up and are not counted. Policy-to-effect: a policy is published (acknowledged by the broker) and the guard is asked every
-5 ms until its answers carry that version; repeated `--policy-rounds` times.
+up and are not counted. Policy-to-effect: a policy is published (acknowledged by the broker) and the guard is
+asked every 5 ms until its answers carry that version; repeated `--policy-rounds` times.
 """
 from __future__ import annotations
 

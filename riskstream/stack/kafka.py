@@ -130,7 +130,7 @@ def start(settings: StackSettings, previous: ServiceRecord | None) -> ServiceRec
         raise ConfigError(f"the broker's data in {data_dir} was made with --kafka-auth {formatted_auth}: start it "
                           f"that way, or use another --state-dir for --kafka-auth {settings.kafka_auth}")
     properties.touch(mode=0o600)  # it holds the admin's password under --kafka-auth scram
-    certificates = kafka_tls.ensure(home / "tls") if scram else None
+    certificates = kafka_tls.ensure(kafka_tls.folder(settings.state_dir)) if scram else None
     properties.write_text(_server_properties(data_dir, port, controller_port, passwords.get(kafka_access.ADMIN),
                                              certificates))
     log4j = home / "log4j2.properties"

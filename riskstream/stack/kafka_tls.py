@@ -32,9 +32,19 @@ def _pem(certificate: x509.Certificate) -> bytes:
     return certificate.public_bytes(serialization.Encoding.PEM)
 
 
+def folder(state_dir: Path) -> Path:
+    """Where a stack's broker keeps its CA and keystore (under the broker's own folder)."""
+    return state_dir / "kafka" / "tls"
+
+
+def files(folder: Path) -> Certificates:
+    """The CA's and the keystore's paths in `folder`, made or not."""
+    return Certificates(folder / "ca.crt", folder / "broker.pem")
+
+
 def ensure(folder: Path) -> Certificates:
     """The CA and the broker's keystore in `folder`, made on first use."""
-    found = Certificates(folder / "ca.crt", folder / "broker.pem")
+    found = files(folder)
     if found.ca.exists() and found.keystore.exists():
         return found
     now = datetime.datetime.now(datetime.timezone.utc)

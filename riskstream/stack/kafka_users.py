@@ -13,6 +13,7 @@ from riskstream.core.config import (KAFKA_SASL_MECHANISM, KAFKA_SASL_PASSWORD, K
                                     KAFKA_SECURITY_PROTOCOL, KAFKA_SSL_CA_LOCATION, KafkaSecurity, KafkaSettings,
                                     Secret)
 from riskstream.core.errors import ConfigError
+from riskstream.stack import kafka_tls
 
 USERS_FILE = "users.json"
 MECHANISM = "SCRAM-SHA-512"
@@ -45,7 +46,7 @@ def passwords(state_dir: Path) -> dict[str, str]:
 
 def ca_location(state_dir: Path) -> Path:
     """The local CA's certificate, which the broker's is signed by (`riskstream.stack.kafka_tls`)."""
-    return state_dir / "kafka" / "tls" / "ca.crt"
+    return kafka_tls.files(kafka_tls.folder(state_dir)).ca
 
 
 def security(state_dir: Path, user: str) -> KafkaSecurity:
