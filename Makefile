@@ -16,7 +16,7 @@ setup: $(VENV)/.installed $(TRITON_VENV)/.installed .cache/jars/.verified model_
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e ".[test]"
+	$(VENV)/bin/pip install --quiet -e ".[test,bench]"
 	touch $@
 
 $(TRITON_VENV)/.installed: model_repository/requirements.txt

@@ -10,7 +10,8 @@ per round: the safety-health job (`python -m jobs.safety_health --bounded`) and 
 loop (`bench/peers/baseline.py`), each a process of its own, each first on an empty input so its start-up
 is measured and subtracted (events/s = events / (t_run - t_empty)). Triton's ceiling is measured in the
 same run: the backlog's captions scored directly, in batches of 4,096, one client. Peak RSS is the sum
-over each process tree (Kafka and Triton apart); CPU seconds are by process, with Triton's own beside them.
+over each process tree (Kafka and Triton apart), each process name's own peak beside it; CPU seconds are by
+process, with Triton's own beside them.
 Before printing, it checks that the baseline's 1-minute rows equal the job's (impressions, scored,
 unsafe per window and slice): a peer that does other work is not a peer.
 
@@ -184,7 +185,7 @@ def compare(stack: StackSettings, events: int, rounds: int, peers: tuple[str, ..
                              if seconds >= 0.5)
         print(f"| {peer} | {rate:,.0f} ({min(rates):,.0f}-{max(rates):,.0f}) | {rate / base_rate:.2f} | "
               f"{rate / ceiling:.0%} | {statistics.median(r.empty.wall_s for r in mine):.1f} | "
-              f"{max(r.measured.peak_rss_mib for r in mine):,.0f} | {cpu_text} | "
+              f"{max(r.measured.peak_rss_mib for r in mine):,.0f}{_peaks_by_name(mine)} | {cpu_text} | "
               f"{statistics.median(r.triton_cpu_s for r in mine):.0f} |")
     for r in (r for r in runs if r.peer == "job+cache"):
         print(f"{r.job_id}: Triton inferred {r.triton_items:,} items for {events:,} impressions "
@@ -194,6 +195,16 @@ def compare(stack: StackSettings, events: int, rounds: int, peers: tuple[str, ..
             looked_up = stats["hits"] + stats["misses"]
             print(f"{r.job_id}: score cache hit rate {stats['hits'] / max(looked_up, 1):.1%} ({stats['hits']:,} of "
                   f"{looked_up:,} scored impressions), {stats['size']:,} items kept, {stats['evictions']:,} evicted")
+
+
+def _peaks_by_name(runs: list[PeerRun]) -> str:
+    """Each process name's own peak RSS (max over the runs), when a tree has more than one name."""
+    names = {name for r in runs for name in r.measured.peak_rss_by_name_mib}
+    if len(names) < 2:
+        return ""
+    peaks = {name: max(r.measured.peak_rss_by_name_mib.get(name, 0) for r in runs) for name in names}
+    return " (" + ", ".join(f"{name} {mib:,.0f}" for name, mib in sorted(peaks.items(), key=lambda i: -i[1])
+                            if mib >= 1) + ")"
 
 
 def main(argv: list[str] | None = None) -> int:

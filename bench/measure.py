@@ -1,4 +1,5 @@
-"""Run a command and measure it as a whole: wall time, peak RSS of its process tree, CPU seconds by process.
+"""Run a command and measure it as a whole: wall time, peak RSS of its process tree (and per process name), CPU
+seconds by process.
 
 Sampled from /proc every 0.2 s (Linux): a process that lives less than that may be missed, which at the
 scale of a job run (tens of seconds) does not move the figures. CPU time of a process is its last sample.
@@ -21,6 +22,7 @@ class Measured:
     peak_rss_mib: float
     cpu_s: dict[str, float] = field(default_factory=dict)  # by process name (comm)
     returncode: int = 0
+    peak_rss_by_name_mib: dict[str, float] = field(default_factory=dict)  # each name's own peak (comm)
 
     @property
     def total_cpu_s(self) -> float:
@@ -71,16 +73,25 @@ def run(command: list[str], log: Path, env: dict[str, str] | None = None, cwd: P
     """Run `command` to its end, its output to `log`; measured as described above."""
     log.parent.mkdir(parents=True, exist_ok=True)
     began = time.monotonic()
-    peak, last_cpu = 0, {}
+    peak, last_cpu, peak_by_name = 0, {}, {}
     with log.open("w") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
         while process.poll() is None:
             tree = process_tree(process.pid)
             peak = max(peak, sum(stat[3] for stat in tree.values()))
+            for name, rss in _by_name((stat[0], stat[3]) for stat in tree.values()).items():
+                peak_by_name[name] = max(peak_by_name.get(name, 0), rss)
             last_cpu.update({pid: (stat[0], stat[2]) for pid, stat in tree.items()})
             time.sleep(0.2)
     wall = time.monotonic() - began
-    by_name: dict[str, float] = {}
-    for name, seconds in last_cpu.values():
-        by_name[name] = by_name.get(name, 0.0) + seconds
-    return Measured(wall, peak / 2 ** 20, by_name, process.returncode)
+    by_name = _by_name(last_cpu.values())
+    return Measured(wall, peak / 2 ** 20, by_name, process.returncode,
+                    {name: rss / 2 ** 20 for name, rss in peak_by_name.items()})
+
+
+def _by_name(pairs) -> dict[str, float]:
+    """Sum of the values per name, from (name, value) pairs."""
+    sums: dict[str, float] = {}
+    for name, value in pairs:
+        sums[name] = sums.get(name, 0) + value
+    return sums
