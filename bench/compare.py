@@ -21,12 +21,15 @@ the job itself counted. `--with-labels` adds the job with its moderation-label j
 prices the join (every new verdict crosses into its keyed state). `--catalogue-items N` draws the backlog from an N-item catalogue with Zipf
 popularity (`--zipf`), as real traffic repeats items; without it, the corpus's ~1,340 items repeat
 uniformly and any cache would hit nearly always. `--scale` repeats the whole comparison per backlog size.
+`--job-env NAME=VALUE[,...]` adds the job run with those environment settings (a job option's variable such as
+RISKSTREAM_BUNDLE_TIME_MS, or JVM_ARGS for the job's JVM), interleaved with the others on the same backlog.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -77,15 +80,32 @@ def _command(peer: str, job_id: str, start: dict[int, int], end: dict[int, int],
     return [sys.executable, "-m", "bench.peers.baseline", *common]
 
 
+JOB_ENV_PEER = "job env "
+
+
+def variant_env(peer: str) -> dict[str, str]:
+    """The environment settings of a `--job-env` peer (`job env NAME=VALUE,NAME=VALUE`); {} for other peers."""
+    if not peer.startswith(JOB_ENV_PEER):
+        return {}
+    settings = {}
+    for item in peer[len(JOB_ENV_PEER):].split(","):
+        name, equals, value = item.partition("=")
+        if not equals or not name.strip():
+            raise SystemExit(f"--job-env {peer[len(JOB_ENV_PEER):]!r}: {item!r} is not NAME=VALUE")
+        settings[name.strip()] = value
+    return settings
+
+
 def _run(peer: str, start, end, stack, work: Path, triton_pid: int) -> PeerRun:
     stack_services = local_services(stack)
-    job_id = f"bench-{peer.replace('+', '-')}-{uuid.uuid4().hex[:8]}"
+    job_id = f"bench-{re.sub(r'[^A-Za-z0-9]+', '-', peer)[:40].strip('-')}-{uuid.uuid4().hex[:8]}"
+    environment = {**job_environment(), **variant_env(peer)}
     empty = measure.run(_command(peer, f"{job_id}-empty", start, start, stack, work), work / f"{job_id}-empty.log",
-                        env=job_environment(), cwd=paths.REPO_ROOT)
+                        env=environment, cwd=paths.REPO_ROOT)
     triton_before = measure.cpu_seconds(triton_pid)
     inferred_before, _ = triton_counts(stack_services.triton.url, stack_services.triton.model_name)
     measured = measure.run(_command(peer, job_id, start, end, stack, work), work / f"{job_id}.log",
-                           env=job_environment(), cwd=paths.REPO_ROOT)
+                           env=environment, cwd=paths.REPO_ROOT)
     for run, log in ((empty, f"{job_id}-empty.log"), (measured, f"{job_id}.log")):
         if run.returncode != 0:
             raise SystemExit(f"{peer} failed (exit {run.returncode}); see {work / log}")
@@ -218,6 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--catalogue-items", type=int, default=0,
                         help="draw the backlog from a catalogue of this many items (0: the corpus's items)")
     parser.add_argument("--zipf", type=float, default=1.1, help="the catalogue's Zipf exponent")
+    parser.add_argument("--job-env", action="append", default=[], metavar="NAME=VALUE[,NAME=VALUE]",
+                        help="add the job run with these environment settings (e.g. RISKSTREAM_BUNDLE_TIME_MS=1000, "
+                             "JVM_ARGS=-Xmx384m), score cache off as for `job`; repeatable")
     parser.add_argument("--scoring-rows", type=int, default=0,
                         help="then compare the job's scoring path with Flink's ML_PREDICT on this many captions "
                              "(bench.scoring, same Triton, same session)")
@@ -226,7 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     stack = StackSettings()
     catalogue = Catalogue(args.catalogue_items, args.zipf) if args.catalogue_items else None
     peers = (("job", "baseline") + (("job+cache",) if args.cache else ())
-             + (("job+labels",) if args.with_labels else ()))
+             + (("job+labels",) if args.with_labels else ()) + tuple(JOB_ENV_PEER + e for e in args.job_env))
+    for peer in peers:
+        variant_env(peer)  # a malformed --job-env is refused before the backlog is made
     sizes = [int(size) for size in args.scale.split(",")] if args.scale else [args.events]
     for events in sizes:
         compare(stack, events, args.rounds, peers, catalogue, stack.state_dir / "bench-compare")
